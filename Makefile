@@ -1,0 +1,157 @@
+# lua-cloudops build. `make` builds the C core for LUA (lua5.4 by default, or luajit) from the
+# schema in CLOUD_API_DIR; everything generated goes to build/.
+
+LUA ?= lua5.4
+CLOUD_API_DIR ?= ../shared/cloud-api
+PROTOBUF_INCLUDE ?= /usr/include
+# Lua used to run the build's own scripts (proto/*.lua), whichever Lua the module is built for.
+BUILD_LUA ?= lua5.4
+CC ?= cc
+PREFIX ?= /usr/local
+
+SHELL := /bin/bash
+BUILD := build
+GEN := $(BUILD)/gen
+SCHEMA := $(BUILD)/schema
+API_DIR := $(abspath $(CLOUD_API_DIR))
+
+ifeq ($(LUA),luajit)
+  LUA_PKG := luajit
+  OUT := $(BUILD)/luajit
+  LUA_ABI := 5.1
+else
+  LUA_PKG := $(LUA)
+  OUT := $(BUILD)
+  LUA_ABI := $(patsubst lua%,%,$(LUA))
+endif
+
+LUA_CFLAGS := $(shell pkg-config --cflags $(LUA_PKG) 2>/dev/null)
+DEP_LIBS := $(shell pkg-config --libs grpc libprotobuf-c 2>/dev/null)
+OPT ?= -O2 -g
+CFLAGS_ALL := -std=c11 $(OPT) -fPIC -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
+              $(LUA_CFLAGS) -Isrc -I$(GEN) $(SANITIZE) $(CFLAGS)
+LDFLAGS_ALL := -shared $(SANITIZE) $(LDFLAGS)
+
+# The schema files the module is built from (DESIGN.md "The schema build").
+CLOUD_PROTOS := $(addprefix temporal/api/cloud/, \
+  account/v1/message.proto auditlog/v1/message.proto billing/v1/message.proto \
+  cloudservice/v1/request_response.proto cloudservice/v1/service.proto \
+  connectivityrule/v1/message.proto identity/v1/message.proto namespace/v1/message.proto \
+  nexus/v1/message.proto operation/v1/message.proto project/v1/message.proto \
+  region/v1/message.proto resource/v1/message.proto sink/v1/message.proto usage/v1/message.proto) \
+  temporal/api/common/v1/message.proto \
+  temporal/api/enums/v1/common.proto temporal/api/enums/v1/event_type.proto \
+  temporal/api/enums/v1/reset.proto
+GOOGLE_PROTOS := $(addprefix google/protobuf/, timestamp.proto duration.proto any.proto struct.proto empty.proto)
+OWN_PROTOS := rpc_status.proto
+ALL_PROTOS := $(CLOUD_PROTOS) $(GOOGLE_PROTOS) $(OWN_PROTOS)
+PROTO_PATH := -I$(SCHEMA) -I$(PROTOBUF_INCLUDE) -Iproto
+
+GEN_SRCS := $(addprefix $(GEN)/,$(ALL_PROTOS:.proto=.pb-c.c)) $(GEN)/registry.c
+GEN_HDRS := $(addprefix $(GEN)/,$(ALL_PROTOS:.proto=.pb-c.h))
+CORE_SRCS := $(wildcard src/*.c)
+CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
+GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
+CORE_SO := $(OUT)/lua/cloudops/core.so
+
+.PHONY: all schema check-schema python test test-c test-valgrind bench demo install uninstall clean fetch-schema
+
+all: $(CORE_SO)
+
+check-schema:
+	@test -f "$(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto" || { \
+	  echo "error: CLOUD_API_DIR=$(CLOUD_API_DIR) does not hold the Cloud Ops API schema" >&2; \
+	  echo "  (expected $(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto)." >&2; \
+	  echo "  Point CLOUD_API_DIR at a copy of it, e.g. make CLOUD_API_DIR=../shared/cloud-api," >&2; \
+	  echo "  or fetch the pinned upstream schema with: make fetch-schema CLOUD_API_DIR=vendor/cloud-api" >&2; \
+	  exit 1; }
+	@test -f "$(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto" || { \
+	  echo "error: $(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto is missing: install libprotobuf-dev" >&2; exit 1; }
+
+# The prepared schema: service.proto stripped of REST annotations, the rest copied as is.
+$(SCHEMA)/.stamp: proto/strip.lua | check-schema
+	@rm -rf $(SCHEMA) && mkdir -p $(SCHEMA)
+	@cd "$(API_DIR)" && for f in $(CLOUD_PROTOS); do mkdir -p "$(CURDIR)/$(SCHEMA)/$$(dirname $$f)"; \
+	  cp "$$f" "$(CURDIR)/$(SCHEMA)/$$f" || exit 1; done
+	$(BUILD_LUA) proto/strip.lua "$(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto" \
+	  $(SCHEMA)/temporal/api/cloud/cloudservice/v1/service.proto
+	@tr -d '[:space:]' < "$(API_DIR)/VERSION" > $(SCHEMA)/VERSION 2>/dev/null || echo unknown > $(SCHEMA)/VERSION
+	@touch $@
+
+# protoc-c sources, the descriptor set, and the registry generated from it.
+$(GEN)/.stamp: $(SCHEMA)/.stamp proto/gen_registry.lua proto/rpc_status.proto
+	@rm -rf $(GEN) && mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) $(PROTO_PATH) $(ALL_PROTOS)
+	protoc --include_imports --descriptor_set_out=$(GEN)/schema.desc $(PROTO_PATH) $(ALL_PROTOS)
+	cd $(GEN) && $(BUILD_LUA) $(CURDIR)/proto/gen_registry.lua schema.desc "$$(cat $(CURDIR)/$(SCHEMA)/VERSION)" \
+	  registry.c $(ALL_PROTOS:.proto=.pb-c.h)
+	@touch $@
+
+schema: $(GEN)/.stamp
+
+$(GEN_SRCS) $(GEN_HDRS): $(GEN)/.stamp
+
+$(OUT)/obj/gen/%.o: $(GEN)/%.c $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -w -c $< -o $@
+
+$(OUT)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(CORE_SO): $(CORE_OBJS) $(GEN_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lpthread -lm
+
+# Python code for the cross-checks against an independent protobuf implementation.
+python: $(GEN)/.stamp
+	@mkdir -p $(BUILD)/python
+	protoc --python_out=$(BUILD)/python $(PROTO_PATH) $(ALL_PROTOS)
+
+# ---- tests, benchmarks, demo ------------------------------------------------------------------
+
+BUSTED ?= busted
+test: all python
+	$(BUSTED)
+
+# The C core's specs (the ones that drive cloudops.core), for valgrind.
+CORE_SPECS ?= spec/01-core spec/02-client
+VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+  --errors-for-leak-kinds=definite,indirect --suppressions=spec/valgrind.supp --num-callers=30
+test-valgrind: all python
+	CLOUDOPS_SLOW=1 $(VALGRIND) $(LUA) /usr/share/lua/5.4/busted/runner.lua -- $(CORE_SPECS) 2>&1 | tee $(BUILD)/valgrind.log; \
+	  test $${PIPESTATUS[0]} -eq 0
+
+bench: all
+	$(MAKE) -C bench LUA=$(LUA)
+
+# ---- install ----------------------------------------------------------------------------------
+
+LUA_LMOD ?= $(shell pkg-config --variable=INSTALL_LMOD $(LUA_PKG) 2>/dev/null || echo $(PREFIX)/share/lua/$(LUA_ABI))
+LUA_CMOD ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA_PKG) 2>/dev/null || echo $(PREFIX)/lib/lua/$(LUA_ABI))
+LUA_LMOD := $(if $(LUA_LMOD),$(LUA_LMOD),$(PREFIX)/share/lua/$(LUA_ABI))
+LUA_CMOD := $(if $(LUA_CMOD),$(LUA_CMOD),$(PREFIX)/lib/lua/$(LUA_ABI))
+LUA_FILES := $(shell find lua -name '*.lua')
+
+install: all
+	@for f in $(LUA_FILES); do d="$(DESTDIR)$(LUA_LMOD)/$$(dirname $${f#lua/})"; \
+	  install -d "$$d" && install -m 644 "$$f" "$$d/" || exit 1; done
+	install -d $(DESTDIR)$(LUA_CMOD)/cloudops
+	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_CMOD)/cloudops/core.so
+
+uninstall:
+	rm -rf $(DESTDIR)$(LUA_LMOD)/cloudops $(DESTDIR)$(LUA_LMOD)/cloudops.lua $(DESTDIR)$(LUA_CMOD)/cloudops
+
+clean:
+	rm -rf $(BUILD)
+
+# ---- the pinned upstream schema, for networked machines ---------------------------------------
+
+CLOUD_API_REPO ?= https://github.com/temporalio/cloud-api.git
+CLOUD_API_COMMIT ?= d4a03495f1d6e7a2da6001507b5f99430618080d
+TEMPORAL_API_REPO ?= https://github.com/temporalio/api.git
+TEMPORAL_API_COMMIT ?= f53963d4489c8a73aa30bd7091fe758f9896c08c
+fetch-schema:
+	CLOUD_API_REPO=$(CLOUD_API_REPO) CLOUD_API_COMMIT=$(CLOUD_API_COMMIT) \
+	TEMPORAL_API_REPO=$(TEMPORAL_API_REPO) TEMPORAL_API_COMMIT=$(TEMPORAL_API_COMMIT) \
+	  sh proto/fetch-schema.sh "$(API_DIR)"

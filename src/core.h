@@ -1,0 +1,31 @@
+/* Shared declarations of the C core's parts. */
+#ifndef CLOUDOPS_CORE_H
+#define CLOUDOPS_CORE_H
+
+#include <grpc/grpc.h>
+#include "convert.h"
+
+/* The conversion state: upvalue 1 of every core function and method. */
+CoState *co_state(lua_State *L);
+
+/* Resolves a message type name argument, raising a clear error when unknown. */
+const CoMessage *co_check_message(lua_State *L, int idx);
+const ProtobufCMethodDescriptor *co_find_method(const char *name);
+/* Pushes { kind = "method", name, input, output, path, index }. */
+void co_push_method_info(lua_State *L, const ProtobufCMethodDescriptor *md);
+
+/* gRPC, shared by client and server (grpc_util.c). */
+void co_grpc_init(void); /* lazily, once per process: never before nginx forks its workers */
+void co_push_metadata(lua_State *L, const grpc_metadata_array *md);
+/* Gets a seconds argument as a deadline on the monotonic clock; < 0 or nil means none. */
+gpr_timespec co_deadline_after(double seconds);
+
+int luaopen_cloudops_core(lua_State *L);
+
+/* Client channel (channel.c) and server (server.c). Register: stack [module, state]. */
+int co_channel_new(lua_State *L);
+void co_channel_register(lua_State *L);
+int co_server_new(lua_State *L);
+void co_server_register(lua_State *L);
+
+#endif

@@ -1,0 +1,222 @@
+/* protobuf-c message -> plain Lua tables (no metatables). Absent scalars and messages are nil,
+ * as in proto3 JSON; repeated and map fields are always tables. */
+#include "convert.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static void push_message(lua_State *L, const ProtobufCMessage *msg);
+
+static void push_int64(lua_State *L, int64_t v) {
+#if CO_HAS_INTEGERS
+  lua_pushinteger(L, (lua_Integer)v);
+#else
+  /* API.md: on LuaJIT a number up to 2^53, exact; beyond, the decimal string. */
+  if (v >= -9007199254740992LL && v <= 9007199254740992LL) {
+    lua_pushnumber(L, (lua_Number)v);
+  } else {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", (long long)v);
+    lua_pushstring(L, buf);
+  }
+#endif
+}
+
+static void push_uint64(lua_State *L, uint64_t v) {
+  if (v <= (uint64_t)INT64_MAX) {
+    push_int64(L, (int64_t)v);
+  } else {
+    char buf[32];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    lua_pushstring(L, buf);
+  }
+}
+
+static void push_enum(lua_State *L, const ProtobufCEnumDescriptor *ed, int v) {
+  const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
+  if (ev) lua_pushstring(L, ev->name);
+  else lua_pushinteger(L, v); /* a value a newer server knows and this schema does not */
+}
+
+static void push_value(lua_State *L, const ProtobufCMessage *msg);
+
+static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
+  const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
+  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+  ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
+  lua_createtable(L, 0, (int)n);
+  for (size_t i = 0; i < n; i++) {
+    const ProtobufCMessage *entry = items[i];
+    const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0], *vf = &entry->descriptor->fields[1];
+    lua_pushstring(L, *(const char *const *)((const char *)entry + kf->offset));
+    const ProtobufCMessage *v = *(ProtobufCMessage *const *)((const char *)entry + vf->offset);
+    if (v) push_value(L, v); else lua_pushlightuserdata(L, CO_NULL_SENTINEL);
+    lua_rawset(L, -3);
+  }
+}
+
+static void push_list_value(lua_State *L, const ProtobufCMessage *msg) {
+  const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
+  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+  if (n == 0) { /* so that an empty list encodes back as a list, not an object */
+    lua_pushlightuserdata(L, CO_EMPTY_ARRAY_SENTINEL);
+    return;
+  }
+  ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_value(L, items[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+static void push_value(lua_State *L, const ProtobufCMessage *msg) {
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  const ProtobufCFieldDescriptor *any = &d->fields[0];
+  uint32_t which = *(const uint32_t *)((const char *)msg + any->quantifier_offset);
+  const ProtobufCFieldDescriptor *f = which ? protobuf_c_message_descriptor_get_field(d, which) : NULL;
+  if (!f) { lua_pushlightuserdata(L, CO_NULL_SENTINEL); return; }
+  const void *slot = (const char *)msg + f->offset;
+  switch (which) {
+    case 2: lua_pushnumber(L, *(const double *)slot); break;
+    case 3: lua_pushstring(L, *(const char *const *)slot); break;
+    case 4: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
+    case 5: push_struct(L, *(ProtobufCMessage *const *)slot); break;
+    case 6: push_list_value(L, *(ProtobufCMessage *const *)slot); break;
+    default: lua_pushlightuserdata(L, CO_NULL_SENTINEL);
+  }
+}
+
+/* Pushes one value of field f stored at slot. */
+static void push_single(lua_State *L, const ProtobufCFieldDescriptor *f, const void *slot) {
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+      lua_pushinteger(L, *(const int32_t *)slot); break;
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+      lua_pushinteger(L, (lua_Integer)*(const uint32_t *)slot); break;
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+      push_int64(L, *(const int64_t *)slot); break;
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+      push_uint64(L, *(const uint64_t *)slot); break;
+    case PROTOBUF_C_TYPE_FLOAT: lua_pushnumber(L, *(const float *)slot); break;
+    case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)slot); break;
+    case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
+    case PROTOBUF_C_TYPE_ENUM: push_enum(L, f->descriptor, *(const int *)slot); break;
+    case PROTOBUF_C_TYPE_STRING: lua_pushstring(L, *(const char *const *)slot); break;
+    case PROTOBUF_C_TYPE_BYTES: {
+      const ProtobufCBinaryData *b = slot;
+      lua_pushlstring(L, (const char *)b->data, b->len);
+      break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: push_message(L, *(ProtobufCMessage *const *)slot); break;
+  }
+}
+
+/* Whether a proto3 field without presence holds its default (and so is absent on the wire). */
+static int is_default(const ProtobufCFieldDescriptor *f, const void *slot) {
+  switch (f->type) {
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return *(const uint64_t *)slot == 0;
+    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)slot == 0 && !signbit(*(const double *)slot);
+    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)slot == 0 && !signbit(*(const float *)slot);
+    case PROTOBUF_C_TYPE_BOOL: return !*(const protobuf_c_boolean *)slot;
+    case PROTOBUF_C_TYPE_STRING: {
+      const char *s = *(const char *const *)slot;
+      return !s || !*s;
+    }
+    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)slot)->len == 0;
+    case PROTOBUF_C_TYPE_MESSAGE: return *(ProtobufCMessage *const *)slot == NULL;
+    case PROTOBUF_C_TYPE_ENUM: return *(const int *)slot == 0;
+    default: return *(const uint32_t *)slot == 0;
+  }
+}
+
+static size_t element_size(ProtobufCType t) {
+  switch (t) {
+    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return 8;
+    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
+    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
+    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
+    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
+    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
+    default: return 4;
+  }
+}
+
+static void push_repeated(lua_State *L, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f) {
+  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
+  const char *items = *(const char *const *)((const char *)msg + f->offset);
+  if (co_field_is_map(f)) {
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+      const ProtobufCMessage *entry = ((ProtobufCMessage *const *)items)[i];
+      const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0];
+      const ProtobufCFieldDescriptor *vf = &entry->descriptor->fields[1];
+      push_single(L, kf, (const char *)entry + kf->offset);
+      if (vf->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)((const char *)entry + vf->offset))
+        lua_newtable(L); /* an entry without its value holds the empty message */
+      else
+        push_single(L, vf, (const char *)entry + vf->offset);
+      lua_rawset(L, -3);
+    }
+    return;
+  }
+  size_t esize = element_size(f->type);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    push_single(L, f, items + i * esize);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+static void push_message(lua_State *L, const ProtobufCMessage *msg) {
+  const ProtobufCMessageDescriptor *d = msg->descriptor;
+  const CoMessage *m = co_schema_message(d);
+  luaL_checkstack(L, 4, "message nesting too deep");
+  if (m) {
+    switch (m->wkt) {
+      case CO_WKT_STRUCT: push_struct(L, msg); return;
+      case CO_WKT_VALUE: push_value(L, msg); return;
+      case CO_WKT_LIST_VALUE: push_list_value(L, msg); return;
+      default: break;
+    }
+  }
+  lua_createtable(L, 0, (int)d->n_fields);
+  for (unsigned i = 0; i < d->n_fields; i++) {
+    const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const void *slot = (const char *)msg + f->offset;
+    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+      push_repeated(L, msg, f);
+    } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+      if (*(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id) continue;
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)slot) lua_newtable(L);
+      else push_single(L, f, slot);
+    } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
+               f->type != PROTOBUF_C_TYPE_STRING) {
+      if (!*(const protobuf_c_boolean *)((const char *)msg + f->quantifier_offset)) continue;
+      push_single(L, f, slot);
+    } else {
+      if (is_default(f, slot)) continue;
+      push_single(L, f, slot);
+    }
+    lua_setfield(L, -2, f->name);
+  }
+}
+
+void co_decode_push(lua_State *L, CoState *st, const ProtobufCMessage *msg) {
+  (void)st;
+  push_message(L, msg);
+}
+
+int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
+  co_arena_reset(&st->arena);
+  ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc, &st->arena.allocator, len, data);
+  if (!msg) return -1;
+  push_message(L, msg);
+  co_arena_reset(&st->arena);
+  return 0;
+}

@@ -1,0 +1,65 @@
+/* The schema built in: protobuf-c descriptors plus what they lack (see proto/gen_registry.lua). */
+#ifndef CLOUDOPS_SCHEMA_H
+#define CLOUDOPS_SCHEMA_H
+
+#include <stddef.h>
+#include <protobuf-c/protobuf-c.h>
+
+/* Generated, per message (sorted by full name): per-field arrays in field-number order, which is
+ * also the order of protobuf-c's `fields`. */
+typedef struct {
+  const char *full_name;
+  unsigned n_fields;
+  int map_entry;
+  const char *const *oneof_names; /* NULL entries for fields outside a oneof */
+  const char *const *json_names;
+} CoMessageExtra;
+
+extern const char co_api_version[];
+extern const CoMessageExtra co_message_extra[];
+extern const size_t co_n_message_extra;
+extern const ProtobufCMessageDescriptor *const co_message_descs[];
+extern const size_t co_message_descs_count;
+extern const ProtobufCEnumDescriptor *const co_enum_descs[];
+extern const size_t co_enum_descs_count;
+extern const ProtobufCServiceDescriptor *const co_service_descs[];
+extern const size_t co_service_descs_count;
+
+/* Messages with a special table form. */
+typedef enum {
+  CO_WKT_NONE = 0,
+  CO_WKT_TIMESTAMP,
+  CO_WKT_DURATION,
+  CO_WKT_STRUCT,
+  CO_WKT_VALUE,
+  CO_WKT_LIST_VALUE,
+} CoWkt;
+
+typedef struct {
+  const ProtobufCMessageDescriptor *desc;
+  const CoMessageExtra *extra;
+  CoWkt wkt;
+} CoMessage;
+
+/* Builds the process-wide tables once; safe to call from several threads. Returns 0 on success,
+ * or -1 when the generated tables disagree with the compiled descriptors (a build error). */
+int co_schema_init(void);
+
+/* The message entry for a descriptor compiled in (never NULL for one of ours). */
+const CoMessage *co_schema_message(const ProtobufCMessageDescriptor *desc);
+
+/* Lookup by full name, or by short name where it is unique. NULL when unknown; *ambiguous is
+ * set when a short name names several messages. */
+const CoMessage *co_schema_find_message(const char *name, int *ambiguous);
+const ProtobufCEnumDescriptor *co_schema_find_enum(const char *name, int *ambiguous);
+
+/* The Cloud Ops service. */
+const ProtobufCServiceDescriptor *co_schema_service(void);
+
+/* Whether a repeated message field is a map (its entry type is a map entry). */
+int co_field_is_map(const ProtobufCFieldDescriptor *f);
+
+/* The oneof a field belongs to (NULL if none), by the field's index in desc->fields. */
+const char *co_field_oneof(const CoMessage *m, unsigned field_index);
+
+#endif
