@@ -1,0 +1,67 @@
+-- The emulator's settings: defaults, and checks of what `new(opts)` is given (an unknown
+-- option is an error naming it, like the client's connect).
+local ratelimit = require "cloudops.emulator.ratelimit"
+
+local M = {}
+
+M.defaults = {
+  host = "127.0.0.1",
+  port = 0,                 -- 0: the OS picks a free port
+  tls = nil,                -- { cert = pem, key = pem } or { cert_file =, key_file = }
+  account_id = "emu01",
+  api_key = nil,            -- the owner's API key token; random when nil
+  op_pending = 0.5,         -- seconds an operation stays PENDING
+  op_duration = 2,          -- seconds from start to the end state of an operation
+  op_durations = nil,       -- { CreateNamespace = 5, ... }: per method
+  check_duration = nil,     -- fixed check_duration hint; nil: the time left
+  rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
+  default_page_size = 100,
+  max_page_size = 1000,
+  faults = nil,             -- array of fault rules (faults.lua)
+  seed = nil,               -- { namespaces = n, users = n, service_accounts = n,
+                            --   audit_logs = n }
+  state_file = nil,         -- load at start when it exists, save on change and at exit
+  save_interval = 0.5,      -- seconds: changes are written at most this often
+  log = nil,                -- request log: a path, "-" (stderr), a function(line) or nil
+  clock = nil,              -- function() -> seconds (wall clock); tests pass their own
+  random = nil,             -- function(n) -> n random bytes; default /dev/urandom
+  encode = nil,             -- function(type, tbl) -> bytes, for operation_input
+}
+
+-- Every option name, also those whose default is nil (absent from the table above).
+local KNOWN = {}
+for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
+  "op_duration", "op_durations", "check_duration", "rate_limits", "default_page_size",
+  "max_page_size", "faults", "seed", "state_file", "save_interval", "log", "clock",
+  "random", "encode" } do KNOWN[k] = true end
+
+local NUMBERS = {
+  port = true, op_pending = true, op_duration = true, check_duration = true,
+  default_page_size = true, max_page_size = true, save_interval = true,
+}
+
+function M.normalize(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("emulator options must be a table", 3) end
+  local cfg = {}
+  for k, v in pairs(M.defaults) do cfg[k] = v end
+  for k, v in pairs(opts) do
+    if not KNOWN[k] then
+      error("unknown emulator option '" .. tostring(k) .. "'", 3)
+    end
+    if NUMBERS[k] and (type(v) ~= "number" or v < 0) then
+      error("emulator option '" .. k .. "' must be a non-negative number", 3)
+    end
+    cfg[k] = v
+  end
+  if cfg.op_pending > cfg.op_duration then cfg.op_pending = cfg.op_duration end
+  if cfg.default_page_size < 1 or cfg.default_page_size > cfg.max_page_size then
+    error("emulator option 'default_page_size' must be within 1..max_page_size", 3)
+  end
+  if cfg.rate_limits == nil then cfg.rate_limits = ratelimit.defaults end
+  cfg.seed = cfg.seed or {}
+  cfg.op_durations = cfg.op_durations or {}
+  return cfg
+end
+
+return M

@@ -1,0 +1,166 @@
+-- API keys. The secret token is returned once, by CreateApiKey; the model keeps a map
+-- from token to key id for authentication, beside the ApiKey resources.
+local errors = require "cloudops.emulator.errors"
+local util = require "cloudops.emulator.util"
+local auth = require "cloudops.emulator.auth"
+local R = require "cloudops.emulator.resource"
+local ops = require "cloudops.emulator.operations"
+local C = require "cloudops.emulator.handlers.common"
+
+local copy, ts = util.copy, util.ts
+
+local H = {}
+
+local MAX_LIFETIME = 2 * 366 * 86400   -- keys expire within two years
+
+local DEPRECATED_OWNER = { OWNER_TYPE_USER = "user", OWNER_TYPE_SERVICE_ACCOUNT = "service-account" }
+
+function H.new_token(random)
+  return "emu_" .. util.hex(util.random_bytes(24, random))
+end
+
+function H.build(st, now, spec, token)
+  local k = {
+    id = util.id(32), resource_version = util.id(16), spec = copy(spec),
+    state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active", created_time = ts(now),
+  }
+  st.api_keys[k.id] = k
+  st.tokens[token] = k.id
+  return k
+end
+
+ops.on_remove.api_keys = function(st, id)
+  for token, kid in pairs(st.tokens) do
+    if kid == id then st.tokens[token] = nil end
+  end
+end
+
+local function owner_type(spec)
+  local kind = auth.owner_kind(spec)
+  return kind == "user" and "OWNER_TYPE_USER" or kind == "service_account"
+    and "OWNER_TYPE_SERVICE_ACCOUNT" or nil
+end
+
+-- Admins manage every key; anyone manages the keys they own.
+local function may_manage(ctx, owner_id)
+  if owner_id == ctx.identity.id then return true end
+  return C.require_role(ctx, "ROLE_ADMIN")
+end
+
+local function check_common(ctx, spec)
+  if spec.display_name == nil or spec.display_name == "" then
+    return errors.invalid("spec.display_name is required")
+  end
+  local exp = util.to_seconds(spec.expiry_time)
+  if not exp then return errors.invalid("spec.expiry_time is required") end
+  if exp <= ctx.now then return errors.invalid("spec.expiry_time must be in the future") end
+  if exp > ctx.now + MAX_LIFETIME then
+    return errors.invalid("spec.expiry_time must be within two years")
+  end
+  return true
+end
+
+function H.GetApiKeys(ctx, req)
+  local admin = C.require_role(ctx, "ROLE_ADMIN")
+  local want_type = req.owner_type ~= "OWNER_TYPE_UNSPECIFIED" and req.owner_type or nil
+  if not want_type and req.owner_type_deprecated and req.owner_type_deprecated ~= "" then
+    want_type = req.owner_type_deprecated == "user" and "OWNER_TYPE_USER"
+      or req.owner_type_deprecated == "service-account" and "OWNER_TYPE_SERVICE_ACCOUNT"
+    if not want_type then
+      return errors.invalid("owner_type_deprecated must be 'user' or 'service-account'")
+    end
+  end
+  local owner = req.owner_id ~= "" and req.owner_id or nil
+  local me = ctx.identity.id
+  local items, keys = C.list(ctx.st.api_keys, C.by_id, function(k)
+    if not admin and k.spec.owner_id ~= me then return false end
+    if owner and k.spec.owner_id ~= owner then return false end
+    if want_type and owner_type(k.spec) ~= want_type then return false end
+    return true
+  end)
+  local page, token = C.page(ctx, items, keys)
+  if not page then return nil, token end
+  return { api_keys = page, next_page_token = token }
+end
+
+function H.GetApiKey(ctx, req)
+  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
+  if not k then return nil, gerr end
+  local ok, err = may_manage(ctx, k.spec.owner_id)
+  if not ok then return nil, err end
+  return { api_key = copy(k) }
+end
+
+function H.CreateApiKey(ctx, req)
+  local spec = req.spec
+  if spec == nil then return errors.invalid("spec is required") end
+  if spec.owner_id == nil or spec.owner_id == "" then
+    return errors.invalid("spec.owner_id is required")
+  end
+  local otype = owner_type(spec)
+  if not otype then return errors.invalid("spec.owner_type is required") end
+  local owner = otype == "OWNER_TYPE_USER" and ctx.st.users[spec.owner_id]
+    or ctx.st.service_accounts[spec.owner_id]
+  if not owner then return errors.not_found("API key owner not found: %s", spec.owner_id) end
+  local ok, err = may_manage(ctx, spec.owner_id)
+  if not ok then return nil, err end
+  ok, err = check_common(ctx, spec)
+  if not ok then return nil, err end
+  local stored = copy(spec)
+  stored.owner_type = otype
+  stored.owner_type_deprecated = DEPRECATED_OWNER[otype]
+  local k = { id = util.id(32), spec = stored }
+  local token = H.new_token(ctx.cfg.random)
+  R.create(ctx, "api_keys", k.id, k)
+  ctx.st.tokens[token] = k.id
+  ctx.audit_details = { key_id = k.id }
+  return { key_id = k.id, token = token }
+end
+
+function H.UpdateApiKey(ctx, req)
+  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
+  if not k then return nil, gerr end
+  local ok, err = may_manage(ctx, k.spec.owner_id)
+  if not ok then return nil, err end
+  ok, err = R.check_version(k, req.resource_version, "API key")
+  if not ok then return nil, err end
+  local spec = req.spec
+  if spec == nil then return errors.invalid("spec is required") end
+  if spec.owner_id ~= nil and spec.owner_id ~= "" and spec.owner_id ~= k.spec.owner_id then
+    return errors.invalid("spec.owner_id cannot be changed")
+  end
+  local otype = owner_type(spec)
+  if otype and otype ~= k.spec.owner_type then
+    return errors.invalid("spec.owner_type cannot be changed")
+  end
+  -- The expiry of an existing key may stay as it was, even if a key is near its end.
+  if spec.expiry_time == nil then
+    spec = copy(spec)
+    spec.expiry_time = k.spec.expiry_time
+  end
+  if spec.display_name == nil or spec.display_name == "" then
+    return errors.invalid("spec.display_name is required")
+  end
+  R.update(ctx, "api_keys", k.id, k, function(r)
+    local s = copy(spec)
+    s.owner_id, s.owner_type = r.spec.owner_id, r.spec.owner_type
+    s.owner_type_deprecated = r.spec.owner_type_deprecated
+    r.spec = s
+  end)
+  ctx.audit_details = { key_id = k.id }
+  return {}
+end
+
+function H.DeleteApiKey(ctx, req)
+  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
+  if not k then return nil, gerr end
+  local ok, err = may_manage(ctx, k.spec.owner_id)
+  if not ok then return nil, err end
+  ok, err = R.check_version(k, req.resource_version, "API key")
+  if not ok then return nil, err end
+  R.delete(ctx, "api_keys", k.id, k)
+  ctx.audit_details = { key_id = k.id }
+  return {}
+end
+
+return H

@@ -1,0 +1,63 @@
+-- Who has access to a namespace: users, service accounts and groups, with explicit
+-- access or inherited from an account role (owners and admins administer every
+-- namespace).
+local util = require "cloudops.emulator.util"
+local auth = require "cloudops.emulator.auth"
+local C = require "cloudops.emulator.handlers.common"
+
+local H = {}
+
+local INHERITED = { ROLE_OWNER = true, ROLE_ADMIN = true }
+
+-- build(res, namespace_access, inherited) makes one assignment row.
+local function assignments(ctx, req, coll, field, build)
+  local ns, err = C.namespace(ctx, req.namespace)
+  if not ns then return nil, err end
+  local ok
+  ok, err = C.require_role(ctx, "ROLE_READ")
+  if not ok then return nil, err end
+  local rows = {}
+  for id, res in pairs(ctx.st[coll]) do
+    local spec = res.spec
+    local na, inherited
+    if spec.namespace_scoped_access then
+      if spec.namespace_scoped_access.namespace == ns.namespace then
+        na = spec.namespace_scoped_access.access
+      end
+    else
+      local access = spec.access or {}
+      na = access.namespace_accesses and access.namespace_accesses[ns.namespace]
+      if not na and INHERITED[auth.role_of(access)] then
+        na, inherited = { permission = "PERMISSION_ADMIN" }, true
+      end
+    end
+    if na then rows[id] = build(res, util.copy(na), inherited or false) end
+  end
+  local items, keys = C.list(rows, C.by_id)
+  local page, token = C.page(ctx, items, keys)
+  if not page then return nil, token end
+  return { [field] = page, next_page_token = token }
+end
+
+function H.GetUserNamespaceAssignments(ctx, req)
+  return assignments(ctx, req, "users", "users", function(u, na, inh)
+    return { id = u.id, email = u.spec.email, namespace_access = na, inherited_access = inh,
+             resource_version = u.resource_version }
+  end)
+end
+
+function H.GetServiceAccountNamespaceAssignments(ctx, req)
+  return assignments(ctx, req, "service_accounts", "service_accounts", function(sa, na, inh)
+    return { id = sa.id, name = sa.spec.name, namespace_access = na, inherited_access = inh,
+             resource_version = sa.resource_version }
+  end)
+end
+
+function H.GetUserGroupNamespaceAssignments(ctx, req)
+  return assignments(ctx, req, "groups", "groups", function(g, na, inh)
+    return { id = g.id, display_name = g.spec.display_name, namespace_access = na,
+             inherited_access = inh, resource_version = g.resource_version }
+  end)
+end
+
+return H

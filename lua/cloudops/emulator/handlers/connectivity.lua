@@ -1,0 +1,103 @@
+-- Connectivity rules: public (optionally with stable IPs) or private (a VPC endpoint /
+-- Private Service Connect / Azure Private Endpoint in a region). Namespaces refer to them
+-- by id in spec.connectivity_rule_ids.
+local errors = require "cloudops.emulator.errors"
+local util = require "cloudops.emulator.util"
+local R = require "cloudops.emulator.resource"
+local regions = require "cloudops.emulator.regions"
+local C = require "cloudops.emulator.handlers.common"
+
+local copy = util.copy
+
+local H = {}
+
+local function check_spec(spec)
+  if spec == nil then return errors.invalid("spec is required") end
+  if spec.public_rule and spec.private_rule then
+    return errors.invalid("spec: only one of public_rule and private_rule may be set")
+  end
+  if spec.public_rule then return true end
+  local p = spec.private_rule
+  if not p then return errors.invalid("spec: one of public_rule and private_rule is required") end
+  local r = regions.by_id[p.region or ""]
+  if not r then return errors.invalid("spec.private_rule.region: unknown region %s", tostring(p.region)) end
+  if r.cloud_provider == "CLOUD_PROVIDER_AZURE" then
+    if (p.azure_pe_resource_id or "") == "" then
+      return errors.invalid("spec.private_rule.azure_pe_resource_id is required for an Azure region")
+    end
+  else
+    if (p.connection_id or "") == "" then
+      return errors.invalid("spec.private_rule.connection_id is required")
+    end
+    if r.cloud_provider == "CLOUD_PROVIDER_GCP" and (p.gcp_project_id or "") == "" then
+      return errors.invalid("spec.private_rule.gcp_project_id is required for a GCP region")
+    end
+  end
+  return true
+end
+
+local function used_by(st, id)
+  for nsid, ns in pairs(st.namespaces) do
+    for _, rid in ipairs(ns.spec.connectivity_rule_ids or {}) do
+      if rid == id then return nsid end
+    end
+  end
+end
+
+function H.CreateConnectivityRule(ctx, req)
+  local ok, err = C.project_check(req, "CreateConnectivityRule.project_id")
+  if not ok then return nil, err end
+  ok, err = C.require_role(ctx, "ROLE_ADMIN")
+  if not ok then return nil, err end
+  ok, err = check_spec(req.spec)
+  if not ok then return nil, err end
+  local rule = { id = util.id(32), spec = copy(req.spec) }
+  R.create(ctx, "rules", rule.id, rule)
+  ctx.audit_details = { connectivity_rule_id = rule.id }
+  return { connectivity_rule_id = rule.id }
+end
+
+function H.GetConnectivityRule(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_READ")
+  if not ok then return nil, err end
+  local rule, gerr = R.get(ctx.st, "rules", req.connectivity_rule_id, "connectivity rule")
+  if not rule then return nil, gerr end
+  return { connectivity_rule = copy(rule) }
+end
+
+function H.GetConnectivityRules(ctx, req)
+  local ok, err = C.project_check(req, "GetConnectivityRules.project_id")
+  if not ok then return nil, err end
+  ok, err = C.require_role(ctx, "ROLE_READ")
+  if not ok then return nil, err end
+  local only
+  if req.namespace and req.namespace ~= "" then
+    local ns, nerr = C.namespace(ctx, req.namespace)
+    if not ns then return nil, nerr end
+    only = {}
+    for _, id in ipairs(ns.spec.connectivity_rule_ids or {}) do only[id] = true end
+  end
+  local items, keys = C.list(ctx.st.rules, C.by_id, function(r) return not only or only[r.id] end)
+  local page, token = C.page(ctx, items, keys)
+  if not page then return nil, token end
+  return { connectivity_rules = page, next_page_token = token }
+end
+
+function H.DeleteConnectivityRule(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+  if not ok then return nil, err end
+  local rule, gerr = R.get(ctx.st, "rules", req.connectivity_rule_id, "connectivity rule")
+  if not rule then return nil, gerr end
+  if (req.resource_version or "") == "" then return errors.invalid("resource_version is required") end
+  ok, err = R.check_version(rule, req.resource_version, "connectivity rule")
+  if not ok then return nil, err end
+  local nsid = used_by(ctx.st, rule.id)
+  if nsid then
+    return errors.precondition("connectivity rule %s is used by namespace %s", rule.id, nsid)
+  end
+  R.delete(ctx, "rules", rule.id, rule)
+  ctx.audit_details = { connectivity_rule_id = rule.id }
+  return {}
+end
+
+return H

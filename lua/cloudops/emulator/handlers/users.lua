@@ -1,0 +1,158 @@
+-- Users: invite (create), read, update, delete, namespace access.
+local errors = require "cloudops.emulator.errors"
+local util = require "cloudops.emulator.util"
+local auth = require "cloudops.emulator.auth"
+local R = require "cloudops.emulator.resource"
+local ops = require "cloudops.emulator.operations"
+local C = require "cloudops.emulator.handlers.common"
+
+local copy, ts = util.copy, util.ts
+
+local H = {}
+
+local INVITATION_DAYS = 30
+
+local function find_by_email(st, email, except)
+  email = email:lower()
+  for id, u in pairs(st.users) do
+    if id ~= except and u.spec.email:lower() == email then return u end
+  end
+end
+
+-- A user as the seeding and bootstrap code creates it: active, invitation accepted.
+function H.build(st, now, spec)
+  local u = {
+    id = util.id(32), resource_version = util.id(16), spec = copy(spec),
+    state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active", created_time = ts(now),
+  }
+  st.users[u.id] = u
+  return u
+end
+
+-- A removed user takes its API keys and group memberships with it.
+ops.on_remove.users = function(st, id)
+  for kid, k in pairs(st.api_keys) do
+    if k.spec.owner_id == id then ops.remove(st, "api_keys", kid) end
+  end
+  for _, members in pairs(st.members) do members[id] = nil end
+end
+
+function H.GetUsers(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_READ")
+  if not ok then return nil, err end
+  local email = req.email ~= "" and req.email and req.email:lower() or nil
+  local ns = req.namespace ~= "" and req.namespace or nil
+  local items, keys = C.list(ctx.st.users, C.by_id, function(u)
+    if email and u.spec.email:lower() ~= email then return false end
+    if ns and not (u.spec.access and u.spec.access.namespace_accesses
+      and u.spec.access.namespace_accesses[ns]) then return false end
+    return true
+  end)
+  local page, token = C.page(ctx, items, keys)
+  if not page then return nil, token end
+  return { users = page, next_page_token = token }
+end
+
+function H.GetUser(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_READ")
+  if not ok and ctx.identity.id ~= req.user_id then return nil, err end
+  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
+  if not u then return nil, gerr end
+  return { user = copy(u) }
+end
+
+local function check_spec(ctx, spec)
+  if spec == nil then return errors.invalid("spec is required") end
+  if spec.email == nil or not spec.email:match(C.EMAIL) then
+    return errors.invalid("spec.email: a valid email address is required")
+  end
+  return C.check_access(ctx, spec.access, "spec")
+end
+
+function H.CreateUser(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+  if not ok then return nil, err end
+  ok, err = check_spec(ctx, req.spec)
+  if not ok then return nil, err end
+  if find_by_email(ctx.st, req.spec.email) then
+    return errors.exists("a user with email %s already exists", req.spec.email)
+  end
+  local u = { id = util.id(32), spec = copy(req.spec),
+              invitation = { created_time = ts(ctx.now),
+                             expired_time = ts(ctx.now + INVITATION_DAYS * 86400) } }
+  R.create(ctx, "users", u.id, u)
+  ctx.audit_details = { user_id = u.id }
+  return { user_id = u.id }
+end
+
+-- Owners are managed by owners only.
+local function check_target(ctx, u)
+  if auth.role_of(u.spec.access) == "ROLE_OWNER" and ctx.identity.role ~= "ROLE_OWNER" then
+    return errors.denied("permission denied: only an account owner can change an owner")
+  end
+  return true
+end
+
+function H.UpdateUser(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+  if not ok then return nil, err end
+  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
+  if not u then return nil, gerr end
+  ok, err = R.check_version(u, req.resource_version, "user")
+  if not ok then return nil, err end
+  ok, err = check_target(ctx, u)
+  if not ok then return nil, err end
+  local spec = req.spec
+  if spec and (spec.email == nil or spec.email == "") then
+    spec = copy(spec)
+    spec.email = u.spec.email
+  end
+  ok, err = check_spec(ctx, spec)
+  if not ok then return nil, err end
+  if spec.email:lower() ~= u.spec.email:lower() then
+    return errors.invalid("spec.email cannot be changed")
+  end
+  R.update(ctx, "users", u.id, u, function(r) r.spec = copy(spec) end)
+  ctx.audit_details = { user_id = u.id }
+  return {}
+end
+
+function H.DeleteUser(ctx, req)
+  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+  if not ok then return nil, err end
+  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
+  if not u then return nil, gerr end
+  ok, err = R.check_version(u, req.resource_version, "user")
+  if not ok then return nil, err end
+  ok, err = check_target(ctx, u)
+  if not ok then return nil, err end
+  if u.id == ctx.identity.id then
+    return errors.invalid("a user cannot delete itself")
+  end
+  R.delete(ctx, "users", u.id, u)
+  ctx.audit_details = { user_id = u.id }
+  return {}
+end
+
+function H.SetUserNamespaceAccess(ctx, req)
+  local ns, nerr = C.namespace(ctx, req.namespace)
+  if not ns then return nil, nerr end
+  local ok, err = C.require_ns_admin(ctx, req.namespace)
+  if not ok then return nil, err end
+  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
+  if not u then return nil, gerr end
+  ok, err = R.check_version(u, req.resource_version, "user")
+  if not ok then return nil, err end
+  local p = auth.permission_of(req.access)
+  if p ~= "PERMISSION_UNSPECIFIED" and not C.PERMISSIONS[p] then
+    return errors.invalid("access.permission: unknown permission %s", tostring(p))
+  end
+  R.update(ctx, "users", u.id, u, function(r)
+    r.spec.access = r.spec.access or {}
+    C.set_namespace_access(r.spec.access, req.namespace, req.access)
+  end)
+  ctx.audit_details = { user_id = u.id, namespace = req.namespace }
+  return {}
+end
+
+return H

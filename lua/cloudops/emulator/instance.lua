@@ -1,0 +1,226 @@
+-- One emulator: the model, its settings, and the request pipeline every call goes
+-- through, transport aside: method lookup, authentication, the version header, rate
+-- limits, faults, idempotent replay of mutations, the handler, the request log.
+-- `call` takes and returns Lua tables, so specs exercise it without gRPC; server.lua
+-- puts the wire around it.
+local config = require "cloudops.emulator.config"
+local statelib = require "cloudops.emulator.state"
+local ops = require "cloudops.emulator.operations"
+local auth = require "cloudops.emulator.auth"
+local errors = require "cloudops.emulator.errors"
+local paging = require "cloudops.emulator.paging"
+local ratelimit = require "cloudops.emulator.ratelimit"
+local faults = require "cloudops.emulator.faults"
+local reqlog = require "cloudops.emulator.reqlog"
+local audit = require "cloudops.emulator.audit"
+local persist = require "cloudops.emulator.persist"
+local methods = require "cloudops.emulator.methods"
+local handlers = require "cloudops.emulator.handlers"
+local seed = require "cloudops.emulator.seed"
+local util = require "cloudops.emulator.util"
+
+local copy = util.copy
+
+local M = {}
+
+local VERSION_HEADER = "temporal-cloud-api-version"
+local PACKAGE = "temporal.api.cloud.cloudservice.v1."
+
+-- The context a handler gets: the caller, the clock, the model, helpers.
+local Ctx = {}
+Ctx.__index = Ctx
+
+-- Starts the async operation of this mutation (once); its id is the request's
+-- async_operation_id when given.
+function Ctx:start()
+  if self.op then return self.op end
+  local id = self.req.async_operation_id
+  if id == nil or id == "" then id = util.uuid() end
+  local plan = self.fault and self.fault.operation and self.fault or self.plan
+  self.op = ops.start(self.st, self.cfg, self.now, {
+    id = id, method = self.method, input = self.emu:operation_input(self),
+    outcome = plan and plan.operation, reason = plan and plan.reason,
+  })
+  return self.op
+end
+
+-- Lets a mutation be accepted and then end FAILED (or REJECTED), as the service does
+-- when it finds a problem only while carrying the change out.
+function Ctx:plan_outcome(outcome, reason)
+  self.plan = { operation = outcome, reason = reason }
+end
+
+function Ctx:page(items, keys)
+  return paging.page(items, keys, self.req, self.method, self.cfg)
+end
+
+local Emulator = {}
+Emulator.__index = Emulator
+
+function M.new(opts)
+  local cfg = config.normalize(opts)
+  local self = setmetatable({ cfg = cfg, dirty = false }, Emulator)
+  self.clock = cfg.clock or os.time
+  local now = self.clock()
+  if cfg.state_file then
+    local st, err = persist.load(cfg.state_file)
+    if err then error(err, 2) end
+    self.st = st
+  end
+  self.st = self.st or statelib.new(cfg.account_id, now)
+  self.keys = seed.bootstrap(self.st, cfg, now)
+  seed.fill(self.st, cfg, now)
+  self.limiter = ratelimit.new(cfg.rate_limits)
+  self.faults = faults.new(cfg.faults)
+  self.log = reqlog.open(cfg.log)
+  self.last_save = now
+  self.dirty = cfg.state_file ~= nil
+  return self
+end
+
+-- Adds a fault rule (see faults.lua); returns the rule.
+function Emulator:fault(rule) return self.faults:add(rule) end
+function Emulator:clear_faults() self.faults:clear() end
+
+function Emulator:operation_input(ctx)
+  local type_url = "type.googleapis.com/" .. PACKAGE .. ctx.method .. "Request"
+  if ctx.payload then return { type_url = type_url, value = ctx.payload } end
+  if self.cfg.encode then
+    local ok, bytes = pcall(self.cfg.encode, PACKAGE .. ctx.method .. "Request", ctx.req)
+    if ok and bytes then return { type_url = type_url, value = bytes } end
+  end
+  return nil
+end
+
+local function replay(self, ctx, id)
+  local op = self.st.ops[id]
+  if op.method ~= ctx.method then
+    return errors.exists("async_operation_id %s was already used by a %s request", id, op.method)
+  end
+  ctx.op = op
+  ctx.replayed = true
+  return copy(op.response or {})
+end
+
+local function dispatch(self, ctx, md)
+  local method = ctx.method
+  local m = methods.by_name[method]
+  local handler = handlers[method]
+  if not m or not handler then
+    return errors.unimplemented("unknown method %s", tostring(method))
+  end
+  local id, err = auth.identify(self.st, md, ctx.now)
+  if not id then return nil, err end
+  ctx.identity = id
+  local v = md[VERSION_HEADER]
+  if v == nil or v == "" then
+    return errors.invalid("the %s header is required", VERSION_HEADER)
+  end
+  local ok, msg, wait = self.limiter:take(id.kind, id.id, ctx.now)
+  if not ok then
+    local e = errors.new("RESOURCE_EXHAUSTED", msg)
+    e.retry_delay = wait
+    return nil, e
+  end
+  ctx.fault = self.faults:match(method, "before", m.mutation)
+  if ctx.fault and ctx.fault.code then
+    return nil, errors.new(ctx.fault.code, ctx.fault.message or "injected fault")
+  end
+  local aid = m.mutation and ctx.req.async_operation_id
+  if aid and aid ~= "" and self.st.ops[aid] then return replay(self, ctx, aid) end
+  local resp
+  resp, err = handler(ctx, ctx.req)
+  if resp and ctx.op then
+    ctx.op.response = copy(resp)
+    self.dirty = true
+    audit.record(self.st, ctx.now, {
+      operation = method, identity = id, async_operation_id = ctx.op.id,
+      details = ctx.audit_details, peer_ip = ctx.peer_ip,
+    })
+  end
+  return resp, err
+end
+
+-- Serves one call. md: metadata (lowercase names); extra: { payload = request bytes,
+-- peer = "ipv4:1.2.3.4:5" } from the transport. Returns resp, nil, info or nil, err,
+-- info; info.delay is how long the answer must be held back (a fault).
+function Emulator:call(method, req, md, extra)
+  extra = extra or {}
+  md = md or {}
+  local now = self.clock()
+  self:tick(now)
+  local ctx = setmetatable({
+    emu = self, st = self.st, cfg = self.cfg, now = now, method = method,
+    req = req or {}, payload = extra.payload,
+    peer_ip = extra.peer and extra.peer:match("^ipv[46]:%[?([^%]]*)%]?:%d+$") or extra.peer,
+  }, Ctx)
+  local ok, resp, err = pcall(dispatch, self, ctx, md)
+  if not ok then
+    -- A handler bug must not take the server down; the client sees INTERNAL.
+    err = errors.new("INTERNAL", "emulator error: %s", tostring(resp))
+    resp = nil
+  end
+  local after = self.faults:match(method, "after", false)
+  if after and after.code and ctx.identity then
+    resp, err = nil, errors.new(after.code, after.message or "injected fault")
+  end
+  local later = self.clock()
+  self:tick(later)
+  if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
+  local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
+  local info = { delay = delay > 0 and delay or nil, identity = ctx.identity }
+  if self.log then
+    self.log(reqlog.line {
+      time = now, peer = extra.peer, method = method, code = err and err.code or 0,
+      duration = later - now, identity = ctx.identity, delay = info.delay,
+      had_key = md.authorization ~= nil,
+    })
+  end
+  return resp, err, info
+end
+
+-- Moves operations on and writes the state file when due. Called around every call and
+-- from the server loop's timer.
+function Emulator:tick(now)
+  now = now or self.clock()
+  if ops.advance(self.st, now) then self.dirty = true end
+  if self.dirty and self.cfg.state_file and now - self.last_save >= self.cfg.save_interval then
+    self:save()
+  end
+end
+
+-- The next time `tick` has work: an operation moving on, or a pending save.
+function Emulator:next_deadline()
+  local t = ops.next_deadline(self.st)
+  if self.dirty and self.cfg.state_file then
+    local s = self.last_save + self.cfg.save_interval
+    if t == nil or s < t then t = s end
+  end
+  return t
+end
+
+function Emulator:save(path)
+  path = path or self.cfg.state_file
+  if not path then return nil, "no state file" end
+  local ok, err = persist.save(self.st, path)
+  if ok then
+    self.dirty = false
+    self.last_save = self.clock()
+  end
+  return ok, err
+end
+
+-- A caller bound to an API key, for specs and in-process use:
+-- emu:client("owner"):call("GetNamespaces", { page_size = 10 }).
+function Emulator:client(key, version)
+  local token = self.keys[key] or key
+  local md = { authorization = "Bearer " .. token, [VERSION_HEADER] = version or "v0.19.1" }
+  local emu = self
+  return {
+    token = token,
+    call = function(_, method, req, extra) return emu:call(method, req, md, extra) end,
+  }
+end
+
+M.Emulator = Emulator
+return M

@@ -1,0 +1,41 @@
+-- The request log: one line per request. The bearer token never appears; the API key
+-- is named by its id, which is not a secret.
+local util = require "cloudops.emulator.util"
+local errors = require "cloudops.emulator.errors"
+
+local format = string.format
+
+local M = {}
+
+-- target: nil/false (no log), "-" (stderr), a file path (appended), or function(line).
+function M.open(target)
+  if not target then return nil end
+  if type(target) == "function" then return target end
+  local f
+  if target == "-" then
+    f = io.stderr
+  else
+    local err
+    f, err = io.open(target, "a")
+    if not f then error("cannot open request log: " .. tostring(err), 3) end
+    f:setvbuf("line")
+  end
+  return function(line) f:write(line, "\n") end
+end
+
+-- e = { time =, peer =, method =, code =, duration =, identity =, delay = }
+function M.line(e)
+  local who, key = "-", "-"
+  if e.identity then
+    who = (e.identity.kind == "user" and "user:" or "serviceaccount:") .. e.identity.id
+    key = e.identity.key.id
+  elseif e.had_key then
+    key = "<redacted>"
+  end
+  return format("%s %s %s %s %.1fms principal=%s api_key_id=%s%s",
+    util.rfc3339(e.time), e.peer or "-", e.method, errors.names[e.code] or tostring(e.code),
+    (e.duration or 0) * 1000, who, key,
+    e.delay and format(" delayed=%.3fs", e.delay) or "")
+end
+
+return M

@@ -1,0 +1,120 @@
+-- Small helpers shared by the emulator modules: copies, ids, time values, sorting.
+local floor, random, format, byte = math.floor, math.random, string.format, string.byte
+local pairs, type, sort, concat = pairs, type, table.sort, table.concat
+local io_open = io.open
+
+local M = {}
+
+local function deepcopy(v)
+  if type(v) ~= "table" then return v end
+  local t = {}
+  for k, x in pairs(v) do t[k] = deepcopy(x) end
+  return t
+end
+M.copy = deepcopy
+
+-- Compares plain data (what the model stores), for "did the spec change" checks.
+local function equal(a, b)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  for k, v in pairs(a) do if not equal(v, b[k]) then return false end end
+  for k in pairs(b) do if a[k] == nil then return false end end
+  return true
+end
+M.equal = equal
+
+-- Random bytes from the OS when we can read it (tokens must not be guessable);
+-- math.random otherwise. The core's random_bytes is used when the caller passes it.
+function M.random_bytes(n, source)
+  if source then return source(n) end
+  local f = io_open("/dev/urandom", "rb")
+  if f then
+    local s = f:read(n)
+    f:close()
+    if s and #s == n then return s end
+  end
+  local t = {}
+  for i = 1, n do t[i] = string.char(random(0, 255)) end
+  return concat(t)
+end
+
+function M.hex(s)
+  return (s:gsub(".", function(c) return format("%02x", byte(c)) end))
+end
+
+function M.unhex(h)
+  if #h % 2 ~= 0 or h:find("[^0-9a-fA-F]") then return nil end
+  return (h:gsub("..", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+-- Seeds math.random once from the OS, so ids differ between runs.
+do
+  local s = M.random_bytes(4)
+  local seed = 0
+  for i = 1, #s do seed = seed * 256 + byte(s, i) end
+  math.randomseed(seed)
+end
+
+-- Lowercase hex id of n characters: ids need not be secret, only unique.
+function M.id(n)
+  local t = {}
+  for i = 1, n or 32 do t[i] = format("%x", random(0, 15)) end
+  return concat(t)
+end
+
+function M.uuid()
+  local h = M.id(32)
+  local variant = format("%x", 8 + random(0, 3))
+  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-4" .. h:sub(14, 16) .. "-" .. variant
+    .. h:sub(18, 20) .. "-" .. h:sub(21, 32)
+end
+
+-- google.protobuf.Timestamp / Duration tables from seconds (a float).
+function M.ts(t)
+  local s = floor(t)
+  local nanos = floor((t - s) * 1e9 + 0.5)
+  if nanos >= 1000000000 then s, nanos = s + 1, nanos - 1000000000 end
+  return { seconds = s, nanos = nanos }
+end
+M.duration = M.ts
+
+function M.to_seconds(ts)
+  if ts == nil then return nil end
+  return (tonumber(ts.seconds) or 0) + (tonumber(ts.nanos) or 0) / 1e9
+end
+
+-- RFC 3339 in UTC, for logs and names of seeded data.
+function M.rfc3339(t)
+  local s = floor(t)
+  local ms = floor((t - s) * 1000)
+  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. format(".%03dZ", ms)
+end
+
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  return keys
+end
+
+-- Sorted array of the values of a map, by a key function returning strings.
+function M.sorted_values(t, keyfn)
+  local items, keys = {}, {}
+  for k, v in pairs(t) do
+    items[#items + 1] = v
+    keys[v] = keyfn and keyfn(v, k) or tostring(k)
+  end
+  sort(items, function(a, b) return keys[a] < keys[b] end)
+  return items, keys
+end
+
+function M.empty(s) return s == nil or s == "" end
+
+-- Count of entries of a map (or array with holes).
+function M.count(t)
+  local n = 0
+  if t then for _ in pairs(t) do n = n + 1 end end
+  return n
+end
+
+return M
