@@ -1,0 +1,70 @@
+--- Error values: tables with a __tostring, never bare strings (API.md "Errors").
+local core = require "cloudops.core"
+local codes = require "cloudops.codes"
+
+local setmetatable, getmetatable, ipairs, pcall, type = setmetatable, getmetatable, ipairs, pcall, type
+local format = string.format
+
+local errors = {}
+
+local Error = {}
+Error.__index = Error
+
+function Error:__tostring()
+  local where = self.method and (self.method .. ": ") or ""
+  local what = self.code and format("%s (%d)", self.name, self.code) or self.name
+  local msg = (self.message and self.message ~= "") and (": " .. self.message) or ""
+  local attempts = (self.attempts and self.attempts > 1) and format(" [after %d attempts]", self.attempts) or ""
+  return where .. what .. msg .. attempts
+end
+
+--- Whether v is one of our error values.
+function errors.is(v)
+  return type(v) == "table" and getmetatable(v) == Error
+end
+
+--- An error made on the client side (no gRPC code), e.g. errors.new("API_KEY", "...").
+function errors.new(name, message, fields)
+  local e = fields or {}
+  e.name, e.message = name, message
+  return setmetatable(e, Error)
+end
+
+local DETAILS_KEY = "grpc-status-details-bin"
+local TYPE_PREFIX = "type.googleapis.com/"
+
+-- Decodes an Any into a table holding its fields and ["@type"] (as proto3 JSON shows an Any),
+-- or { ["@type"] =, value = bytes } for a type this schema does not know.
+local function decode_any(any)
+  local type_name = any.type_url and any.type_url:match("[^/]*$") or ""
+  local ok, t = pcall(core.decode, type_name, any.value or "")
+  if not (ok and t) then t = { value = any.value } end
+  t["@type"] = type_name
+  return t
+end
+
+--- The details a server put in grpc-status-details-bin, decoded, or an empty table.
+function errors.details(trailers)
+  local bin = trailers and trailers[DETAILS_KEY]
+  if not bin then return {} end
+  local status = core.decode("google.rpc.Status", bin)
+  local out = {}
+  for i, any in ipairs(status and status.details or {}) do out[i] = decode_any(any) end
+  return out
+end
+
+--- The error for a failed RPC.
+function errors.from_status(method, code, message, trailers, headers)
+  return setmetatable({
+    code = code,
+    name = codes[code] or "UNKNOWN",
+    message = message,
+    method = method,
+    trailers = trailers,
+    headers = headers,
+    details = errors.details(trailers),
+  }, Error)
+end
+
+errors.TYPE_PREFIX = TYPE_PREFIX
+return errors

@@ -1,0 +1,77 @@
+--- lua-cloudops: a client for the Temporal Cloud Operations API (see API.md).
+--   local cloudops = require "cloudops"
+--   local client = assert(cloudops.connect{ api_key = os.getenv("TEMPORAL_CLOUD_API_KEY") })
+--   local resp, err = client:get_namespaces{ page_size = 10 }
+local core = require "cloudops.core"
+local client = require "cloudops.client"
+local schema = require "cloudops.schema"
+
+local ipairs, pcall, error, type = ipairs, pcall, error, type
+
+local cloudops = {
+  VERSION = client.VERSION,
+  API_VERSION = core.API_VERSION,
+  codes = require "cloudops.codes",
+  time = require "cloudops.time",
+  null = core.null,
+  empty_array = core.empty_array,
+  connect = client.connect,
+}
+
+--- The wire bytes of a message; raises when tbl does not fit the schema.
+function cloudops.encode(type_name, tbl)
+  local ok, bytes = pcall(core.encode, type_name, tbl)
+  if not ok then error(bytes, 2) end
+  return bytes
+end
+
+--- The table of a message, or nil, err for malformed bytes.
+function cloudops.decode(type_name, bytes)
+  local ok, t, err = pcall(core.decode, type_name, bytes)
+  if not ok then error(t, 2) end
+  return t, err
+end
+
+--- The RPC names, in schema order.
+function cloudops.methods()
+  local names = {}
+  for i, m in ipairs(schema.methods()) do names[i] = m.name end
+  return names
+end
+
+--- A plain table describing a message, enum or method (by full or short name, or a method's
+-- snake_case name), or nil, err.
+function cloudops.describe(name)
+  if type(name) ~= "string" then error("describe expects a name", 2) end
+  local m = schema.method(name)
+  local d, err = core.describe(m and m.name or name)
+  if d and m then
+    d.snake_name, d.mutation, d.items = m.snake, m.mutation, m.items
+    d.paged = m.items ~= nil
+  end
+  return d, err
+end
+
+local TYPE_PREFIX = "type.googleapis.com/"
+
+--- The type name and decoded table of a google.protobuf.Any, or nil, err.
+function cloudops.unpack_any(any)
+  if type(any) ~= "table" or type(any.type_url) ~= "string" then
+    error("unpack_any expects a table { type_url =, value = }", 2)
+  end
+  local type_name = any.type_url:match("[^/]*$")
+  local ok, t, err = pcall(core.decode, type_name, any.value or "")
+  if not ok then return nil, t end
+  if not t then return nil, err end
+  return type_name, t
+end
+
+--- A google.protobuf.Any holding tbl encoded as type_name (a full name).
+function cloudops.pack_any(type_name, tbl)
+  local ok, bytes = pcall(core.encode, type_name, tbl)
+  if not ok then error(bytes, 2) end
+  local full = core.describe(type_name).name
+  return { type_url = TYPE_PREFIX .. full, value = bytes }
+end
+
+return cloudops

@@ -1,0 +1,68 @@
+--- The retry policy (DESIGN.md "Retries, limits, waits"): which failures are retried and how
+-- long to wait before the next attempt (exponential backoff with full jitter, capped, at least
+-- the server's own hint).
+local core = require "cloudops.core"
+local codes = require "cloudops.codes"
+
+local min, max, tonumber, tostring, type, pairs, ipairs =
+  math.min, math.max, tonumber, tostring, type, pairs, ipairs
+local byte = string.byte
+
+-- A uniform number in [0, 1) from the OS: math.random is unseeded on LuaJIT, and workers
+-- jittering alike would retry in step.
+local function random()
+  local a, b, c, d = byte(core.random_bytes(4), 1, 4)
+  return (((a * 256 + b) * 256 + c) * 256 + d) / 4294967296
+end
+
+local retry = {}
+
+retry.DEFAULTS = { max_attempts = 8, initial = 0.5, max = 30, multiplier = 2, max_elapsed = 120 }
+
+--- Validates a `retry` option; returns the policy (defaults filled), false, or nil, err.
+function retry.policy(opt, base)
+  if opt == false then return false end
+  if opt == nil or opt == true then return base or retry.DEFAULTS end
+  if type(opt) ~= "table" then return nil, "retry must be a table or false" end
+  local p = {}
+  for k, v in pairs(base or retry.DEFAULTS) do p[k] = v end
+  for k, v in pairs(opt) do
+    if retry.DEFAULTS[k] == nil then return nil, "unknown retry setting '" .. tostring(k) .. "'" end
+    if type(v) ~= "number" or v < 0 then return nil, "retry." .. k .. " must be a non-negative number" end
+    p[k] = v
+  end
+  if p.max_attempts < 1 then return nil, "retry.max_attempts must be at least 1" end
+  return p
+end
+
+--- Whether a failure with this code may be retried for this method and request.
+function retry.retryable(code, method, req)
+  if code == codes.RESOURCE_EXHAUSTED or code == codes.UNAVAILABLE
+     or (code == codes.DEADLINE_EXCEEDED and not method.mutation) then
+    -- A mutation is sent again only when its async_operation_id makes it idempotent.
+    return not method.mutation or (type(req) == "table" and (req.async_operation_id or "") ~= "")
+  end
+  return false
+end
+
+-- The server's delay hint in seconds: google.rpc.RetryInfo in the details, or retry-after.
+local function hint(err)
+  for _, d in ipairs(err.details or {}) do
+    if d["@type"] == "google.rpc.RetryInfo" and d.retry_delay then
+      return (d.retry_delay.seconds or 0) + (d.retry_delay.nanos or 0) / 1e9
+    end
+  end
+  local ra = (err.trailers and err.trailers["retry-after"]) or (err.headers and err.headers["retry-after"])
+  return ra and tonumber(ra)
+end
+
+--- Seconds to wait after failed attempt number `attempt` (1-based).
+function retry.delay(policy, attempt, err)
+  local cap = min(policy.max, policy.initial * policy.multiplier ^ (attempt - 1))
+  local d = random() * cap
+  local h = hint(err)
+  if h then d = max(d, h) end
+  return d
+end
+
+return retry

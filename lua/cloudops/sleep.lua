@@ -1,0 +1,16 @@
+--- Sleeping without busy-waiting (DESIGN.md "Retries, limits, waits"): ngx.sleep where nginx
+-- lets a request yield, else a real sleep in the C core (also inside ngx.run_worker_thread VMs,
+-- which have no ngx.sleep).
+local core = require "cloudops.core"
+
+local YIELDABLE = { rewrite = true, access = true, content = true, timer = true,
+                    ssl_cert = true, ssl_session_fetch = true, preread = true }
+
+return function(seconds)
+  if seconds <= 0 then return end
+  local ngx = rawget(_G, "ngx")
+  if ngx and ngx.sleep and ngx.get_phase and YIELDABLE[ngx.get_phase()] then
+    return ngx.sleep(seconds)
+  end
+  return core.sleep(seconds)
+end
