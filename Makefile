@@ -104,9 +104,12 @@ $(CORE_SO): $(CORE_OBJS) $(GEN_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lpthread -lm
 
 # Python code for the cross-checks against an independent protobuf implementation.
-python: $(GEN)/.stamp
-	@mkdir -p $(BUILD)/python
-	protoc --python_out=$(BUILD)/python $(PROTO_PATH) $(ALL_PROTOS)
+# google/protobuf is left out: python3-protobuf ships its own, which generated copies would shadow.
+python: $(BUILD)/python/.stamp
+$(BUILD)/python/.stamp: $(GEN)/.stamp
+	@rm -rf $(BUILD)/python && mkdir -p $(BUILD)/python
+	protoc --python_out=$(BUILD)/python $(PROTO_PATH) $(CLOUD_PROTOS) $(OWN_PROTOS)
+	@touch $@
 
 # ---- tests, benchmarks, demo ------------------------------------------------------------------
 

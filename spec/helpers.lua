@@ -1,0 +1,155 @@
+--- Shared spec helpers: paths, child processes (servers the specs start and stop), temporary
+-- files and TLS material.
+local helpers = {}
+
+local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)spec/helpers%.lua$") or "./")
+if ROOT == "" then ROOT = "./" end
+helpers.ROOT = ROOT
+helpers.LUA = os.getenv("CLOUDOPS_SPEC_LUA") or (jit and "luajit" or "lua5.4")
+helpers.CORE_CPATH = ROOT .. (jit and "build/luajit/lua/?.so" or "build/lua/?.so")
+package.path = ROOT .. "lua/?.lua;" .. ROOT .. "lua/?/init.lua;" .. ROOT .. "spec/?.lua;" .. package.path
+package.cpath = helpers.CORE_CPATH .. ";" .. package.cpath
+
+local function sh_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+helpers.sh_quote = sh_quote
+
+--- Runs a shell command; returns its stdout and whether it succeeded.
+function helpers.run(cmd)
+  local p = assert(io.popen(cmd, "r"))
+  local out = p:read("*a")
+  local ok, _, code = p:close()
+  if type(ok) == "number" then ok, code = ok == 0, ok end -- LuaJIT's io.popen close
+  return out, ok, code
+end
+
+--- A fresh temporary directory, removed by helpers.cleanup().
+local tmpdirs = {}
+function helpers.tmpdir()
+  local dir = helpers.run("mktemp -d /tmp/cloudops-spec.XXXXXX"):gsub("%s+$", "")
+  tmpdirs[#tmpdirs + 1] = dir
+  return dir
+end
+
+function helpers.cleanup()
+  for _, d in ipairs(tmpdirs) do os.execute("rm -rf " .. sh_quote(d)) end
+  tmpdirs = {}
+end
+
+function helpers.read_file(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+function helpers.write_file(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function now()
+  return require("cloudops.core").now()
+end
+
+--- Starts `cmd` in the background with output to a log file; waits (up to `timeout` seconds)
+-- for a line matching `ready` in that log. Returns { pid =, log =, match = <captures>,
+-- stop = function }. stop() kills by pid and waits for the process to go.
+function helpers.spawn(cmd, ready, timeout)
+  local dir = helpers.tmpdir()
+  local log = dir .. "/out.log"
+  local pid = helpers.run("sh -c " .. sh_quote(cmd .. " > " .. sh_quote(log) .. " 2>&1 & echo $!")):match("%d+")
+  assert(pid, "could not start: " .. cmd)
+  local proc = { pid = pid, log = log }
+  function proc.alive()
+    local _, ok = helpers.run("kill -0 " .. pid .. " 2>/dev/null")
+    return ok
+  end
+  function proc.stop(signal)
+    if not proc.alive() then return end
+    os.execute("kill -" .. (signal or "TERM") .. " " .. pid .. " 2>/dev/null")
+    local deadline = now() + 5
+    while proc.alive() and now() < deadline do require("cloudops.core").sleep(0.02) end
+    if proc.alive() then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+  end
+  local deadline = now() + (timeout or 15)
+  while true do
+    local text = helpers.read_file(log) or ""
+    local caps = { text:match(ready) }
+    if caps[1] then
+      proc.match = caps
+      return proc
+    end
+    if not proc.alive() or now() > deadline then
+      proc.stop("KILL")
+      error("process did not become ready: " .. cmd .. "\n" .. text)
+    end
+    require("cloudops.core").sleep(0.02)
+  end
+end
+
+--- Starts spec/support/test_server.lua (see there) and returns { endpoint, port, requests_log,
+-- stop }. opts: tls = { cert = path, key = path }.
+function helpers.test_server(opts)
+  opts = opts or {}
+  local dir = helpers.tmpdir()
+  local reqlog = dir .. "/requests.log"
+  local args = { "--log", reqlog }
+  if opts.tls then
+    args[#args + 1] = "--tls-cert " .. sh_quote(opts.tls.cert) .. " --tls-key " .. sh_quote(opts.tls.key)
+  end
+  local cmd = helpers.LUA .. " " .. sh_quote(ROOT .. "spec/support/test_server.lua") .. " " .. table.concat(args, " ")
+  local proc = helpers.spawn(cmd, "listening on 127%.0%.0%.1:(%d+)")
+  local port = tonumber(proc.match[1])
+  return {
+    port = port,
+    endpoint = "127.0.0.1:" .. port,
+    stop = proc.stop,
+    proc = proc,
+    requests = function() return helpers.read_file(reqlog) or "" end,
+  }
+end
+
+--- Makes a CA and a server certificate for 127.0.0.1/localhost with openssl, plus a second,
+-- unrelated CA. Returns paths: { ca, cert, key, other_ca, client_cert, client_key }.
+function helpers.make_certs()
+  local d = helpers.tmpdir()
+  local q = sh_quote
+  local script = table.concat({
+    "set -e", "cd " .. q(d),
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=spec-ca 2>/dev/null",
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null",
+    "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null",
+    "printf 'subjectAltName=DNS:localhost,DNS:cloudops.test,IP:127.0.0.1\\n' > san.ext",
+    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null",
+    "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>/dev/null",
+    "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null",
+  }, "\n")
+  local _, ok = helpers.run("sh -c " .. q(script))
+  assert(ok, "openssl failed")
+  return { ca = d .. "/ca.pem", cert = d .. "/server.pem", key = d .. "/server.key",
+           other_ca = d .. "/other.pem", client_cert = d .. "/client.pem", client_key = d .. "/client.key" }
+end
+
+--- Deep equality, for tables decoded from messages.
+function helpers.deep_equal(a, b, path)
+  path = path or "value"
+  if type(a) ~= type(b) then return false, path .. ": " .. type(a) .. " vs " .. type(b) end
+  if type(a) ~= "table" then
+    if a == b or (a ~= a and b ~= b) then return true end
+    return false, path .. ": " .. tostring(a) .. " vs " .. tostring(b)
+  end
+  for k, v in pairs(a) do
+    local ok, why = helpers.deep_equal(v, b[k], path .. "." .. tostring(k))
+    if not ok then return false, why end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false, path .. "." .. tostring(k) .. ": missing on the left" end
+  end
+  return true
+end
+
+return helpers

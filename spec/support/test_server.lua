@@ -1,0 +1,128 @@
+--- A gRPC server for the client specs, on the core's server binding. Each request is answered
+-- as its x-test-* headers ask, and every header it received is echoed back as an
+-- "x-echo-<name>" trailer, so a spec can see exactly what the client sent.
+--
+--   lua spec/support/test_server.lua [--log FILE] [--tls-cert F --tls-key F]
+--
+-- x-test-code: N            answer with status N ("requested status N")
+-- x-test-retry-after: S     put a google.rpc.RetryInfo of S seconds in the status details
+-- x-test-delay: S           answer after S seconds (a timer: other calls go on meanwhile)
+-- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
+-- x-test-items: N           GetNamespaces answers N namespaces
+-- x-test-raw: 1             answer with bytes that are not a valid response
+local dir = arg[0]:match("^(.*)spec/support/test_server%.lua$") or "./"
+package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
+package.cpath = dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
+local core = require "cloudops.core"
+
+local log_path, cert, key
+local i = 1
+while arg[i] do
+  if arg[i] == "--log" then log_path = arg[i + 1]; i = i + 2
+  elseif arg[i] == "--tls-cert" then cert = arg[i + 1]; i = i + 2
+  elseif arg[i] == "--tls-key" then key = arg[i + 1]; i = i + 2
+  else error("unknown argument " .. arg[i]) end
+end
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local s = f:read("*a")
+  f:close()
+  return s
+end
+
+local srv = assert(core.server{ address = "127.0.0.1:0", tls = cert and { cert = read(cert), key = read(key) } })
+io.stdout:write("listening on 127.0.0.1:", srv.port, "\n")
+io.stdout:flush()
+local log = log_path and assert(io.open(log_path, "a"))
+
+local methods = {}
+for _, name in ipairs(core.methods()) do
+  local m = core.method(name)
+  methods[m.path] = m
+end
+
+local failures = {} -- x-test-fail-first counts, by key
+local timers = {}
+
+local function answer(req)
+  local md = req.metadata
+  local m = methods[req.method]
+  local trailers = {}
+  for k, v in pairs(md) do
+    if not k:match("^grpc%-") and not k:match("%-bin$") and k ~= "user-agent" then trailers["x-echo-" .. k] = v end
+  end
+  trailers["x-echo-user-agent"] = md["user-agent"]
+  if not m then return 12, "unknown method " .. req.method, nil, trailers end
+  local ok, decoded = pcall(core.decode, m.input, req.payload or "")
+  if not ok or not decoded then return 3, "request does not decode as " .. m.input, nil, trailers end
+  if md["x-test-raw"] then return 0, "", "\255\255\255\255", trailers end
+  local ff = md["x-test-fail-first"]
+  if ff then
+    local k, n, c = ff:match("^(.-):(%d+):(%d+)$")
+    failures[k] = (failures[k] or 0) + 1
+    if failures[k] <= tonumber(n) then
+      return tonumber(c), "failing on purpose (" .. failures[k] .. "/" .. n .. ")", nil, trailers
+    end
+  end
+  local code = tonumber(md["x-test-code"] or "0")
+  if code ~= 0 then
+    local details
+    local ra = tonumber(md["x-test-retry-after"] or "")
+    if ra then
+      local s, n = core.parse_duration(ra)
+      details = core.encode("google.rpc.Status", { code = code, message = "slow down", details = {
+        { type_url = "type.googleapis.com/google.rpc.RetryInfo",
+          value = core.encode("google.rpc.RetryInfo", { retry_delay = { seconds = s, nanos = n } }) },
+        { type_url = "type.googleapis.com/google.rpc.ErrorInfo",
+          value = core.encode("google.rpc.ErrorInfo", { reason = "TEST", domain = "spec", metadata = { a = "b" } }) },
+      } })
+    end
+    return code, "requested status " .. code, nil, trailers, details
+  end
+  local resp = {}
+  if m.name == "GetNamespaces" then
+    resp.namespaces = {}
+    for j = 1, tonumber(md["x-test-items"] or "0") do
+      resp.namespaces[j] = { namespace = "ns-" .. j, state = "RESOURCE_STATE_ACTIVATING" }
+    end
+  elseif m.name == "GetAsyncOperation" then
+    resp.async_operation = { id = decoded.async_operation_id, state = "STATE_FULFILLED" }
+  elseif decoded.async_operation_id then
+    resp.async_operation = { id = decoded.async_operation_id, state = "STATE_PENDING" }
+  end
+  local okr, payload = pcall(core.encode, m.output, resp)
+  if not okr then return 13, payload, nil, trailers end
+  return 0, "", payload, trailers
+end
+
+while true do
+  local wait = 1
+  local t = core.now()
+  for _, tm in ipairs(timers) do wait = math.min(wait, math.max(0, tm.at - t)) end
+  local req = srv:next(wait)
+  if req then
+    if log then
+      local parts = { req.method }
+      for k, v in pairs(req.metadata) do parts[#parts + 1] = k .. "=" .. v end
+      log:write(table.concat(parts, "\t"), "\n")
+      log:flush()
+    end
+    local delay = tonumber(req.metadata["x-test-delay"] or "")
+    local r = { req.call, answer(req) }
+    if delay then
+      timers[#timers + 1] = { at = core.now() + delay, r = r }
+    else
+      r[1]:finish((table.unpack or unpack)(r, 2, 6))
+    end
+  end
+  local keep = {}
+  for _, tm in ipairs(timers) do
+    if core.now() >= tm.at then
+      tm.r[1]:finish((table.unpack or unpack)(tm.r, 2, 6))
+    else
+      keep[#keep + 1] = tm
+    end
+  end
+  timers = keep
+end
