@@ -1,0 +1,179 @@
+-- cloudops.emulator: a local, in-memory server of the Temporal Cloud Operations API.
+--
+--   local emulator = require "cloudops.emulator"
+--   local emu = emulator.spawn{ op_duration = 0.1 }  -- a child process, see spawn
+--   ... cloudops.connect{ endpoint = emu.endpoint, insecure = true, api_key = emu.api_key }
+--   emu.stop()
+--
+--   local e = emulator.new{ ... }     -- the model in this process, without gRPC:
+--   e:client("owner"):call("GetNamespaces", { page_size = 10 })
+--   emulator.serve{ port = 7233 }     -- serve in this process until interrupted
+local instance = require "cloudops.emulator.instance"
+
+local format, concat = string.format, table.concat
+
+local M = {}
+
+local has_core, core = pcall(require, "cloudops.core")
+
+-- The in-process emulator. With the C core loaded, the clock is its wall clock (sub-second
+-- timings), operation_input is encoded and tokens come from the OS random source.
+function M.new(opts)
+  opts = opts or {}
+  if has_core then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.clock = o.clock or core.time
+    o.encode = o.encode or core.encode
+    o.random = o.random or core.random_bytes
+    opts = o
+  end
+  return instance.new(opts)
+end
+
+-- Listens and serves in this process until interrupted; returns how it ended.
+function M.serve(opts)
+  local server = require "cloudops.emulator.server"
+  local emu = M.new(opts)
+  local srv, err = server.start(emu)
+  if not srv then return nil, err end
+  if opts and opts.on_listen then opts.on_listen(srv:endpoint(), emu.keys, emu) end
+  local how = srv:run()
+  srv:shutdown()
+  return how
+end
+
+-- This file's directory, to find bin/cloudops-emulator in a source tree.
+local function here()
+  local src = debug.getinfo(1, "S").source
+  return (src:sub(1, 1) == "@" and src:sub(2) or ""):match("^(.*)/[^/]*$") or "."
+end
+
+local function shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+local function file_exists(p)
+  local f = io.open(p, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+-- The launcher: opts.bin, the source tree's bin/ (lua/cloudops/../../bin), or the PATH.
+local function find_bin(opts)
+  if opts.bin then return opts.bin end
+  local p = here() .. "/../../bin/cloudops-emulator"
+  if file_exists(p) then return p end
+  return "cloudops-emulator"
+end
+
+-- Option table -> command line flags of bin/cloudops-emulator.
+local function flags(opts)
+  local f = { "--port", tostring(opts.port or 0) }
+  local function add(flag, v) if v ~= nil then f[#f + 1] = flag; f[#f + 1] = tostring(v) end end
+  add("--host", opts.host)
+  add("--state", opts.state_file)
+  add("--log", opts.log or "none")
+  add("--api-key", opts.api_key)
+  add("--account-id", opts.account_id)
+  add("--op-duration", opts.op_duration)
+  add("--op-pending", opts.op_pending)
+  add("--check-duration", opts.check_duration)
+  add("--page-size", opts.default_page_size)
+  add("--max-page-size", opts.max_page_size)
+  if opts.tls then
+    add("--tls-cert", opts.tls.cert_file)
+    add("--tls-key", opts.tls.key_file)
+  end
+  local seed = opts.seed or {}
+  add("--seed-namespaces", seed.namespaces)
+  add("--seed-users", seed.users)
+  add("--seed-service-accounts", seed.service_accounts)
+  add("--seed-audit-logs", seed.audit_logs)
+  if opts.rate_limits == false then
+    f[#f + 1] = "--no-rate-limit"
+  elseif opts.rate_limits then
+    add("--rate-user", opts.rate_limits.user)
+    add("--rate-service-account", opts.rate_limits.service_account)
+    add("--rate-account", opts.rate_limits.account)
+  end
+  local cli = require "cloudops.emulator.cli"
+  for _, rule in ipairs(opts.faults or {}) do add("--fault", cli.format_fault(rule)) end
+  return f
+end
+
+local function proc_state(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if not f then return nil end
+  local s = f:read("*l")
+  f:close()
+  return s and s:match("^%d+ %b() (%a)")
+end
+
+local function sleep(s)
+  if has_core then core.sleep(s) else os.execute("sleep " .. s) end
+end
+
+-- Starts bin/cloudops-emulator as a child process and waits for its banner. opts: the
+-- options of `new` that have flags (port, op_duration, op_pending, check_duration,
+-- rate_limits, default_page_size, max_page_size, faults, seed, state_file, log, api_key,
+-- account_id, tls = { cert_file, key_file }), plus lua (the interpreter; default: the
+-- one running, lua5.4 or luajit), bin (the launcher) and timeout (seconds to wait).
+-- Returns { endpoint, port, api_key (the owner's), keys = { owner, admin, developer,
+-- reader }, pid, stop = function } or nil, err.
+function M.spawn(opts)
+  opts = opts or {}
+  local lua = opts.lua or (rawget(_G, "jit") and "luajit" or "lua5.4")
+  local errfile = os.tmpname()
+  local argv = { shell_quote(lua), shell_quote(find_bin(opts)) }
+  for _, a in ipairs(flags(opts)) do argv[#argv + 1] = shell_quote(a) end
+  -- sh prints its pid and then becomes the emulator, so the pid is the emulator's.
+  local cmd = format("exec 2>%s; echo $$; exec %s", shell_quote(errfile), concat(argv, " "))
+  local pipe = io.popen("sh -c " .. shell_quote(cmd), "r")
+  if not pipe then os.remove(errfile) return nil, "cannot start the emulator" end
+  local pid = tonumber(pipe:read("*l") or "")
+  local handle = { pid = pid, keys = {} }
+  local lines = {}
+  while true do
+    local line = pipe:read("*l")
+    if not line then break end
+    lines[#lines + 1] = line
+    local ep = line:match("^listening on (%S+)$")
+    if ep then handle.endpoint = ep; handle.port = tonumber(ep:match(":(%d+)$")) end
+    local who, token = line:match("^api key (%w+): (%S+)")
+    if who then handle.keys[who] = token end
+    if line:find("^ready") then break end
+  end
+  local stopped = false
+  function handle.stop()
+    if stopped then return true end
+    stopped = true
+    if pid then
+      -- SIGINT lets the emulator shut down cleanly (and save its state); KILL if it hangs.
+      os.execute("kill -INT " .. pid .. " 2>/dev/null")
+      local waited = 0
+      while waited < (opts.stop_timeout or 5) do
+        local s = proc_state(pid)
+        if s == nil or s == "Z" then break end
+        sleep(0.02)
+        waited = waited + 0.02
+      end
+      local s = proc_state(pid)
+      if s ~= nil and s ~= "Z" then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+    end
+    pipe:close()   -- reaps the child
+    os.remove(errfile)
+    return true
+  end
+  if not handle.endpoint or not handle.keys.owner then
+    handle.stop()
+    local f = io.open(errfile, "r")
+    local err = f and f:read("*a") or ""
+    if f then f:close() end
+    return nil, "the emulator did not start: " .. (err ~= "" and err or concat(lines, "\n"))
+  end
+  handle.api_key = handle.keys.owner
+  return setmetatable(handle, { __gc = function(h) h.stop() end })
+end
+
+return M
