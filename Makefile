@@ -113,7 +113,8 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 
 # ---- tests, benchmarks, demo ------------------------------------------------------------------
 
-BUSTED ?= busted
+# busted runs under the Lua it tests: `lua` may be another version (luarocks pulls in lua5.1).
+BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
 test: all python
 	$(BUSTED)
 

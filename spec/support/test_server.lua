@@ -10,6 +10,7 @@
 -- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
 -- x-test-items: N           GetNamespaces answers N namespaces
 -- x-test-raw: 1             answer with bytes that are not a valid response
+-- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
 local dir = arg[0]:match("^(.*)spec/support/test_server%.lua$") or "./"
 package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
 package.cpath = dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
@@ -53,6 +54,7 @@ local function answer(req)
     if not k:match("^grpc%-") and not k:match("%-bin$") and k ~= "user-agent" then trailers["x-echo-" .. k] = v end
   end
   trailers["x-echo-user-agent"] = md["user-agent"]
+  trailers["x-echo-peer"] = req.peer
   if not m then return 12, "unknown method " .. req.method, nil, trailers end
   local ok, decoded = pcall(core.decode, m.input, req.payload or "")
   if not ok or not decoded then return 3, "request does not decode as " .. m.input, nil, trailers end
@@ -86,6 +88,8 @@ local function answer(req)
     for j = 1, tonumber(md["x-test-items"] or "0") do
       resp.namespaces[j] = { namespace = "ns-" .. j, state = "RESOURCE_STATE_ACTIVATING" }
     end
+    local big = tonumber(md["x-test-big"] or "")
+    if big then resp.namespaces[#resp.namespaces + 1] = { namespace = string.rep("n", big) } end
   elseif m.name == "GetAsyncOperation" then
     resp.async_operation = { id = decoded.async_operation_id, state = "STATE_FULFILLED" }
   elseif decoded.async_operation_id then
