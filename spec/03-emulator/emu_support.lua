@@ -1,0 +1,63 @@
+-- What the emulator's specs share: an emulator on a test clock, callers, assertions.
+require "helpers"   -- paths to lua/ and the built core
+local emulator = require "cloudops.emulator"
+
+local M = {}
+
+-- An in-process emulator whose clock only moves when the spec says so. Rate limits are
+-- off unless asked for, operations take 1 s (0.25 s PENDING).
+function M.new(opts)
+  local clock = { t = 1767225600 }   -- 2026-01-01T00:00:00Z
+  local o = { clock = function() return clock.t end, rate_limits = false,
+              op_duration = 1, op_pending = 0.25 }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local emu = emulator.new(o)
+  emu.test_clock = clock
+  function emu.advance(s) clock.t = clock.t + s end
+  emu.owner = emu:client("owner")
+  emu.admin = emu:client("admin")
+  emu.developer = emu:client("developer")
+  emu.reader = emu:client("reader")
+  return emu
+end
+
+-- Asserts success and returns the response.
+function M.ok(resp, err)
+  if not resp then
+    error(string.format("expected success, got %s: %s", tostring(err and err.code),
+      tostring(err and err.message)), 2)
+  end
+  return resp
+end
+
+-- Asserts an error with this code name and returns it.
+function M.fails(code_name, resp, err)
+  local codes = require("cloudops.emulator.errors").codes
+  if resp or not err then error("expected " .. code_name .. ", got success", 2) end
+  if err.code ~= codes[code_name] then
+    error(string.format("expected %s, got %d: %s", code_name, err.code, tostring(err.message)), 2)
+  end
+  return err
+end
+
+function M.namespace_spec(name, extra)
+  local spec = { name = name, regions = { "aws-us-east-1" }, retention_days = 7,
+                 api_key_auth = { enabled = true } }
+  for k, v in pairs(extra or {}) do spec[k] = v end
+  return spec
+end
+
+-- Creates a namespace, lets its operation finish, returns the namespace table.
+function M.namespace(emu, name, extra)
+  local r = M.ok(emu.owner:call("CreateNamespace", { spec = M.namespace_spec(name, extra) }))
+  emu.advance(2)
+  return M.ok(emu.owner:call("GetNamespace", { namespace = r.namespace })).namespace
+end
+
+M.CA = "-----BEGIN CERTIFICATE-----\nMIIBemulator\n-----END CERTIFICATE-----\n"
+
+function M.year_from(emu)
+  return { seconds = math.floor(emu.test_clock.t) + 365 * 86400, nanos = 0 }
+end
+
+return M

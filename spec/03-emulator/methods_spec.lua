@@ -1,0 +1,75 @@
+-- Every RPC of the schema has a handler; the static method list matches the schema.
+local S = require "03-emulator.emu_support"
+local methods = require "cloudops.emulator.methods"
+local handlers = require "cloudops.emulator.handlers"
+local unimplemented = require "cloudops.emulator.handlers.unimplemented"
+local helpers = require "helpers"
+
+local CLOUD_API_DIR = os.getenv("CLOUD_API_DIR") or (helpers.ROOT .. "../shared/cloud-api")
+
+describe("emulator method list", function()
+  it("has the 88 RPCs of service.proto in schema order", function()
+    local text = assert(helpers.read_file(CLOUD_API_DIR
+      .. "/temporal/api/cloud/cloudservice/v1/service.proto"), "schema not found: " .. CLOUD_API_DIR)
+    local names = {}
+    for name in text:gmatch("\n%s*rpc%s+(%w+)%s*%(") do names[#names + 1] = name end
+    assert.are.equal(88, #names)
+    assert.are.equal(#names, #methods)
+    for i, name in ipairs(names) do assert.are.equal(name, methods[i].name) end
+  end)
+
+  it("marks as mutations exactly the requests with async_operation_id", function()
+    local text = assert(helpers.read_file(CLOUD_API_DIR
+      .. "/temporal/api/cloud/cloudservice/v1/request_response.proto"))
+    for _, m in ipairs(methods) do
+      local body = text:match("\nmessage " .. m.name .. "Request%s*(%b{})")
+      assert.is_truthy(body, m.name)
+      local has = body:find("async_operation_id", 1, true) ~= nil and m.name ~= "GetAsyncOperation"
+      assert.are.equal(has, m.mutation == true, m.name)
+      assert.are.equal(body:find("page_token", 1, true) ~= nil, m.paged == true, m.name)
+    end
+  end)
+
+  it("agrees with the core's list when the core is built", function()
+    local ok, core = pcall(require, "cloudops.core")
+    if not ok then pending("core not built") return end
+    local list = core.methods()
+    assert.are.equal(#methods, #list)
+    for i, name in ipairs(list) do assert.are.equal(name, methods[i].name) end
+  end)
+
+  it("has a handler for every method", function()
+    for _, m in ipairs(methods) do assert.is_function(handlers[m.name], m.name) end
+  end)
+
+  it("leaves unimplemented only projects, custom roles, billing reports and audit-log sinks", function()
+    local allowed = {}
+    for _, names in pairs(unimplemented.FAMILIES) do
+      for _, n in ipairs(names) do allowed[n] = true end
+    end
+    local count = 0
+    for n in pairs(allowed) do
+      count = count + 1
+      assert.is_truthy(n:find("Project") or n:find("CustomRole") or n:find("BillingReport")
+        or n:find("AuditLogSink"), n)
+    end
+    assert.are.equal(25, count)
+    local emu = S.new()
+    for _, m in ipairs(methods) do
+      local resp, err = emu.owner:call(m.name, {})
+      if allowed[m.name] then
+        S.fails("UNIMPLEMENTED", resp, err)
+        assert.matches("not implemented by the lua%-cloudops emulator", err.message)
+      else
+        -- An empty request may be invalid, but never "not implemented".
+        assert.is_true(resp ~= nil or err.code ~= 12, m.name .. ": " .. tostring(err and err.message))
+      end
+    end
+  end)
+
+  it("answers UNIMPLEMENTED for an unknown method", function()
+    local emu = S.new()
+    local err = S.fails("UNIMPLEMENTED", emu.owner:call("NoSuchThing", {}))
+    assert.matches("unknown method", err.message)
+  end)
+end)

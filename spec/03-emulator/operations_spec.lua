@@ -1,0 +1,115 @@
+-- Async operations: states over time, check_duration, resource states, idempotency.
+local S = require "03-emulator.emu_support"
+
+describe("emulator async operations", function()
+  local emu
+  before_each(function() emu = S.new() end)
+
+  local function op(id) return S.ok(emu.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation end
+
+  it("move PENDING -> IN_PROGRESS -> FULFILLED as the namespace goes ACTIVATING -> ACTIVE", function()
+    local r = S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("timed") }))
+    local a = r.async_operation
+    assert.are.equal("STATE_PENDING", a.state)
+    assert.are.equal("CreateNamespace", a.operation_type)
+    assert.is_table(a.started_time)
+    assert.is_table(a.check_duration)
+    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = r.namespace })).namespace
+    assert.are.equal("RESOURCE_STATE_ACTIVATING", ns.state)
+    assert.are.equal(a.id, ns.async_operation_id)
+    emu.advance(0.5)
+    assert.are.equal("STATE_IN_PROGRESS", op(a.id).state)
+    emu.advance(0.6)
+    local done = op(a.id)
+    assert.are.equal("STATE_FULFILLED", done.state)
+    assert.is_table(done.finished_time)
+    assert.is_nil(done.check_duration)
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = r.namespace })).namespace
+    assert.are.equal("RESOURCE_STATE_ACTIVE", ns.state)
+    assert.are.equal("REPLICA_STATE_ACTIVE", ns.replicas[1].state)
+  end)
+
+  it("hints the time left as check_duration, or the configured one", function()
+    local r = S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("hint") }))
+    assert.are.same({ seconds = 1, nanos = 0 }, r.async_operation.check_duration)
+    local e2 = S.new { check_duration = 0.2 }
+    r = S.ok(e2.owner:call("CreateNamespace", { spec = S.namespace_spec("hint") }))
+    assert.are.same({ seconds = 0, nanos = 200000000 }, r.async_operation.check_duration)
+  end)
+
+  it("can end at once (op_duration 0) and per method", function()
+    local e2 = S.new { op_duration = 0, op_durations = { CreateUser = 5 } }
+    local r = S.ok(e2.owner:call("CreateNamespace", { spec = S.namespace_spec("now") }))
+    assert.are.equal("STATE_FULFILLED", r.async_operation.state)
+    local u = S.ok(e2.owner:call("CreateUser", { spec = { email = "slow@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    assert.are_not.equal("STATE_FULFILLED", u.async_operation.state)
+    e2.advance(4.9)
+    assert.are_not.equal("STATE_FULFILLED", S.ok(e2.owner:call("GetAsyncOperation",
+      { async_operation_id = u.async_operation.id })).async_operation.state)
+  end)
+
+  it("return the same operation for a repeated async_operation_id and apply nothing twice", function()
+    local req = { spec = S.namespace_spec("once"), async_operation_id = "op-123" }
+    local r1 = S.ok(emu.owner:call("CreateNamespace", req))
+    emu.advance(2)
+    local r2 = S.ok(emu.owner:call("CreateNamespace", req))   -- not ALREADY_EXISTS
+    assert.are.equal("op-123", r1.async_operation.id)
+    assert.are.equal(r1.namespace, r2.namespace)
+    assert.are.equal("STATE_FULFILLED", r2.async_operation.state)
+    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = r1.namespace })).namespace
+    ns.spec.retention_days = 20
+    local up = { namespace = ns.namespace, spec = ns.spec, resource_version = ns.resource_version,
+                 async_operation_id = "op-upd" }
+    S.ok(emu.owner:call("UpdateNamespace", up))
+    local v = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace.resource_version
+    S.ok(emu.owner:call("UpdateNamespace", up))   -- stale version, but a replay: same answer
+    assert.are.equal(v, S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace.resource_version)
+    local err = S.fails("ALREADY_EXISTS", emu.owner:call("DeleteNamespace",
+      { namespace = ns.namespace, async_operation_id = "op-upd" }))
+    assert.matches("UpdateNamespace", err.message)
+  end)
+
+  it("answers NOT_FOUND for an unknown operation", function()
+    S.fails("NOT_FOUND", emu.owner:call("GetAsyncOperation", { async_operation_id = "nope" }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("GetAsyncOperation", {}))
+  end)
+
+  it("fail when the service would find the problem later (a CA that is not PEM)", function()
+    local r = S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("badca", {
+      mtls_auth = { enabled = true, accepted_client_ca = "not a certificate" } }) }))
+    emu.advance(2)
+    local o = op(r.async_operation.id)
+    assert.are.equal("STATE_FAILED", o.state)
+    assert.matches("accepted_client_ca", o.failure_reason)
+    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = r.namespace })).namespace
+    assert.are.equal("RESOURCE_STATE_ACTIVATION_FAILED", ns.state)
+  end)
+
+  it("delete a resource when a delete is fulfilled", function()
+    local ns = S.namespace(emu, "gone")
+    local r = S.ok(emu.owner:call("DeleteNamespace", { namespace = ns.namespace,
+                                                       resource_version = ns.resource_version }))
+    assert.are.equal("RESOURCE_STATE_DELETING",
+      S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace.state)
+    emu.advance(2)
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespace", { namespace = ns.namespace }))
+    assert.are.equal("STATE_FULFILLED", op(r.async_operation.id).state)
+  end)
+
+  it("put back what was there when an operation is rejected", function()
+    local ns = S.namespace(emu, "keep")
+    emu:fault { method = "UpdateNamespace", operation = "REJECTED", reason = "over quota" }
+    local spec = ns.spec
+    spec.retention_days = 60
+    local r = S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec,
+                                                       resource_version = ns.resource_version }))
+    emu.advance(2)
+    local o = op(r.async_operation.id)
+    assert.are.equal("STATE_REJECTED", o.state)
+    assert.are.equal("over quota", o.failure_reason)
+    local now = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal(7, now.spec.retention_days)
+    assert.are.equal("RESOURCE_STATE_ACTIVE", now.state)
+  end)
+end)
