@@ -21,7 +21,7 @@ function helpers.run(cmd)
   local out = p:read("*a")
   local ok, _, code = p:close()
   if type(ok) == "number" then ok, code = ok == 0, ok end -- LuaJIT's io.popen close
-  return out, ok, code
+  return out, ok == true, code
 end
 
 --- A fresh temporary directory, removed by helpers.cleanup().
