@@ -75,7 +75,7 @@ function M.fill(st, cfg, now)
       namespaces.build(st, now, {
         name = name, replicas = { { region = REGIONS[(i - 1) % #REGIONS + 1] } },
         retention_days = 30, api_key_auth = { enabled = true },
-      }, { env = i % 2 == 0 and "prod" or "dev" })
+      }, { env = i % 2 == 0 and "prod" or "dev" }, now - 90 * 86400)   -- they have a history
     end
   end
   local emails = {}

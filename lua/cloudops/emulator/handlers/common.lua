@@ -22,9 +22,13 @@ function M.project_check(req, what)
 end
 
 -- Checks an Access table (users, groups, account-scoped service accounts): an account
--- role is required, namespaces must exist, and only an owner may hand out ownership.
+-- role is required (groups may have none), namespaces must exist, and only an owner may
+-- hand out ownership.
 function M.check_access(ctx, access, what, role_optional)
-  if access == nil then return errors.invalid("%s.access is required", what) end
+  if access == nil then
+    if role_optional then return true end
+    return errors.invalid("%s.access is required", what)
+  end
   local role = auth.role_of(access)
   local aa = access.account_access
   if aa and aa.role and aa.role ~= "ROLE_UNSPECIFIED" and not M.ROLES[aa.role] then

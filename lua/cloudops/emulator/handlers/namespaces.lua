@@ -184,14 +184,14 @@ local function new_replica(region, primary, state)
   return { id = util.id(16), is_primary = primary, state = state, region = region }
 end
 
--- A namespace as seeding creates it: active at once.
-function H.build(st, now, spec, tags)
+-- A namespace as seeding creates it: active at once, created `created` (default now).
+function H.build(st, now, spec, tags, created)
   spec = normalize(spec)
   local id = spec.name .. "." .. st.account.id
   local ns = {
     namespace = id, resource_version = util.id(16), spec = spec,
     state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active",
-    created_time = ts(now), tags = copy(tags or {}), replicas = {},
+    created_time = ts(created or now), tags = copy(tags or {}), replicas = {},
   }
   for i, r in ipairs(wanted_regions(spec)) do
     ns.replicas[i] = new_replica(r, i == 1, "REPLICA_STATE_ACTIVE")

@@ -1,0 +1,383 @@
+-- The resource families, one describe each: what the service checks and derives.
+local S = require "03-emulator.emu_support"
+
+describe("emulator namespaces", function()
+  local emu
+  before_each(function() emu = S.new() end)
+
+  it("validate the spec", function()
+    local bad = {
+      { name = "A" }, { name = "has_underscore" }, { regions = {} }, { regions = { "mars-1" } },
+      { retention_days = 0 }, { retention_days = 91 }, { api_key_auth = { enabled = false } },
+      { mtls_auth = { enabled = true } }, { regions = { "aws-us-east-1", "aws-us-west-2", "aws-eu-west-1" } },
+      { search_attributes = { Foo = "SEARCH_ATTRIBUTE_TYPE_UNSPECIFIED" } },
+      { codec_server = { endpoint = "http://plain" } }, { connectivity_rule_ids = { "nope" } },
+    }
+    for i, extra in ipairs(bad) do
+      local resp, err = emu.owner:call("CreateNamespace", { spec = S.namespace_spec("valid-name", extra) })
+      assert.is_nil(resp, i)
+      assert.are.equal(3, err.code, i)
+    end
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {}))
+    S.fails("UNIMPLEMENTED", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("p"), project_id = "x" }))
+  end)
+
+  it("derive endpoints, replicas, region status and limits", function()
+    local ns = S.namespace(emu, "derived", { mtls_auth = { enabled = true, accepted_client_ca = S.CA },
+      search_attributes = { CustomerId = "SEARCH_ATTRIBUTE_TYPE_KEYWORD" } })
+    assert.are.equal("derived.emu01", ns.namespace)
+    assert.are.equal("aws-us-east-1", ns.active_region)
+    assert.are.equal("us-east-1.aws.api.temporal.io:7233", ns.endpoints.grpc_address)
+    assert.are.equal("derived.emu01.tmprl.cloud:7233", ns.endpoints.mtls_grpc_address)
+    assert.are.equal("STATE_ACTIVE", ns.region_status["aws-us-east-1"].state)
+    assert.is_true(ns.replicas[1].is_primary)
+    assert.are.same({ { region = "aws-us-east-1" } }, ns.spec.replicas)
+    assert.is_true(ns.limits.actions_per_second_limit > 0)
+    assert.is_table(ns.capacity.on_demand)
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("derived") }))
+  end)
+
+  it("filter by name", function()
+    S.namespace(emu, "one")
+    S.namespace(emu, "two")
+    local r = S.ok(emu.owner:call("GetNamespaces", { name = "two" }))
+    assert.are.equal(1, #r.namespaces)
+    assert.are.equal("two.emu01", r.namespaces[1].namespace)
+  end)
+
+  it("keep search attributes: rename, no delete, no type change", function()
+    local ns = S.namespace(emu, "sa", { search_attributes = { Old = "SEARCH_ATTRIBUTE_TYPE_INT" } })
+    local spec = ns.spec
+    spec.search_attributes = {}
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    spec.search_attributes = { Old = "SEARCH_ATTRIBUTE_TYPE_TEXT" }
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    S.fails("NOT_FOUND", emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "Missing", new_custom_search_attribute_name = "New" }))
+    S.ok(emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "Old", new_custom_search_attribute_name = "New",
+      resource_version = ns.resource_version }))
+    local now = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.same({ New = "SEARCH_ATTRIBUTE_TYPE_INT" }, now.spec.search_attributes)
+  end)
+
+  it("fold the deprecated custom_search_attributes into search_attributes", function()
+    local ns = S.namespace(emu, "old-sa", { custom_search_attributes = { Kw = "keyword" } })
+    assert.are.equal("SEARCH_ATTRIBUTE_TYPE_KEYWORD", ns.spec.search_attributes.Kw)
+  end)
+
+  it("honour delete protection and Nexus targets", function()
+    local ns = S.namespace(emu, "protected", { lifecycle = { enable_delete_protection = true } })
+    local err = S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespace", { namespace = ns.namespace }))
+    assert.matches("delete protection", err.message)
+    local t = S.namespace(emu, "target")
+    S.ok(emu.owner:call("CreateNexusEndpoint", { spec = { name = "ep",
+      target_spec = { worker_target_spec = { namespace_id = t.namespace, task_queue = "q" } } } }))
+    S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespace", { namespace = t.namespace }))
+  end)
+
+  it("add a region, fail over to it and remove the old one", function()
+    local ns = S.namespace(emu, "ha")
+    S.fails("FAILED_PRECONDITION", emu.owner:call("FailoverNamespaceRegion",
+      { namespace = ns.namespace, region = "aws-us-east-1" }))
+    S.ok(emu.owner:call("AddNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2",
+                                                resource_version = ns.resource_version }))
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal("REPLICA_STATE_ADDING", ns.replicas[2].state)
+    assert.are.equal("STATE_ADDING", ns.region_status["aws-us-west-2"].state)
+    S.fails("FAILED_PRECONDITION", emu.owner:call("FailoverNamespaceRegion",
+      { namespace = ns.namespace, region = "aws-us-west-2" }))   -- not active yet
+    emu.advance(2)
+    S.fails("INVALID_ARGUMENT", emu.owner:call("FailoverNamespaceRegion",
+      { namespace = ns.namespace, region = "aws-eu-west-1" }))
+    S.ok(emu.owner:call("FailoverNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2" }))
+    emu.advance(2)
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal("aws-us-west-2", ns.active_region)
+    assert.are.equal("STATE_PASSIVE", ns.region_status["aws-us-east-1"].state)
+    S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespaceRegion",
+      { namespace = ns.namespace, region = "aws-us-west-2" }))
+    S.ok(emu.owner:call("DeleteNamespaceRegion", { namespace = ns.namespace, region = "aws-us-east-1" }))
+    emu.advance(2)
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal(1, #ns.replicas)
+    assert.are.same({ "aws-us-west-2" }, ns.spec.regions)
+  end)
+
+  it("add a replica through UpdateNamespace but never drop the active one", function()
+    local ns = S.namespace(emu, "rep", { regions = nil, replicas = { { region = "aws-us-east-1" } } })
+    local spec = ns.spec
+    spec.replicas = { { region = "aws-us-east-1" }, { region = "aws-us-east-2" } }
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    emu.advance(2)
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal(2, #ns.replicas)
+    spec = ns.spec
+    spec.replicas = { { region = "aws-us-east-2" } }
+    S.fails("FAILED_PRECONDITION", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+  end)
+
+  it("update tags", function()
+    local ns = S.namespace(emu, "tags")
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace }))
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { a = "1", b = "2" } }))
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_remove = { "a", "zz" } }))
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.same({ b = "2" }, ns.tags)
+  end)
+
+  it("change capacity through a request that completes", function()
+    local ns = S.namespace(emu, "cap")
+    local info = S.ok(emu.owner:call("GetNamespaceCapacityInfo", { namespace = ns.namespace })).capacity_info
+    assert.is_true(#info.mode_options.provisioned.valid_tru_values > 0)
+    local spec = ns.spec
+    spec.capacity_spec = { provisioned = { value = 3 } }
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    spec.capacity_spec = { provisioned = { value = 4 } }
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal("STATE_CAPACITY_REQUEST_IN_PROGRESS", ns.capacity.latest_request.state)
+    spec.capacity_spec = { provisioned = { value = 8 } }
+    S.fails("FAILED_PRECONDITION", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    emu.advance(2)
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal("STATE_CAPACITY_REQUEST_COMPLETED", ns.capacity.latest_request.state)
+    assert.are.equal(4, ns.capacity.provisioned.current_value)
+  end)
+end)
+
+describe("emulator users and groups", function()
+  local emu
+  before_each(function() emu = S.new() end)
+
+  it("invite users with an email and a role, once per email", function()
+    local spec = { email = "new@example.com", access = { account_access = { role = "ROLE_DEVELOPER" } } }
+    local r = S.ok(emu.owner:call("CreateUser", { spec = spec }))
+    local u = S.ok(emu.owner:call("GetUser", { user_id = r.user_id })).user
+    assert.is_table(u.invitation.expired_time)
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateUser", { spec = { email = "NEW@example.com",
+      access = spec.access } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateUser", { spec = { email = "bad", access = spec.access } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateUser", { spec = { email = "x@example.com" } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateUser", { user_id = r.user_id,
+      spec = { email = "other@example.com", access = spec.access } }))
+    local found = S.ok(emu.owner:call("GetUsers", { email = "new@example.com" })).users
+    assert.are.equal(1, #found)
+    S.fails("NOT_FOUND", emu.owner:call("GetUser", { user_id = "nobody" }))
+  end)
+
+  it("set and remove namespace access", function()
+    local ns = S.namespace(emu, "acc")
+    local uid = S.ok(emu.owner:call("CreateUser", { spec = { email = "a@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } })).user_id
+    emu.advance(2)
+    S.ok(emu.owner:call("SetUserNamespaceAccess", { namespace = ns.namespace, user_id = uid,
+      access = { permission = "PERMISSION_WRITE" } }))
+    assert.are.equal(1, #S.ok(emu.owner:call("GetUsers", { namespace = ns.namespace })).users)
+    local rows = S.ok(emu.owner:call("GetUserNamespaceAssignments", { namespace = ns.namespace })).users
+    local by = {}
+    for _, row in ipairs(rows) do by[row.email] = row end
+    assert.are.equal("PERMISSION_WRITE", by["a@example.com"].namespace_access.permission)
+    assert.is_false(by["a@example.com"].inherited_access)
+    assert.is_true(by["owner@example.com"].inherited_access)
+    assert.is_nil(by["reader@example.com"])
+    S.ok(emu.owner:call("SetUserNamespaceAccess", { namespace = ns.namespace, user_id = uid, access = {} }))
+    assert.are.equal(0, #S.ok(emu.owner:call("GetUsers", { namespace = ns.namespace })).users)
+  end)
+
+  it("manage Cloud group members, asynchronously", function()
+    local gid = S.ok(emu.owner:call("CreateUserGroup", { spec = { display_name = "team", cloud_group = {},
+      access = { account_access = { role = "ROLE_READ" } } } })).group_id
+    local google = S.ok(emu.owner:call("CreateUserGroup", { spec = { display_name = "gg",
+      google_group = { email_address = "gg@example.com" } } })).group_id
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateUserGroup", { spec = { display_name = "s", scim_group = { idp_id = "x" } } }))
+    local uid = S.ok(emu.owner:call("GetCurrentIdentity", {})).user.id
+    S.ok(emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
+    assert.are.equal(0, #S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members)
+    emu.advance(2)
+    local members = S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members
+    assert.are.equal(uid, members[1].member_id.user_id)
+    S.fails("ALREADY_EXISTS", emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
+    S.fails("FAILED_PRECONDITION", emu.owner:call("AddUserGroupMember", { group_id = google, member_id = { user_id = uid } }))
+    S.ok(emu.owner:call("RemoveUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
+    emu.advance(2)
+    assert.are.equal(0, #S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members)
+    local list = S.ok(emu.owner:call("GetUserGroups", { google_group = { email_address = "gg@example.com" } })).groups
+    assert.are.equal(1, #list)
+    assert.are.equal("gg", list[1].spec.display_name)
+  end)
+end)
+
+describe("emulator service accounts and API keys", function()
+  local emu
+  before_each(function() emu = S.new() end)
+
+  it("create account- and namespace-scoped service accounts", function()
+    local ns = S.namespace(emu, "sans")
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateServiceAccount", { spec = { name = "none" } }))
+    S.fails("UNIMPLEMENTED", emu.owner:call("CreateServiceAccount", { spec = { name = "p",
+      project_scoped_access = { project_id = "x" } } }))
+    local id = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "ci",
+      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_WRITE" } } } })).service_account_id
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateServiceAccount", { spec = { name = "ci",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    emu.advance(2)
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateServiceAccount", { service_account_id = id,
+      spec = { name = "ci", access = { account_access = { role = "ROLE_READ" } } } }))
+    S.ok(emu.owner:call("SetServiceAccountNamespaceAccess", { service_account_id = id, namespace = ns.namespace,
+      access = { permission = "PERMISSION_ADMIN" } }))
+    local sa = S.ok(emu.owner:call("GetServiceAccount", { service_account_id = id })).service_account
+    assert.are.equal("PERMISSION_ADMIN", sa.spec.namespace_scoped_access.access.permission)
+    local rows = S.ok(emu.owner:call("GetServiceAccountNamespaceAssignments", { namespace = ns.namespace })).service_accounts
+    local names = {}
+    for _, r in ipairs(rows) do names[r.name] = r end
+    assert.is_false(names.ci.inherited_access)
+    assert.is_true(names["emulator-admin"].inherited_access)
+    local all = S.ok(emu.owner:call("GetServiceAccounts", {})).service_account
+    assert.are.equal(2, #all)
+  end)
+
+  it("return an API key's token once and never show it again", function()
+    local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user
+    local r = S.ok(emu.reader:call("CreateApiKey", { spec = { owner_id = me.id,
+      owner_type = "OWNER_TYPE_USER", display_name = "mine", expiry_time = S.year_from(emu) } }))
+    assert.matches("^emu_%x+$", r.token)
+    local k = S.ok(emu.reader:call("GetApiKey", { key_id = r.key_id })).api_key
+    assert.are.equal("OWNER_TYPE_USER", k.spec.owner_type)
+    for _, v in pairs(k) do assert.are_not.equal(r.token, v) end
+    -- a reader manages its own keys, not others'
+    local owner = S.ok(emu.owner:call("GetCurrentIdentity", {})).user
+    S.fails("PERMISSION_DENIED", emu.reader:call("CreateApiKey", { spec = { owner_id = owner.id,
+      owner_type = "OWNER_TYPE_USER", display_name = "x", expiry_time = S.year_from(emu) } }))
+    local mine = S.ok(emu.reader:call("GetApiKeys", {})).api_keys
+    for _, key in ipairs(mine) do assert.are.equal(me.id, key.spec.owner_id) end
+    local filtered = S.ok(emu.owner:call("GetApiKeys", { owner_type = "OWNER_TYPE_SERVICE_ACCOUNT" })).api_keys
+    assert.are.equal(1, #filtered)
+  end)
+
+  it("check API key specs", function()
+    local sa = S.ok(emu.admin:call("GetCurrentIdentity", {})).service_account
+    local base = { owner_id = sa.id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT", display_name = "k",
+                   expiry_time = S.year_from(emu) }
+    for _, change in ipairs { { display_name = "" }, { owner_id = "" }, { owner_type = "OWNER_TYPE_UNSPECIFIED" },
+        { expiry_time = { seconds = 1, nanos = 0 } }, { expiry_time = { seconds = 4102444800 * 2, nanos = 0 } } } do
+      local spec = {}
+      for k, v in pairs(base) do spec[k] = v end
+      for k, v in pairs(change) do spec[k] = v end
+      local resp, err = emu.owner:call("CreateApiKey", { spec = spec })
+      assert.is_nil(resp)
+      assert.is_true(err.code == 3, err.message)
+    end
+    base.owner_type_deprecated, base.owner_type = "service-account", nil
+    S.ok(emu.owner:call("CreateApiKey", { spec = base }))
+  end)
+end)
+
+describe("emulator Nexus endpoints, connectivity rules and export sinks", function()
+  local emu, ns
+  before_each(function()
+    emu = S.new()
+    ns = S.namespace(emu, "nx")
+  end)
+
+  it("manage Nexus endpoints", function()
+    -- a developer manages endpoints that target a namespace it administers
+    local mine = S.ok(emu.developer:call("CreateNamespace", { spec = S.namespace_spec("devtarget") })).namespace
+    emu.advance(2)
+    local spec = { name = "orders", target_spec = { worker_target_spec = { namespace_id = ns.namespace, task_queue = "q" } },
+                   policy_specs = { { allowed_cloud_namespace_policy_spec = { namespace_id = ns.namespace } } },
+                   description = { data = "# Orders", metadata = { encoding = "json/plain" } } }
+    S.fails("PERMISSION_DENIED", emu.developer:call("CreateNexusEndpoint", { spec = spec }))
+    spec.target_spec.worker_target_spec.namespace_id = mine
+    local id = S.ok(emu.developer:call("CreateNexusEndpoint", { spec = spec })).endpoint_id
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNexusEndpoint", { spec = spec }))
+    spec.name = "-bad"
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNexusEndpoint", { spec = spec }))
+    local found = S.ok(emu.owner:call("GetNexusEndpoints", { target_task_queue = "q" })).endpoints
+    assert.are.equal(id, found[1].id)
+    assert.are.equal("# Orders", found[1].spec.description.data)
+    assert.are.equal(0, #S.ok(emu.owner:call("GetNexusEndpoints", { name = "other" })).endpoints)
+    local e = S.ok(emu.owner:call("GetNexusEndpoint", { endpoint_id = id })).endpoint
+    S.ok(emu.owner:call("DeleteNexusEndpoint", { endpoint_id = id, resource_version = e.resource_version }))
+    emu.advance(2)
+    S.fails("NOT_FOUND", emu.owner:call("GetNexusEndpoint", { endpoint_id = id }))
+  end)
+
+  it("manage connectivity rules and refuse to delete one in use", function()
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateConnectivityRule", { spec = {
+      private_rule = { region = "aws-us-east-1" } } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateConnectivityRule", { spec = {
+      private_rule = { region = "gcp-us-central1", connection_id = "1" } } }))
+    local id = S.ok(emu.owner:call("CreateConnectivityRule", { spec = {
+      private_rule = { region = "aws-us-east-1", connection_id = "vpce-1" } } })).connectivity_rule_id
+    emu.advance(2)
+    local spec = ns.spec
+    spec.connectivity_rule_ids = { id }
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    local got = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal(id, got.connectivity_rules[1].id)
+    local rules = S.ok(emu.owner:call("GetConnectivityRules", { namespace = ns.namespace })).connectivity_rules
+    assert.are.equal(1, #rules)
+    local rule = S.ok(emu.owner:call("GetConnectivityRule", { connectivity_rule_id = id })).connectivity_rule
+    S.fails("INVALID_ARGUMENT", emu.owner:call("DeleteConnectivityRule", { connectivity_rule_id = id }))
+    S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteConnectivityRule", { connectivity_rule_id = id,
+      resource_version = rule.resource_version }))
+  end)
+
+  it("manage export sinks", function()
+    local spec = { name = "hist", enabled = true,
+                   gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-central1" } }
+    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace,
+      spec = { name = "x", gcs = { sa_id = "sa" } } }))
+    S.ok(emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
+    emu.advance(2)
+    local sink = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" })).sink
+    assert.are.equal("RESOURCE_STATE_ACTIVE", sink.state)
+    assert.are.equal("HEALTH_OK", sink.health)
+    assert.are.equal(1, #S.ok(emu.owner:call("GetNamespaceExportSinks", { namespace = ns.namespace })).sinks)
+    S.ok(emu.owner:call("DeleteNamespaceExportSink", { namespace = ns.namespace, name = "hist",
+                                                       resource_version = sink.resource_version }))
+    emu.advance(2)
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" }))
+  end)
+end)
+
+describe("emulator account, regions, usage and audit logs", function()
+  local emu
+  before_each(function() emu = S.new { seed = { namespaces = 2, audit_logs = 4 } } end)
+
+  it("serve a fixed region catalogue", function()
+    local regions = S.ok(emu.reader:call("GetRegions", {})).regions
+    assert.is_true(#regions >= 10)
+    local r = S.ok(emu.reader:call("GetRegion", { region = "aws-us-west-2" })).region
+    assert.are.equal("CLOUD_PROVIDER_AWS", r.cloud_provider)
+    S.fails("NOT_FOUND", emu.reader:call("GetRegion", { region = "aws-moon-1" }))
+  end)
+
+  it("serve usage per day and namespace to owners and finance admins", function()
+    local today = math.floor(emu.test_clock.t / 86400) * 86400
+    local r = S.ok(emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today - 2 * 86400 },
+                                                end_time_exclusive = { seconds = today + 86400 } }))
+    assert.are.equal(3, #r.summaries)
+    assert.are.equal(2, #r.summaries[1].record_groups)
+    assert.is_true(r.summaries[3].incomplete)
+    assert.are.equal("GROUP_BY_KEY_NAMESPACE", r.summaries[1].record_groups[1].group_bys[1].key)
+    S.fails("INVALID_ARGUMENT", emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today + 5 } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today - 100 * 86400 } }))
+    S.fails("PERMISSION_DENIED", emu.reader:call("GetUsage", {}))
+  end)
+
+  it("record every accepted mutation in the audit log, after the seeded records", function()
+    S.namespace(emu, "audited")
+    local logs = S.ok(emu.owner:call("GetAuditLogs", {})).logs
+    assert.are.equal(5, #logs)
+    local last = logs[5]
+    assert.are.equal("CreateNamespace", last.operation)
+    assert.are.equal("owner@example.com", last.principal.name)
+    assert.are.equal("user", last.principal.type)
+    assert.are.equal("audited.emu01", last.raw_details.namespace)
+    S.fails("PERMISSION_DENIED", emu.reader:call("GetAuditLogs", {}))
+  end)
+end)
