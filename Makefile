@@ -93,15 +93,18 @@ $(GEN_SRCS) $(GEN_HDRS): $(GEN)/.stamp
 
 $(OUT)/obj/gen/%.o: $(GEN)/%.c $(GEN)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -w -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -w -c $< -o $@
 
 $(OUT)/obj/%.o: src/%.c $(wildcard src/*.h) $(GEN)/.stamp
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(CORE_SO): $(CORE_OBJS) $(GEN_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lpthread -lm
+	@echo "LINK $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(DEP_LIBS) -lpthread -lm
 
 # Python code for the cross-checks against an independent protobuf implementation.
 # google/protobuf is left out: python3-protobuf ships its own, which generated copies would shadow.
@@ -126,8 +129,14 @@ test-valgrind: all python
 	CLOUDOPS_SLOW=1 $(VALGRIND) $(LUA) /usr/share/lua/5.4/busted/runner.lua -- $(CORE_SPECS) 2>&1 | tee $(BUILD)/valgrind.log; \
 	  test $${PIPESTATUS[0]} -eq 0
 
-bench: all
-	$(MAKE) -C bench LUA=$(LUA)
+BENCH_BINS := $(BUILD)/bench/raw_client $(BUILD)/bench/decode_raw
+$(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
+	@mkdir -p $(dir $@)
+	@echo "CC $@"
+	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -I$(GEN) -o $@ $< $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS)) $(DEP_LIBS)
+
+bench: all $(BENCH_BINS)
+	$(LUA) bench/run.lua
 
 # ---- install ----------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ typedef struct {
  * (OpenResty's worker-thread VMs among them) never share one. */
 typedef struct {
   CoArena arena;
+  int names_ref;       /* registry ref: array of co_schema_names as Lua strings */
   const CoMessage *root;
   int depth;
   CoPathStep path[CO_MAX_DEPTH];
@@ -38,7 +39,7 @@ ProtobufCMessage *co_encode(lua_State *L, CoState *st, const CoMessage *m, int i
 void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
 
 /* Pushes msg as a table. */
-void co_decode_push(lua_State *L, CoState *st, const ProtobufCMessage *msg);
+void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg);
 
 /* Unpacks bytes as m and pushes the table; returns 0, or -1 (nothing pushed) when the bytes are
  * not a valid m. */

@@ -311,6 +311,14 @@ int luaopen_cloudops_core(lua_State *L) {
   CoState *st = lua_newuserdatauv(L, sizeof *st, 0);
   memset(st, 0, sizeof *st);
   co_arena_init(&st->arena);
+  size_t n_names;
+  const char *const *names = co_schema_names(&n_names);
+  lua_createtable(L, (int)n_names, 0);
+  for (size_t i = 0; i < n_names; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  st->names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   luaL_newmetatable(L, STATE_MT);
   lua_pushcfunction(L, state_gc);
   lua_setfield(L, -2, "__gc");

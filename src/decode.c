@@ -6,7 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
-static void push_message(lua_State *L, const ProtobufCMessage *msg);
+/* The decoding context: the state, and the stack index of the field/enum name strings. */
+typedef struct {
+  lua_State *L;
+  int names;
+} Dec;
+
+/* Pushes the interned Lua string for name index i (see co_schema_names). */
+static inline void push_name(const Dec *d, unsigned i) { lua_rawgeti(d->L, d->names, (lua_Integer)i + 1); }
+
+static void push_message(const Dec *d, const CoMessage *m, const ProtobufCMessage *msg);
 
 static void push_int64(lua_State *L, int64_t v) {
 #if CO_HAS_INTEGERS
@@ -33,10 +42,10 @@ static void push_uint64(lua_State *L, uint64_t v) {
   }
 }
 
-static void push_enum(lua_State *L, const ProtobufCEnumDescriptor *ed, int v) {
+static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned base, int v) {
   const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
-  if (ev) lua_pushstring(L, ev->name);
-  else lua_pushinteger(L, v); /* a value a newer server knows and this schema does not */
+  if (ev) push_name(d, base + (unsigned)(ev - ed->values));
+  else lua_pushinteger(d->L, v); /* a value a newer server knows and this schema does not */
 }
 
 static void push_value(lua_State *L, const ProtobufCMessage *msg);
@@ -88,8 +97,9 @@ static void push_value(lua_State *L, const ProtobufCMessage *msg) {
   }
 }
 
-/* Pushes one value of field f stored at slot. */
-static void push_single(lua_State *L, const ProtobufCFieldDescriptor *f, const void *slot) {
+/* Pushes one value of field f (with its info fi) stored at slot. */
+static void push_single(const Dec *d, const ProtobufCFieldDescriptor *f, const CoFieldInfo *fi, const void *slot) {
+  lua_State *L = d->L;
   switch (f->type) {
     case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
       lua_pushinteger(L, *(const int32_t *)slot); break;
@@ -102,14 +112,14 @@ static void push_single(lua_State *L, const ProtobufCFieldDescriptor *f, const v
     case PROTOBUF_C_TYPE_FLOAT: lua_pushnumber(L, *(const float *)slot); break;
     case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)slot); break;
     case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
-    case PROTOBUF_C_TYPE_ENUM: push_enum(L, f->descriptor, *(const int *)slot); break;
+    case PROTOBUF_C_TYPE_ENUM: push_enum(d, f->descriptor, fi->enum_base, *(const int *)slot); break;
     case PROTOBUF_C_TYPE_STRING: lua_pushstring(L, *(const char *const *)slot); break;
     case PROTOBUF_C_TYPE_BYTES: {
       const ProtobufCBinaryData *b = slot;
       lua_pushlstring(L, (const char *)b->data, b->len);
       break;
     }
-    case PROTOBUF_C_TYPE_MESSAGE: push_message(L, *(ProtobufCMessage *const *)slot); break;
+    case PROTOBUF_C_TYPE_MESSAGE: push_message(d, fi->type, *(ProtobufCMessage *const *)slot); break;
   }
 }
 
@@ -147,20 +157,22 @@ static size_t element_size(ProtobufCType t) {
   }
 }
 
-static void push_repeated(lua_State *L, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f) {
+static void push_repeated(const Dec *d, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+                          const CoFieldInfo *fi) {
+  lua_State *L = d->L;
   size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
   const char *items = *(const char *const *)((const char *)msg + f->offset);
-  if (co_field_is_map(f)) {
+  if (fi->is_map) {
+    const CoMessage *entry_m = fi->type;
+    const ProtobufCFieldDescriptor *kf = &entry_m->desc->fields[0], *vf = &entry_m->desc->fields[1];
     lua_createtable(L, 0, (int)n);
     for (size_t i = 0; i < n; i++) {
       const ProtobufCMessage *entry = ((ProtobufCMessage *const *)items)[i];
-      const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0];
-      const ProtobufCFieldDescriptor *vf = &entry->descriptor->fields[1];
-      push_single(L, kf, (const char *)entry + kf->offset);
+      push_single(d, kf, &entry_m->fields[0], (const char *)entry + kf->offset);
       if (vf->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)((const char *)entry + vf->offset))
         lua_newtable(L); /* an entry without its value holds the empty message */
       else
-        push_single(L, vf, (const char *)entry + vf->offset);
+        push_single(d, vf, &entry_m->fields[1], (const char *)entry + vf->offset);
       lua_rawset(L, -3);
     }
     return;
@@ -168,55 +180,60 @@ static void push_repeated(lua_State *L, const ProtobufCMessage *msg, const Proto
   size_t esize = element_size(f->type);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
-    push_single(L, f, items + i * esize);
+    push_single(d, f, fi, items + i * esize);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
 }
 
-static void push_message(lua_State *L, const ProtobufCMessage *msg) {
+static void push_message(const Dec *dc, const CoMessage *m, const ProtobufCMessage *msg) {
+  lua_State *L = dc->L;
   const ProtobufCMessageDescriptor *d = msg->descriptor;
-  const CoMessage *m = co_schema_message(d);
   luaL_checkstack(L, 4, "message nesting too deep");
-  if (m) {
-    switch (m->wkt) {
-      case CO_WKT_STRUCT: push_struct(L, msg); return;
-      case CO_WKT_VALUE: push_value(L, msg); return;
-      case CO_WKT_LIST_VALUE: push_list_value(L, msg); return;
-      default: break;
-    }
+  switch (m->wkt) {
+    case CO_WKT_STRUCT: push_struct(L, msg); return;
+    case CO_WKT_VALUE: push_value(L, msg); return;
+    case CO_WKT_LIST_VALUE: push_list_value(L, msg); return;
+    default: break;
   }
   lua_createtable(L, 0, (int)d->n_fields);
   for (unsigned i = 0; i < d->n_fields; i++) {
     const ProtobufCFieldDescriptor *f = &d->fields[i];
+    const CoFieldInfo *fi = &m->fields[i];
     const void *slot = (const char *)msg + f->offset;
     if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      push_repeated(L, msg, f);
+      push_name(dc, m->name_base + i);
+      push_repeated(dc, msg, f, fi);
     } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
       if (*(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id) continue;
+      push_name(dc, m->name_base + i);
       if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)slot) lua_newtable(L);
-      else push_single(L, f, slot);
+      else push_single(dc, f, fi, slot);
     } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
                f->type != PROTOBUF_C_TYPE_STRING) {
       if (!*(const protobuf_c_boolean *)((const char *)msg + f->quantifier_offset)) continue;
-      push_single(L, f, slot);
+      push_name(dc, m->name_base + i);
+      push_single(dc, f, fi, slot);
     } else {
       if (is_default(f, slot)) continue;
-      push_single(L, f, slot);
+      push_name(dc, m->name_base + i);
+      push_single(dc, f, fi, slot);
     }
-    lua_setfield(L, -2, f->name);
+    lua_rawset(L, -3);
   }
 }
 
-void co_decode_push(lua_State *L, CoState *st, const ProtobufCMessage *msg) {
-  (void)st;
-  push_message(L, msg);
+void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
+  Dec d = {L, lua_gettop(L)};
+  push_message(&d, m, msg);
+  lua_remove(L, d.names);
 }
 
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
   co_arena_reset(&st->arena);
   ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc, &st->arena.allocator, len, data);
   if (!msg) return -1;
-  push_message(L, msg);
+  co_decode_push(L, st, m, msg);
   co_arena_reset(&st->arena);
   return 0;
 }

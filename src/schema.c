@@ -11,6 +11,8 @@ static const CoMessage **by_full;   /* sorted by full name */
 static const CoMessage **by_short;  /* sorted by short name */
 static const ProtobufCEnumDescriptor **enums_by_full;
 static size_t n_messages;
+static const char **names;
+static size_t n_names;
 static int init_status = -1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
@@ -51,6 +53,8 @@ static CoWkt wkt_of(const char *name) {
   return CO_WKT_NONE;
 }
 
+static int build_fields(void);
+
 static void build(void) {
   n_messages = co_message_descs_count;
   by_desc = calloc(n_messages, sizeof *by_desc);
@@ -65,7 +69,7 @@ static void build(void) {
     if (!x || x->n_fields != d->n_fields) return;
     for (unsigned f = 1; f < d->n_fields; f++) /* the extra tables assume number order */
       if (d->fields[f - 1].id >= d->fields[f].id) return;
-    by_desc[i] = (CoMessage){d, x, wkt_of(d->name)};
+    by_desc[i] = (CoMessage){.desc = d, .extra = x, .wkt = wkt_of(d->name)};
   }
   qsort(by_desc, n_messages, sizeof *by_desc, cmp_desc);
   for (size_t i = 0; i < n_messages; i++) by_full[i] = by_short[i] = &by_desc[i];
@@ -73,7 +77,56 @@ static void build(void) {
   qsort(by_short, n_messages, sizeof *by_short, cmp_short);
   memcpy(enums_by_full, co_enum_descs, co_enum_descs_count * sizeof *enums_by_full);
   qsort(enums_by_full, co_enum_descs_count, sizeof *enums_by_full, cmp_enum);
-  init_status = 0;
+  if (build_fields() == 0) init_status = 0;
+}
+
+static unsigned enum_base(const ProtobufCEnumDescriptor *e, const unsigned *bases) {
+  for (size_t i = 0; i < co_enum_descs_count; i++)
+    if (co_enum_descs[i] == e) return bases[i];
+  return 0;
+}
+
+/* The name table and each message's per-field info. */
+static int build_fields(void) {
+  size_t total = 0;
+  for (size_t i = 0; i < n_messages; i++) total += by_desc[i].desc->n_fields;
+  unsigned *bases = calloc(co_enum_descs_count + 1, sizeof *bases);
+  if (!bases) return -1;
+  for (size_t i = 0; i < co_enum_descs_count; i++) {
+    bases[i] = (unsigned)total;
+    total += co_enum_descs[i]->n_values;
+  }
+  names = calloc(total + 1, sizeof *names);
+  if (!names) { free(bases); return -1; }
+  size_t k = 0;
+  for (size_t i = 0; i < n_messages; i++) {
+    CoMessage *m = &by_desc[i];
+    const ProtobufCMessageDescriptor *d = m->desc;
+    CoFieldInfo *info = calloc(d->n_fields ? d->n_fields : 1, sizeof *info);
+    if (!info) { free(bases); return -1; }
+    m->name_base = (unsigned)k;
+    for (unsigned f = 0; f < d->n_fields; f++) {
+      const ProtobufCFieldDescriptor *fd = &d->fields[f];
+      names[k++] = fd->name;
+      if (fd->type == PROTOBUF_C_TYPE_MESSAGE) {
+        info[f].type = co_schema_message(fd->descriptor);
+        info[f].is_map = fd->label == PROTOBUF_C_LABEL_REPEATED && info[f].type && info[f].type->extra->map_entry;
+      } else if (fd->type == PROTOBUF_C_TYPE_ENUM) {
+        info[f].enum_base = enum_base(fd->descriptor, bases);
+      }
+    }
+    m->fields = info;
+  }
+  for (size_t i = 0; i < co_enum_descs_count; i++)
+    for (unsigned v = 0; v < co_enum_descs[i]->n_values; v++) names[k++] = co_enum_descs[i]->values[v].name;
+  n_names = k;
+  free(bases);
+  return 0;
+}
+
+const char *const *co_schema_names(size_t *count) {
+  *count = n_names;
+  return names;
 }
 
 int co_schema_init(void) {
@@ -82,7 +135,7 @@ int co_schema_init(void) {
 }
 
 const CoMessage *co_schema_message(const ProtobufCMessageDescriptor *desc) {
-  CoMessage key = {desc, NULL, CO_WKT_NONE};
+  CoMessage key = {.desc = desc};
   return bsearch(&key, by_desc, n_messages, sizeof *by_desc, cmp_desc);
 }
 

@@ -35,11 +35,22 @@ typedef enum {
   CO_WKT_LIST_VALUE,
 } CoWkt;
 
+typedef struct CoMessage CoMessage;
+
+/* What conversion needs per field, found once at init instead of per value. */
 typedef struct {
+  const CoMessage *type; /* message-typed fields: the field's message */
+  unsigned enum_base;    /* enum-typed fields: index of the enum's first value in co_schema_names */
+  int is_map;
+} CoFieldInfo;
+
+struct CoMessage {
   const ProtobufCMessageDescriptor *desc;
   const CoMessageExtra *extra;
   CoWkt wkt;
-} CoMessage;
+  unsigned name_base; /* index of its first field's name in co_schema_names */
+  const CoFieldInfo *fields; /* parallel to desc->fields */
+};
 
 /* Builds the process-wide tables once; safe to call from several threads. Returns 0 on success,
  * or -1 when the generated tables disagree with the compiled descriptors (a build error). */
@@ -52,6 +63,10 @@ const CoMessage *co_schema_message(const ProtobufCMessageDescriptor *desc);
  * set when a short name names several messages. */
 const CoMessage *co_schema_find_message(const char *name, int *ambiguous);
 const ProtobufCEnumDescriptor *co_schema_find_enum(const char *name, int *ambiguous);
+
+/* Every field name (by message, in field order) and every enum value name (by enum, in the order
+ * of its protobuf-c `values`), so that each Lua state can make them Lua strings once. */
+const char *const *co_schema_names(size_t *count);
 
 /* The Cloud Ops service. */
 const ProtobufCServiceDescriptor *co_schema_service(void);

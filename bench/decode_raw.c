@@ -1,0 +1,33 @@
+/* The baseline for the decode benchmark: protobuf-c unpack (and free) of a GetNamespacesResponse
+ * read from a file, repeated, printing the time per unpack.
+ *
+ *   decode_raw FILE N  ->  "decode_raw us_per_decode=<x>" */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "temporal/api/cloud/cloudservice/v1/request_response.pb-c.h"
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) { fprintf(stderr, "usage: decode_raw FILE N\n"); return 2; }
+  FILE *f = fopen(argv[1], "rb");
+  if (!f) { perror(argv[1]); return 1; }
+  static unsigned char buf[64 << 20];
+  size_t len = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  int n = atoi(argv[2]);
+  const ProtobufCMessageDescriptor *d = &temporal__api__cloud__cloudservice__v1__get_namespaces_response__descriptor;
+  double t0 = cpu_seconds();
+  for (int i = 0; i < n; i++) {
+    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, buf);
+    if (!m) { fprintf(stderr, "unpack failed\n"); return 1; }
+    protobuf_c_message_free_unpacked(m, NULL);
+  }
+  printf("decode_raw us_per_decode=%.2f\n", (cpu_seconds() - t0) / n * 1e6);
+  return 0;
+}
