@@ -115,7 +115,7 @@ local function symbols_in(headers, kind)
     local f = assert(io.open(path, "rb"))
     local text = f:read("*a")
     f:close()
-    for sym in text:gmatch("extern const " .. kind .. " ([%w_]+);") do
+    for sym in text:gmatch("extern const " .. kind .. "%s+([%w_]+);") do
       syms[#syms + 1] = sym
     end
   end
@@ -167,12 +167,17 @@ local function generate(set, api_version, headers)
     lines[#lines + 1] = "};"
     lines[#lines + 1] = format("const size_t %s_count = %d;", name, #syms)
   end
-  symbol_table("ProtobufCMessageDescriptor", "co_message_descs",
-    symbols_in(headers, "ProtobufCMessageDescriptor"))
-  symbol_table("ProtobufCEnumDescriptor", "co_enum_descs",
-    symbols_in(headers, "ProtobufCEnumDescriptor"))
-  symbol_table("ProtobufCServiceDescriptor", "co_service_descs",
-    symbols_in(headers, "ProtobufCServiceDescriptor"))
+  local message_syms = symbols_in(headers, "ProtobufCMessageDescriptor")
+  local enum_syms = symbols_in(headers, "ProtobufCEnumDescriptor")
+  local service_syms = symbols_in(headers, "ProtobufCServiceDescriptor")
+  -- Every message of the descriptor set must have its protoc-c descriptor, and the other way.
+  if #message_syms ~= #messages or #enum_syms == 0 or #service_syms == 0 then
+    error(format("protoc-c headers declare %d messages, %d enums, %d services; the descriptor set has %d messages",
+      #message_syms, #enum_syms, #service_syms, #messages))
+  end
+  symbol_table("ProtobufCMessageDescriptor", "co_message_descs", message_syms)
+  symbol_table("ProtobufCEnumDescriptor", "co_enum_descs", enum_syms)
+  symbol_table("ProtobufCServiceDescriptor", "co_service_descs", service_syms)
   return concat(lines, "\n") .. "\n"
 end
 
