@@ -2,6 +2,7 @@
  * as its first upvalue, so there is no global mutable state: each Lua state has its own. */
 #include "core.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -304,7 +305,17 @@ static const luaL_Reg functions[] = {
   {NULL, NULL},
 };
 
+/* Keeps this library (and so libgrpc) loaded for the life of the process, even when the Lua
+ * state that loaded it closes and dlcloses it: gRPC's threads, started by grpc_init, run its
+ * code until the process exits, and the schema tables are process-wide. */
+static void pin_library(void) {
+  Dl_info info;
+  if (dladdr((void *)pin_library, &info) && info.dli_fname)
+    dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 int luaopen_cloudops_core(lua_State *L) {
+  pin_library();
   if (co_schema_init() != 0)
     return luaL_error(L, "cloudops.core: the generated schema tables do not match protobuf-c's (rebuild)");
   lua_newtable(L);
