@@ -15,17 +15,25 @@ GEN := $(BUILD)/gen
 SCHEMA := $(BUILD)/schema
 API_DIR := $(abspath $(CLOUD_API_DIR))
 
+# luarocks passes LUA_INCDIR (and the interpreter's path as LUA): the headers decide the build.
+ifneq ($(findstring luajit,$(LUA_INCDIR)),)
+  override LUA := luajit
+endif
 ifeq ($(LUA),luajit)
   LUA_PKG := luajit
   OUT := $(BUILD)/luajit
   LUA_ABI := 5.1
+else ifneq ($(LUA_INCDIR),)
+  LUA_PKG := lua$(shell sed -n 's/^\#define LUA_VERSION_NUM[ \t]*50*\([0-9]\)$$/5.\1/p' $(LUA_INCDIR)/lua.h)
+  OUT := $(BUILD)
+  LUA_ABI := $(patsubst lua%,%,$(LUA_PKG))
 else
   LUA_PKG := $(LUA)
   OUT := $(BUILD)
   LUA_ABI := $(patsubst lua%,%,$(LUA))
 endif
 
-LUA_CFLAGS := $(shell pkg-config --cflags $(LUA_PKG) 2>/dev/null)
+LUA_CFLAGS := $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell pkg-config --cflags $(LUA_PKG) 2>/dev/null))
 DEP_LIBS := $(shell pkg-config --libs grpc libprotobuf-c 2>/dev/null)
 OPT ?= -O2 -g
 CFLAGS_ALL := -std=c11 $(OPT) -fPIC -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE \
@@ -54,7 +62,7 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-c test-valgrind bench demo install uninstall clean fetch-schema
+.PHONY: all schema check-schema python test test-valgrind bench demo install uninstall clean fetch-schema
 
 all: $(CORE_SO)
 
@@ -136,6 +144,10 @@ test-valgrind: all python
 	@bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VG_LOGS)/*.log); \
 	  if [ -n "$$bad" ]; then echo "valgrind found errors or leaks, see:"; echo "$$bad"; exit 1; fi; \
 	  echo "valgrind: $$(ls $(VG_LOGS)/*.log | wc -l) processes checked, 0 errors, 0 bytes definitely or indirectly lost"
+
+# The README's main job: the tour of the library against a local emulator.
+demo: all
+	$(LUA) examples/tour.lua
 
 BENCH_BINS := $(BUILD)/bench/raw_client $(BUILD)/bench/decode_raw
 $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)

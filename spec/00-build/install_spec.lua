@@ -1,0 +1,37 @@
+local helpers = require "helpers"
+
+-- Loads cloudops from an install tree in a fresh Lua 5.4 and lists its methods.
+local function load_from(lmod, cmod)
+  local code = ([[package.path = %q .. "/?.lua;" .. %q .. "/?/init.lua"
+package.cpath = %q .. "/?.so"
+local c = require "cloudops"
+io.write(#c.methods(), " ", package.searchpath("cloudops.core", package.cpath))]]):format(lmod, lmod, cmod)
+  return helpers.run("cd / && lua5.4 -e " .. helpers.sh_quote(code) .. " 2>&1")
+end
+
+describe("installing", function()
+  local root = helpers.sh_quote(helpers.ROOT)
+
+  it("make install puts a working module in the Lua module directories", function()
+    local d = helpers.tmpdir()
+    local out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install LUA_LMOD=" .. d ..
+      "/share LUA_CMOD=" .. d .. "/lib 2>&1")
+    assert.is_true(ok, out)
+    out, ok = load_from(d .. "/share", d .. "/lib")
+    assert.is_true(ok, out)
+    assert.equal("88 " .. d .. "/lib/cloudops/core.so", out)
+  end)
+
+  it("luarocks make installs a working module from the rockspec", function()
+    local _, has = helpers.run("command -v luarocks")
+    if not has then pending("luarocks is not installed") return end
+    local d = helpers.tmpdir()
+    local out, ok = helpers.run("cd " .. root .. " && luarocks --lua-version=5.4 make --tree=" .. d .. " 2>&1")
+    assert.is_true(ok, out)
+    out, ok = load_from(d .. "/share/lua/5.4", d .. "/lib/lua/5.4")
+    assert.is_true(ok, out)
+    assert.equal("88 " .. d .. "/lib/lua/5.4/cloudops/core.so", out)
+  end)
+
+  lazy_teardown(helpers.cleanup)
+end)
