@@ -15,13 +15,15 @@ local function sh_quote(s)
 end
 helpers.sh_quote = sh_quote
 
---- Runs a shell command; returns its stdout and whether it succeeded.
+--- Runs a shell command; returns its stdout, whether it succeeded, and its exit status.
+-- (The status is echoed by the shell: LuaJIT's io.popen close does not report it.)
 function helpers.run(cmd)
-  local p = assert(io.popen(cmd, "r"))
+  local p = assert(io.popen("( " .. cmd .. "\n); echo \"__exit:$?\"", "r"))
   local out = p:read("*a")
-  local ok, _, code = p:close()
-  if type(ok) == "number" then ok, code = ok == 0, ok end -- LuaJIT's io.popen close
-  return out, ok == true, code
+  p:close()
+  local body, code = out:match("^(.-)__exit:(%d+)%s*$")
+  code = tonumber(code)
+  return body or out, code == 0, code
 end
 
 --- A fresh temporary directory, removed by helpers.cleanup().

@@ -152,7 +152,9 @@ static void push_request(lua_State *L, int server_idx, Call *c) {
   ref->c = c;
   c->held = 1;
   luaL_setmetatable(L, CALL_MT);
-  lua_pushvalue(L, server_idx); /* the server outlives the calls it handed out */
+  lua_createtable(L, 1, 0); /* the server outlives the calls it handed out (a table: Lua 5.1's fenv) */
+  lua_pushvalue(L, server_idx);
+  lua_rawseti(L, -2, 1);
   lua_setuservalue(L, -2);
   lua_setfield(L, -2, "call");
 }
