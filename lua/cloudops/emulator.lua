@@ -125,13 +125,21 @@ function M.spawn(opts)
   opts = opts or {}
   local lua = opts.lua or (rawget(_G, "jit") and "luajit" or "lua5.4")
   local errfile = os.tmpname()
-  local argv = { shell_quote(lua), shell_quote(find_bin(opts)) }
+  local stopfile = os.tmpname()
+  os.remove(stopfile)
+  local argv = { shell_quote(lua), shell_quote(find_bin(opts)), "--exit-with-parent",
+                 "--stop-file", shell_quote(stopfile) }
   for _, a in ipairs(flags(opts)) do argv[#argv + 1] = shell_quote(a) end
-  -- sh prints its pid and then becomes the emulator, so the pid is the emulator's.
+  -- popen's sh prints its pid and then becomes the emulator, so the pid is the emulator's
+  -- and its parent is this process (--exit-with-parent watches for that to change).
   local cmd = format("exec 2>%s; echo $$; exec %s", shell_quote(errfile), concat(argv, " "))
-  local pipe = io.popen("sh -c " .. shell_quote(cmd), "r")
+  local pipe = io.popen(cmd, "r")
   if not pipe then os.remove(errfile) return nil, "cannot start the emulator" end
   local pid = tonumber(pipe:read("*l") or "")
+  local function gone()
+    local st = proc_state(pid)
+    return st == nil or st == "Z"
+  end
   local handle = { pid = pid, keys = {} }
   local lines = {}
   while true do
@@ -149,20 +157,23 @@ function M.spawn(opts)
     if stopped then return true end
     stopped = true
     if pid then
-      -- SIGINT lets the emulator shut down cleanly (and save its state); KILL if it hangs.
-      os.execute("kill -INT " .. pid .. " 2>/dev/null")
-      local waited = 0
-      while waited < (opts.stop_timeout or 5) do
-        local s = proc_state(pid)
-        if s == nil or s == "Z" then break end
+      -- The stop file lets the emulator shut down cleanly (and save its state); then an
+      -- interrupt, then KILL if it hangs.
+      local f = io.open(stopfile, "w")
+      if f then f:close() end
+      local waited, limit = 0, opts.stop_timeout or 3
+      while not gone() and waited < limit do
+        if waited >= limit / 2 and waited < limit / 2 + 0.02 then
+          os.execute("kill -INT " .. pid .. " 2>/dev/null")
+        end
         sleep(0.02)
         waited = waited + 0.02
       end
-      local s = proc_state(pid)
-      if s ~= nil and s ~= "Z" then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
+      if not gone() then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
     end
     pipe:close()   -- reaps the child
     os.remove(errfile)
+    os.remove(stopfile)
     return true
   end
   if not handle.endpoint or not handle.keys.owner then

@@ -35,6 +35,8 @@ accepted API keys, then "ready".
                            method=NAME|*, code=UNAVAILABLE, when=before|after, delay=S,
                            operation=FAILED|REJECTED|CANCELLED, reason=TEXT,
                            message=TEXT, times=N|always, skip=N (repeatable)
+  --stop-file FILE         exit cleanly (saving the state) once FILE exists
+  --exit-with-parent       exit cleanly when the process that started this one ends
   --help                   this text
 ]]
 
@@ -113,6 +115,8 @@ function M.parse(argv)
       if flag then a = flag; table.insert(argv, i + 1, inline) end
       if a == "--help" or a == "-h" then opts.help = true
       elseif a == "--no-rate-limit" then rates = false
+      elseif a == "--exit-with-parent" then opts.exit_with_parent = true
+      elseif a == "--stop-file" then opts.stop_file = value(a)
       elseif NUMBER_FLAGS[a] then
         local n = tonumber(value(a))
         if not n or n < 0 then error({ msg = a .. " needs a non-negative number" }) end
@@ -169,6 +173,35 @@ local function describe_key(emu, token)
   return ""
 end
 
+local function parent_pid()
+  local f = io.open("/proc/self/stat", "r")
+  if not f then return nil end
+  local line = f:read("*l")
+  f:close()
+  return line and tonumber(line:match("^%d+ %b() %a (%d+)"))
+end
+
+-- How a spawned emulator learns that it should end: a file appearing (spawn's stop) or
+-- its parent going away (a test run that crashed), checked at most 4 times a second.
+-- Signals would do, but the interpreters cannot catch SIGTERM and SIGINT can be missed.
+function M.stop_check(stop_file, with_parent)
+  if not stop_file and not with_parent then return nil end
+  local ppid = with_parent and parent_pid()
+  local last
+  local clock = require("cloudops.core").now
+  return function()
+    local t = clock()
+    if last and t - last < 0.25 then return nil end
+    last = t
+    if stop_file then
+      local f = io.open(stop_file, "r")
+      if f then f:close() return "stopped" end
+    end
+    if ppid and parent_pid() ~= ppid then return "stopped" end
+    return nil
+  end
+end
+
 -- Runs the emulator; returns the exit status.
 function M.main(argv)
   local args = {}
@@ -179,7 +212,8 @@ function M.main(argv)
     return 2
   end
   if opts.help then io.stdout:write(M.USAGE) return 0 end
-  opts.help = nil
+  local stop_file, with_parent = opts.stop_file, opts.exit_with_parent
+  opts.help, opts.stop_file, opts.exit_with_parent = nil, nil, nil
   local emulator = require "cloudops.emulator"
   local ok, emu = pcall(emulator.new, opts)
   if not ok then
@@ -201,7 +235,7 @@ function M.main(argv)
   out:write(format("ready: account %s, %s, Ctrl-C to stop\n", emu.st.account.id,
     srv.tls and "TLS" or "plaintext"))
   out:flush()
-  local how = srv:run()
+  local how = srv:run(M.stop_check(stop_file, with_parent))
   local sok, saverr = srv:shutdown()
   if not sok then io.stderr:write("cloudops-emulator: cannot save state: ", tostring(saverr), "\n") end
   if how ~= "stopped" and not how:find("interrupted", 1, true) and not how:find("^signal") then

@@ -137,9 +137,10 @@ function Server:flush()
   self.pending = keep
 end
 
--- Serves until stop() is called from a handler hook or an interrupt (SIGINT raises
--- "interrupted!" in the standalone interpreters) ends the loop. Returns how it ended.
-function Server:run()
+-- Serves until stop() is called, `should_stop()` (checked after every turn, at least
+-- every 0.25 s) returns a reason, or an interrupt (SIGINT raises "interrupted!" in the
+-- standalone interpreters) ends the loop. Returns how it ended.
+function Server:run(should_stop)
   self.running = true
   local ok, err = pcall(function()
     while self.running do
@@ -148,6 +149,8 @@ function Server:run()
         local sig = core.caught_signal()
         if sig then return "signal " .. sig end
       end
+      local why = should_stop and should_stop()
+      if why then return why end
     end
   end)
   return ok and (err or "stopped") or tostring(err)

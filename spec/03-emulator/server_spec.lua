@@ -1,0 +1,176 @@
+-- The emulator as a process, over gRPC, with the module's own client.
+local helpers = require "helpers"
+local emulator = require "cloudops.emulator"
+local has_core, core = pcall(require, "cloudops.core")
+local has_client, cloudops = pcall(require, "cloudops")
+
+local function connect(emu, extra)
+  local opts = { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
+                 rate_limit = false, retry = false, timeout = 10 }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return assert(cloudops.connect(opts))
+end
+
+local function wait_op(c, id)
+  local deadline = core.now() + 5
+  while core.now() < deadline do
+    local r = assert(c:get_async_operation { async_operation_id = id })
+    local s = r.async_operation.state
+    if s ~= "STATE_PENDING" and s ~= "STATE_IN_PROGRESS" then return r.async_operation end
+    core.sleep(0.02)
+  end
+  error("operation did not finish")
+end
+
+describe("emulator process", function()
+  if not (has_core and has_client) then
+    it("needs the built core and the client", function() pending("make first") end)
+    return
+  end
+  local emu
+  after_each(function()
+    if emu then emu.stop() end
+    emu = nil
+    helpers.cleanup()
+  end)
+
+  it("prints its address first and serves paging and operations over gRPC", function()
+    emu = assert(emulator.spawn { op_duration = 0.2, op_pending = 0.05, seed = { namespaces = 5 },
+                                  rate_limits = false })
+    assert.matches("^127%.0%.0%.1:%d+$", emu.endpoint)
+    assert.is_string(emu.keys.reader)
+    local c = connect(emu)
+    local names, token = {}, nil
+    repeat
+      local r = assert(c:get_namespaces { page_size = 2, page_token = token })
+      for _, ns in ipairs(r.namespaces) do names[#names + 1] = ns.namespace end
+      token = r.next_page_token
+    until token == nil or token == ""   -- an empty string is absent on the wire
+    assert.are.equal(5, #names)
+    local r = assert(c:create_namespace { spec = { name = "e2e", regions = { "aws-us-east-1" },
+      retention_days = 7, api_key_auth = { enabled = true } } })
+    assert.are.equal("STATE_PENDING", r.async_operation.state)
+    assert.are.equal("type.googleapis.com/temporal.api.cloud.cloudservice.v1.CreateNamespaceRequest",
+      r.async_operation.operation_input.type_url)
+    local op = wait_op(c, r.async_operation.id)
+    assert.are.equal("STATE_FULFILLED", op.state)
+    local ns = assert(c:get_namespace { namespace = r.namespace }).namespace
+    assert.are.equal("RESOURCE_STATE_ACTIVE", ns.state)
+  end)
+
+  it("answers UNAUTHENTICATED for a wrong key and PERMISSION_DENIED for a reader's mutation", function()
+    emu = assert(emulator.spawn {})
+    local _, err = connect(emu, { api_key = "wrong" }):get_regions()
+    assert.are.equal("UNAUTHENTICATED", err.name)
+    _, err = connect(emu, { api_key = emu.keys.reader }):create_user { spec = { email = "a@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }
+    assert.are.equal("PERMISSION_DENIED", err.name)
+  end)
+
+  it("answers RESOURCE_EXHAUSTED with RetryInfo over the limit", function()
+    emu = assert(emulator.spawn { rate_limits = { user = 2, service_account = 2, account = 100 } })
+    local c = connect(emu)
+    assert(c:get_regions())
+    assert(c:get_regions())
+    local _, err = c:get_regions()
+    assert.are.equal("RESOURCE_EXHAUSTED", err.name)
+    assert.matches("rate limit exceeded", err.message)
+    assert.are.equal("google.rpc.RetryInfo", err.details[1]["@type"])
+    local d = err.details[1].retry_delay
+    assert.is_true((d.seconds or 0) == 0 and d.nanos > 0)   -- a zero field is absent
+  end)
+
+  it("applies a mutation once when the answer was lost and the client retried", function()
+    emu = assert(emulator.spawn { op_duration = 0.1, op_pending = 0,
+      faults = { { method = "CreateUser", code = "UNAVAILABLE", when = "after" } } })
+    local c = connect(emu, { retry = { max_attempts = 3, initial = 0.01, max = 0.05 } })
+    local r, err, info = c:create_user { spec = { email = "once@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }
+    assert.is_nil(err)
+    assert.are.equal(2, info.attempts)
+    local users = assert(c:get_users { email = "once@example.com" }).users
+    assert.are.equal(1, #users)
+    assert.are.equal(r.user_id, users[1].id)
+  end)
+
+  it("holds a delayed answer back without holding up other calls", function()
+    emu = assert(emulator.spawn { rate_limits = false,
+      faults = { { method = "GetAccount", delay = 1.5 } } })
+    local dir = helpers.tmpdir()
+    local script = dir .. "/slow.lua"
+    helpers.write_file(script, string.format([[
+      package.path = %q .. package.path
+      package.cpath = %q .. package.cpath
+      local cloudops = require "cloudops"
+      local core = require "cloudops.core"
+      local c = cloudops.connect { endpoint = %q, insecure = true, api_key = %q, rate_limit = false, retry = false }
+      local t0 = core.now()
+      local r, err = c:get_account()
+      io.write(string.format("%%s %%.3f\n", r and "ok" or err.name, core.now() - t0))
+    ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";",
+      emu.endpoint, emu.api_key))
+    local slow = io.popen(helpers.LUA .. " " .. helpers.sh_quote(script), "r")
+    core.sleep(0.3)   -- let the slow call reach the server first
+    local c = connect(emu)
+    for _ = 1, 5 do
+      local t0 = core.now()
+      assert(c:get_regions())
+      assert.is_true(core.now() - t0 < 0.5, "a call waited for the delayed one")
+    end
+    local out = slow:read("*a")
+    slow:close()
+    local status, took = out:match("^(%S+) ([%d.]+)")
+    assert.are.equal("ok", status)
+    assert.is_true(tonumber(took) >= 1.2, out)
+  end)
+
+  it("serves TLS from certificate files", function()
+    local certs = helpers.make_certs()
+    emu = assert(emulator.spawn { tls = { cert_file = certs.cert, key_file = certs.key } })
+    local c = assert(cloudops.connect { endpoint = emu.endpoint, api_key = emu.api_key,
+      tls = { ca_file = certs.ca }, rate_limit = false, retry = false })
+    assert(c:get_regions())
+  end)
+
+  it("saves its state when stopped and writes a request log without tokens", function()
+    local dir = helpers.tmpdir()
+    local state, log = dir .. "/state.lua", dir .. "/requests.log"
+    emu = assert(emulator.spawn { state_file = state, log = log })
+    local c = connect(emu)
+    assert(c:create_user { spec = { email = "kept@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } })
+    local key = emu.api_key
+    emu.stop()
+    emu = nil
+    assert.matches("kept@example.com", helpers.read_file(state), 1, true)
+    local text = helpers.read_file(log)
+    assert.matches("CreateUser OK", text, 1, true)
+    assert.is_nil(text:find(key, 1, true))
+    -- a new emulator on the same state accepts the same key
+    emu = assert(emulator.spawn { state_file = state })
+    assert.are.equal(key, emu.api_key)
+    assert.are.equal(1, #assert(connect(emu):get_users { email = "kept@example.com" }).users)
+  end)
+
+  it("launcher: --help and bad flags", function()
+    local bin = helpers.sh_quote(helpers.ROOT .. "bin/cloudops-emulator")
+    local out, ok = helpers.run(helpers.LUA .. " " .. bin .. " --help")
+    assert.is_true(ok)
+    assert.matches("usage: cloudops%-emulator", out)
+    local _, bad, code = helpers.run(helpers.LUA .. " " .. bin .. " --frobnicate 2>/dev/null")
+    assert.is_false(bad)
+    assert.are.equal(2, code)
+  end)
+
+  it("launcher: a port in use is an error", function()
+    emu = assert(emulator.spawn {})
+    local second, err = emulator.spawn { port = emu.port }
+    if second then
+      -- gRPC binds with SO_REUSEPORT unless the server is created with grpc.so_reuseport=0.
+      second.stop()
+      pending("the core's server shares a port in use (SO_REUSEPORT)")
+      return
+    end
+    assert.matches("cannot listen", err)
+  end)
+end)
