@@ -41,8 +41,8 @@ void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx
 /* Pushes msg as a table. */
 void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg);
 
-/* Unpacks bytes as m and pushes the table; returns 0, or -1 (nothing pushed) when the bytes are
- * not a valid m. */
+/* Unpacks bytes as m and pushes the table; returns 0, or (nothing pushed) -1 when the bytes are
+ * not a valid m, -2 when they are malformed or nest deeper than CO_MAX_DEPTH. */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
 
 /* Raises a Lua error prefixed with the current conversion path. */

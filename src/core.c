@@ -49,9 +49,12 @@ static int l_decode(lua_State *L) {
   const CoMessage *m = co_check_message(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  if (co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len) != 0) {
+  int rc = co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len);
+  if (rc != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, "malformed %s: the bytes are not a valid encoding of it", m->desc->name);
+    lua_pushfstring(L, rc == -2 ? "malformed %s: truncated, or nested deeper than %d levels"
+                                : "malformed %s: the bytes are not a valid encoding of it",
+                    m->desc->name, CO_MAX_DEPTH);
     return 2;
   }
   return 1;

@@ -229,7 +229,48 @@ void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const Protobu
   lua_remove(L, d.names);
 }
 
+/* Reads a varint at *p (< end); returns -1 when it is truncated or longer than 10 bytes. */
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 70 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return 0;
+  }
+  return -1;
+}
+
+/* Whether the message nests no deeper than CO_MAX_DEPTH. protobuf-c's unpack recurses once per
+ * level with no bound, so a hostile payload (a few bytes per level of google.protobuf.Value)
+ * could exhaust the C stack: this walks the wire first, recursing only into message fields. */
+static int depth_ok(const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
+  if (depth > CO_MAX_DEPTH) return 0;
+  while (p < end) {
+    uint64_t key, len;
+    if (read_varint(&p, end, &key)) return 0;
+    switch (key & 7) {
+      case 0: if (read_varint(&p, end, &len)) return 0; break;
+      case 1: if (end - p < 8) return 0; p += 8; break;
+      case 5: if (end - p < 4) return 0; p += 4; break;
+      case 2: {
+        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) return 0;
+        const ProtobufCFieldDescriptor *f = key >> 3 <= UINT32_MAX
+            ? protobuf_c_message_descriptor_get_field(m->desc, (unsigned)(key >> 3)) : NULL;
+        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+          const CoMessage *sub = m->fields[f - m->desc->fields].type;
+          if (sub && !depth_ok(sub, p, p + len, depth + 1)) return 0;
+        }
+        p += len;
+        break;
+      }
+      default: return 0; /* groups (3, 4) are not proto3; protobuf-c would refuse them too */
+    }
+  }
+  return 1;
+}
+
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
+  if (!depth_ok(m, data, data + len, 0)) return -2;
   co_arena_reset(&st->arena);
   ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc, &st->arena.allocator, len, data);
   if (!msg) return -1;
