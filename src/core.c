@@ -87,6 +87,18 @@ void co_push_method_info(lua_State *L, const ProtobufCMethodDescriptor *md) {
   lua_setfield(L, -2, "index");
 }
 
+/* Every message type built in, by full name, sorted. */
+static int l_messages(lua_State *L) {
+  size_t n;
+  co_schema_message_at(0, &n);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_pushstring(L, co_schema_message_at(i, &n)->desc->name);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 static int l_method(lua_State *L) {
   const ProtobufCMethodDescriptor *md = co_find_method(luaL_checkstring(L, 1));
   if (!md) { lua_pushnil(L); return 1; }
@@ -294,6 +306,7 @@ static const luaL_Reg functions[] = {
   {"encode", l_encode},
   {"decode", l_decode},
   {"methods", l_methods},
+  {"messages", l_messages},
   {"method", l_method},
   {"describe", l_describe},
   {"format_rfc3339", l_format_rfc3339},

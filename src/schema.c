@@ -183,6 +183,11 @@ const ProtobufCEnumDescriptor *co_schema_find_enum(const char *name, int *ambigu
   return found;
 }
 
+const CoMessage *co_schema_message_at(size_t i, size_t *count) {
+  *count = n_messages;
+  return i < n_messages ? by_full[i] : NULL;
+}
+
 const ProtobufCServiceDescriptor *co_schema_service(void) {
   for (size_t i = 0; i < co_service_descs_count; i++)
     if (strcmp(co_service_descs[i]->name, "temporal.api.cloud.cloudservice.v1.CloudService") == 0)

@@ -68,6 +68,9 @@ const ProtobufCEnumDescriptor *co_schema_find_enum(const char *name, int *ambigu
  * of its protobuf-c `values`), so that each Lua state can make them Lua strings once. */
 const char *const *co_schema_names(size_t *count);
 
+/* The i-th message by full name (0-based), and how many there are. */
+const CoMessage *co_schema_message_at(size_t i, size_t *count);
+
 /* The Cloud Ops service. */
 const ProtobufCServiceDescriptor *co_schema_service(void);
 
