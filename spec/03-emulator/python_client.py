@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""An independent client of the Cloud Ops API emulator: Debian's python3-grpcio and
+python3-protobuf with message code generated here by protoc from the schema, so that the
+emulator is not only tested through the module's own conversion code.
+
+usage: python_client.py --endpoint HOST:PORT --api-key KEY --reader-key KEY
+The emulator must have seeded 7 namespaces, user rate limit 50/s, operations of < 2 s.
+Prints one line per check and "ok N checks"; exits 1 at the first failed check.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+API_DIR = os.environ.get("CLOUD_API_DIR") or os.path.join(ROOT, "..", "shared", "cloud-api")
+SERVICE = "/temporal.api.cloud.cloudservice.v1.CloudService/"
+VERSION = "v0.19.1"
+
+
+def generate(tmp):
+    """protoc --python_out for every message file of the schema (not service.proto: its
+    gateway annotations are not needed for messages), plus google.rpc status types."""
+    files = []
+    for base, _, names in os.walk(os.path.join(API_DIR, "temporal")):
+        for n in names:
+            if n.endswith(".proto") and n != "service.proto":
+                files.append(os.path.relpath(os.path.join(base, n), API_DIR))
+    subprocess.check_call(["protoc", "-I", API_DIR, "-I", "/usr/include",
+                           "--python_out=" + tmp] + sorted(files))
+    status = os.path.join(ROOT, "proto", "rpc_status.proto")
+    if os.path.exists(status):
+        subprocess.check_call(["protoc", "-I", os.path.dirname(status), "-I", "/usr/include",
+                               "--python_out=" + tmp, status])
+    sys.path.insert(0, tmp)
+
+
+class Client:
+    """Hand-written stubs on grpc.unary_unary (Debian's grpc_tools is too old)."""
+
+    def __init__(self, channel, rr, key, version=VERSION):
+        self.channel, self.rr, self.key, self.version = channel, rr, key, version
+
+    def call(self, method, retry=True, **fields):
+        req_t = getattr(self.rr, method + "Request")
+        resp_t = getattr(self.rr, method + "Response")
+        stub = self.channel.unary_unary(SERVICE + method,
+                                        request_serializer=req_t.SerializeToString,
+                                        response_deserializer=resp_t.FromString)
+        md = []
+        if self.key is not None:
+            md.append(("authorization", "Bearer " + self.key))
+        if self.version is not None:
+            md.append(("temporal-cloud-api-version", self.version))
+        for attempt in range(20):
+            try:
+                return stub(req_t(**fields), metadata=md, timeout=10)
+            except grpc.RpcError as e:
+                if retry and e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    time.sleep(0.1)
+                    continue
+                raise
+        raise RuntimeError("still rate limited")
+
+    def fails(self, code, method, **fields):
+        try:
+            self.call(method, retry=False, **fields)
+        except grpc.RpcError as e:
+            if e.code() != code:
+                raise AssertionError("%s: expected %s, got %s: %s" % (method, code, e.code(), e.details()))
+            return e
+        raise AssertionError("%s: expected %s, got success" % (method, code))
+
+    def wait(self, op):
+        """Polls GetAsyncOperation, sleeping the operation's check_duration."""
+        deadline = time.time() + 10
+        while op.state in (1, 2):  # PENDING, IN_PROGRESS
+            if time.time() > deadline:
+                raise AssertionError("operation %s did not finish" % op.id)
+            d = op.check_duration
+            time.sleep(min(max(d.seconds + d.nanos / 1e9, 0.01), 1.0))
+            op = self.call("GetAsyncOperation", async_operation_id=op.id).async_operation
+        return op
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--endpoint", required=True)
+    ap.add_argument("--api-key", required=True)
+    ap.add_argument("--reader-key", required=True)
+    args = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="cloudops-py-")
+    generate(tmp)
+    from temporal.api.cloud.cloudservice.v1 import request_response_pb2 as rr
+    from temporal.api.cloud.operation.v1 import message_pb2 as operation
+    from temporal.api.cloud.resource.v1 import message_pb2 as resource
+    from temporal.api.cloud.identity.v1 import message_pb2 as identity
+    from google.protobuf import timestamp_pb2
+
+    channel = grpc.insecure_channel(args.endpoint)
+    c = Client(channel, rr, args.api_key)
+    checks = [0]
+    fulfilled = operation.AsyncOperation.STATE_FULFILLED
+    active = resource.RESOURCE_STATE_ACTIVE
+
+    def check(name, cond, detail=""):
+        if not cond:
+            print("FAIL", name, detail)
+            sys.exit(1)
+        checks[0] += 1
+        print("ok", name)
+
+    # identity and headers
+    me = c.call("GetCurrentIdentity")
+    check("current identity", me.user.spec.email == "owner@example.com", me)
+    Client(channel, rr, "wrong-key").fails(grpc.StatusCode.UNAUTHENTICATED, "GetRegions")
+    Client(channel, rr, args.api_key, version=None).fails(grpc.StatusCode.INVALID_ARGUMENT, "GetRegions")
+    check("authentication and version header", True)
+
+    # regions
+    regions = c.call("GetRegions").regions
+    check("regions", len(regions) >= 10 and c.call("GetRegion", region=regions[0].id).region.id == regions[0].id)
+
+    # paging
+    names, token, pages = [], "", 0
+    while True:
+        r = c.call("GetNamespaces", page_size=3, page_token=token)
+        names += [n.namespace for n in r.namespaces]
+        pages += 1
+        token = r.next_page_token
+        if not token:
+            break
+    check("paging", len(names) == 7 and pages == 3 and names == sorted(names), names)
+    c.fails(grpc.StatusCode.INVALID_ARGUMENT, "GetNamespaces", page_size=1001)
+
+    # a namespace through its async operation
+    r = c.call("CreateNamespace", spec=dict(name="py-ns", regions=["aws-us-west-2"], retention_days=5,
+                                            api_key_auth=dict(enabled=True),
+                                            search_attributes={"Team": 2}))
+    check("create namespace accepted", r.async_operation.state in (1, 2) and r.namespace == "py-ns.emu01")
+    op = c.wait(r.async_operation)
+    check("operation fulfilled", op.state == fulfilled and op.operation_type == "CreateNamespace", op)
+    ns = c.call("GetNamespace", namespace=r.namespace).namespace
+    check("namespace active", ns.state == active and ns.active_region == "aws-us-west-2", ns)
+
+    # a version conflict
+    stale = ns.resource_version
+    spec = ns.spec
+    spec.retention_days = 9
+    op = c.call("UpdateNamespace", namespace=ns.namespace, spec=spec, resource_version=stale).async_operation
+    c.wait(op)
+    e = c.fails(grpc.StatusCode.FAILED_PRECONDITION, "UpdateNamespace", namespace=ns.namespace,
+                spec=spec, resource_version=stale)
+    check("version conflict", "resource_version" in e.details())
+
+    # users and access
+    u = c.call("CreateUser", spec=dict(email="py@example.com", access=dict(
+        account_access=dict(role=identity.AccountAccess.ROLE_READ))))
+    c.wait(u.async_operation)
+    user = c.call("GetUser", user_id=u.user_id).user
+    c.wait(c.call("SetUserNamespaceAccess", namespace=ns.namespace, user_id=user.id,
+                  access=dict(permission=identity.NamespaceAccess.PERMISSION_WRITE),
+                  resource_version=user.resource_version).async_operation)
+    rows = c.call("GetUserNamespaceAssignments", namespace=ns.namespace).users
+    check("users and namespace access", any(x.email == "py@example.com" and not x.inherited_access for x in rows))
+
+    # groups and members
+    g = c.call("CreateUserGroup", spec=dict(display_name="py-group", cloud_group=dict()))
+    c.wait(g.async_operation)
+    c.wait(c.call("AddUserGroupMember", group_id=g.group_id, member_id=dict(user_id=user.id)).async_operation)
+    members = c.call("GetUserGroupMembers", group_id=g.group_id).members
+    check("group members", [m.member_id.user_id for m in members] == [user.id])
+
+    # service account and API key; the new key authenticates
+    sa = c.call("CreateServiceAccount", spec=dict(name="py-sa", access=dict(
+        account_access=dict(role=identity.AccountAccess.ROLE_ADMIN))))
+    c.wait(sa.async_operation)
+    expiry = timestamp_pb2.Timestamp(seconds=int(time.time()) + 86400)
+    k = c.call("CreateApiKey", spec=dict(owner_id=sa.service_account_id, display_name="py-key",
+                                         owner_type=identity.OWNER_TYPE_SERVICE_ACCOUNT, expiry_time=expiry))
+    c.wait(k.async_operation)
+    who = Client(channel, rr, k.token).call("GetCurrentIdentity")
+    check("API key token", who.service_account.spec.name == "py-sa" and who.principal_api_key.id == k.key_id)
+
+    # Nexus endpoint
+    ep = c.call("CreateNexusEndpoint", spec=dict(name="py-endpoint", target_spec=dict(
+        worker_target_spec=dict(namespace_id=ns.namespace, task_queue="tq"))))
+    c.wait(ep.async_operation)
+    found = c.call("GetNexusEndpoints", name="py-endpoint").endpoints
+    check("nexus endpoint", len(found) == 1 and found[0].id == ep.endpoint_id and found[0].state == active)
+
+    # connectivity rule and export sink
+    cr = c.call("CreateConnectivityRule", spec=dict(public_rule=dict(enable_stable_ips=True)))
+    c.wait(cr.async_operation)
+    check("connectivity rule", c.call("GetConnectivityRule", connectivity_rule_id=cr.connectivity_rule_id)
+          .connectivity_rule.spec.public_rule.enable_stable_ips)
+    c.wait(c.call("CreateNamespaceExportSink", namespace=ns.namespace, spec=dict(name="py-sink", enabled=True,
+        s3=dict(role_name="r", bucket_name="b", region="us-west-2", aws_account_id="123"))).async_operation)
+    sinks = c.call("GetNamespaceExportSinks", namespace=ns.namespace).sinks
+    check("export sink", len(sinks) == 1 and sinks[0].name == "py-sink" and sinks[0].state == active)
+
+    # account, usage, audit logs
+    acct = c.call("GetAccount").account
+    check("account", acct.id == "emu01" and acct.state == active)
+    usage = c.call("GetUsage").summaries
+    check("usage", len(usage) >= 1 and len(usage[-1].record_groups) >= 7)
+    logs = c.call("GetAuditLogs", page_size=1000).logs
+    check("audit logs", any(l.operation == "CreateNamespace" and l.raw_details["namespace"] == ns.namespace
+                            for l in logs))
+
+    # not implemented
+    e = c.fails(grpc.StatusCode.UNIMPLEMENTED, "GetProjects")
+    check("projects not implemented", "not implemented" in e.details())
+
+    # a rate-limit rejection, with RetryInfo in the status details
+    reader = Client(channel, rr, args.reader_key)
+    rejected = None
+    for _ in range(80):
+        try:
+            reader.call("GetRegions", retry=False)
+        except grpc.RpcError as err:
+            if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                rejected = err
+                break
+            raise
+    check("rate limit", rejected is not None and "rate limit exceeded" in rejected.details())
+    try:
+        import rpc_status_pb2 as status  # generated from proto/rpc_status.proto
+    except ImportError:
+        status = None
+    if status is not None:
+        bin_ = dict(rejected.trailing_metadata()).get("grpc-status-details-bin")
+        st = status.Status.FromString(bin_)
+        info = status.RetryInfo()
+        check("retry info", st.code == 8 and st.details[0].Unpack(info) and info.retry_delay.nanos > 0, st)
+
+    print("ok %d checks" % checks[0])
+
+
+if __name__ == "__main__":
+    main()
