@@ -1,0 +1,120 @@
+-- A tour of lua-cloudops against a local emulator of the Temporal Cloud Ops API.
+--
+--   lua5.4 examples/tour.lua          (starts an emulator, runs the tour, stops it)
+--
+-- With CLOUDOPS_ENDPOINT (host:port of an emulator started by hand, plaintext) and
+-- TEMPORAL_CLOUD_API_KEY set, it runs against that emulator instead. It creates
+-- resources: never point it at a real account.
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
+package.cpath = here .. (rawget(_G, "jit") and "/../build/luajit/lua/?.so;" or "/../build/lua/?.so;")
+  .. package.cpath
+
+local cloudops = require "cloudops"
+local emulator = require "cloudops.emulator"
+local core = require "cloudops.core"
+
+local printf = function(fmt, ...) io.write(string.format(fmt, ...), "\n") end
+local function step(title) printf("\n== %s", title) end
+local function check(v, err)
+  if v == nil then error(tostring(err), 2) end
+  return v
+end
+
+-- 0. An emulator: in-memory, on 127.0.0.1, with 12 namespaces already there.
+local endpoint, key = os.getenv("CLOUDOPS_ENDPOINT"), os.getenv("TEMPORAL_CLOUD_API_KEY")
+local emu
+if not endpoint then
+  emu = check(emulator.spawn { seed = { namespaces = 12 }, op_duration = 1.5, op_pending = 0.3 })
+  endpoint, key = emu.endpoint, emu.api_key
+  printf("started the emulator on %s (bin/cloudops-emulator)", endpoint)
+end
+
+local ok, err = pcall(function()
+  step("1. Connect")
+  -- insecure = true: plaintext, for a local server only. Against Temporal Cloud you would
+  -- write cloudops.connect{} and let TEMPORAL_CLOUD_API_KEY hold the key.
+  local client = check(cloudops.connect { endpoint = endpoint, insecure = true, api_key = key })
+  local me = check(client:get_current_identity())
+  printf("connected to %s as %s", endpoint, me.user and me.user.spec.email or me.service_account.spec.name)
+  printf("%d RPCs are methods of the client, e.g. client:get_namespaces(req)", #cloudops.methods())
+
+  step("2. List namespaces page by page")
+  local n = 0
+  for page in client:pages("get_namespaces", { page_size = 5 }) do
+    if not page then break end
+    n = n + 1
+    local names = {}
+    for _, ns in ipairs(page.namespaces) do names[#names + 1] = ns.namespace end
+    printf("page %d: %s", n, table.concat(names, ", "))
+  end
+  local count = 0
+  for ns, perr in client:paginate("get_namespaces", { page_size = 5 }) do
+    if not ns then error(perr) end
+    count = count + 1
+  end
+  printf("client:paginate walked the same %d namespaces item by item", count)
+
+  step("3. Create a namespace and wait for it")
+  local name = "tour-" .. core.random_bytes(3):gsub(".", function(c) return string.format("%02x", c:byte()) end)
+  local t0 = core.now()
+  local created = check(client:create_namespace { spec = {
+    name = name, regions = { "aws-us-east-1" }, retention_days = 7,
+    api_key_auth = { enabled = true } } })
+  printf("CreateNamespace answered at once: %s, operation %s is %s",
+    created.namespace, created.async_operation.id, created.async_operation.state)
+  local op = check(client:wait(created))
+  local ns = check(client:get_namespace { namespace = created.namespace }).namespace
+  printf("client:wait returned after %.1f s: operation %s, namespace %s", core.now() - t0, op.state, ns.state)
+  printf("workers connect to %s", ns.endpoints.grpc_address)
+
+  step("4. Change it safely with client:update (resource_version, retried on conflicts)")
+  local upd = check(client:update("namespace", created.namespace, function(res)
+    res.spec.retention_days = 30
+  end))
+  check(client:wait(upd))
+  ns = check(client:get_namespace { namespace = created.namespace }).namespace
+  printf("retention is now %d days (resource_version %s)", ns.spec.retention_days, ns.resource_version)
+
+  step("5. A service account and an API key for it")
+  local sa = check(client:create_service_account { spec = { name = name .. "-bot",
+    access = { account_access = { role = "ROLE_DEVELOPER" } } } })
+  check(client:wait(sa))
+  local k = check(client:create_api_key { spec = {
+    owner_id = sa.service_account_id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+    display_name = "tour key", expiry_time = cloudops.time.from_unix(os.time() + 30 * 86400) } })
+  check(client:wait(k))
+  printf("API key %s created; its token is shown once: %s...", k.key_id, k.token:sub(1, 12))
+  local bot = check(cloudops.connect { endpoint = endpoint, insecure = true, api_key = k.token })
+  printf("the new key authenticates as service account %s",
+    check(bot:get_current_identity()).service_account.spec.name)
+
+  step("6. A burst of 30 calls against the server's limit of 10 requests/s per user")
+  local raw = check(cloudops.connect { endpoint = endpoint, insecure = true, api_key = key,
+                                       rate_limit = false, retry = false })
+  local rejected = 0
+  for _ = 1, 30 do
+    local _, e = raw:get_regions()
+    if e then rejected = rejected + 1 end
+  end
+  printf("without client-side limiting: %d of 30 rejected with RESOURCE_EXHAUSTED", rejected)
+  core.sleep(1.1)   -- let the server's bucket fill again
+  local attempts, failures, rate, calls = 0, 0, 10, 30
+  local limited = check(cloudops.connect { endpoint = endpoint, insecure = true, api_key = key,
+    rate_limit = rate, on_event = function() attempts = attempts + 1 end })
+  t0 = core.now()
+  for _ = 1, calls do
+    local _, e = limited:get_regions()
+    if e then failures = failures + 1 end
+  end
+  -- The first `rate` calls use the bucket's burst; the rest come at `rate` per second.
+  printf("with rate_limit = %d: %d calls in %.1f s (ideal %.1f s), %d failures, %d attempts",
+    rate, calls, core.now() - t0, (calls - rate) / rate, failures, attempts)
+end)
+
+if emu then emu.stop() end
+if not ok then
+  io.stderr:write("tour failed: ", tostring(err), "\n")
+  os.exit(1)
+end
+printf("\nDone. The emulator is bin/cloudops-emulator (see --help); API.md has the whole API.")
