@@ -62,7 +62,7 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-valgrind bench demo install uninstall clean fetch-schema
+.PHONY: all schema check-schema python test test-valgrind bench demo fuzz install uninstall clean fetch-schema
 
 all: $(CORE_SO)
 
@@ -157,6 +157,37 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 
 bench: all $(BENCH_BINS)
 	$(LUA) bench/run.lua
+
+# ---- fuzzing (libFuzzer with ASan and UBSan, clang from Debian) ------------------------------
+
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZERS := $(FUZZ_DIR)/decode_fuzzer $(FUZZ_DIR)/encode_fuzzer
+
+$(FUZZ_DIR)/%_fuzzer: fuzz/lua_fuzzer.c $(CORE_SRCS) $(wildcard src/*.h) $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	@echo "FUZZER $@"
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -std=c11 -D_GNU_SOURCE -DFUZZ_TARGET='"$*"' $(shell pkg-config --cflags lua5.4) \
+	  -Isrc -I$(GEN) -w -o $@ fuzz/lua_fuzzer.c $(CORE_SRCS) $(GEN_SRCS) -llua5.4 $(DEP_LIBS) -lm
+
+$(FUZZ_DIR)/corpus/.stamp: fuzz/make_corpus.lua $(CORE_SO)
+	@rm -rf $(FUZZ_DIR)/corpus
+	$(LUA) fuzz/make_corpus.lua $(FUZZ_DIR)/corpus
+	@touch $@
+
+# Each fuzzer for FUZZ_SECONDS; what they find is kept in build/fuzz/findings/.
+fuzz: $(FUZZERS) $(FUZZ_DIR)/corpus/.stamp
+	@mkdir -p $(FUZZ_DIR)/findings
+	@for t in decode encode; do \
+	  mkdir -p $(FUZZ_DIR)/work/$$t; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
+	  $(FUZZ_DIR)/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(FUZZ_DIR)/findings/$$t- -print_final_stats=1 \
+	    $(FUZZ_DIR)/work/$$t $(FUZZ_DIR)/corpus/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|Done|==[0-9]+==ERROR|SUMMARY|property broken)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
 # ---- install ----------------------------------------------------------------------------------
 
