@@ -6,7 +6,7 @@ local ROOT = (debug.getinfo(1, "S").source:match("^@(.*)spec/helpers%.lua$") or 
 if ROOT == "" then ROOT = "./" end
 helpers.ROOT = ROOT
 helpers.LUA = os.getenv("CLOUDOPS_SPEC_LUA") or (jit and "luajit" or "lua5.4")
-helpers.CORE_CPATH = ROOT .. (jit and "build/luajit/lua/?.so" or "build/lua/?.so")
+helpers.CORE_CPATH = os.getenv("CLOUDOPS_CORE_CPATH") or (ROOT .. (jit and "build/luajit/lua/?.so" or "build/lua/?.so"))
 package.path = ROOT .. "lua/?.lua;" .. ROOT .. "lua/?/init.lua;" .. ROOT .. "spec/?.lua;" .. package.path
 package.cpath = helpers.CORE_CPATH .. ";" .. package.cpath
 

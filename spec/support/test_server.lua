@@ -11,9 +11,12 @@
 -- x-test-items: N           GetNamespaces answers N namespaces
 -- x-test-raw: 1             answer with bytes that are not a valid response
 -- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
+--
+-- The --log FILE has a line per request: the method path, then tab-separated name=value for
+-- each header received, and request.async_operation_id=ID when the request carries one.
 local dir = arg[0]:match("^(.*)spec/support/test_server%.lua$") or "./"
 package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
-package.cpath = dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
+package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") and (os.getenv("CLOUDOPS_CORE_CPATH") .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;"))) .. package.cpath
 local core = require "cloudops.core"
 
 local log_path, cert, key
@@ -109,6 +112,12 @@ while true do
     if log then
       local parts = { req.method }
       for k, v in pairs(req.metadata) do parts[#parts + 1] = k .. "=" .. v end
+      -- The operation id each attempt carried, for the specs of retried mutations.
+      local m = methods[req.method]
+      local okd, decoded = pcall(core.decode, m and m.input or "", req.payload or "")
+      if okd and type(decoded) == "table" and decoded.async_operation_id then
+        parts[#parts + 1] = "request.async_operation_id=" .. decoded.async_operation_id
+      end
       log:write(table.concat(parts, "\t"), "\n")
       log:flush()
     end
