@@ -102,7 +102,7 @@ local function check_types(o)
   for k, t in pairs(expect) do
     if o[k] ~= nil and type(o[k]) ~= t then return nil, k .. " must be a " .. t end
   end
-  if o.timeout and o.timeout <= 0 then return nil, "timeout must be positive" end
+  if o.timeout and not (o.timeout > 0) then return nil, "timeout must be positive" end
   if o.proxy ~= nil and o.proxy ~= false and type(o.proxy) ~= "string" then
     return nil, "proxy must be a URL string or false"
   end
@@ -116,7 +116,7 @@ end
 -- The limiter for a rate_limit option: a bucket, false, or nil, err.
 local function limiter(opt)
   if opt == false then return false end
-  if opt == nil then opt = 10 end
+  if opt == nil or opt == true then opt = 10 end
   local rate, burst = opt, nil
   if type(opt) == "table" then
     for k in pairs(opt) do
@@ -127,9 +127,10 @@ local function limiter(opt)
     if opt.shared then return nil, "rate_limit.shared needs OpenResty (cloudops.openresty)" end
     rate, burst = opt.rate or 10, opt.burst
   end
-  if type(rate) ~= "number" or rate <= 0 then return nil, "rate_limit must be a positive rate, a table or false" end
-  burst = burst or rate
-  if type(burst) ~= "number" or burst < 1 then return nil, "rate_limit.burst must be at least 1" end
+  if type(rate) ~= "number" or not (rate > 0) then return nil, "rate_limit must be a positive rate, a table or false" end
+  -- A rate below 1/s still lets one request through at a time.
+  burst = burst or (rate < 1 and 1 or rate)
+  if type(burst) ~= "number" or not (burst >= 1) then return nil, "rate_limit.burst must be at least 1" end
   return ratelimit.new(rate, burst, now)
 end
 
@@ -168,6 +169,9 @@ function client.connect(opts)
     _limiter = bucket,
     _auto_id = opts.auto_operation_id ~= false,
     _on_event = opts.on_event,
+    -- The clock and the sleep of the call path; specs replace them with fakes.
+    _clock = now,
+    _sleep = sleep,
   }, Client)
   if type(api_key) == "string" then self._md = self:_headers(api_key, nil, nil) end
   return self
@@ -200,96 +204,145 @@ function Client:_api_key()
   return v
 end
 
-local function check_call_options(opts)
-  if type(opts) ~= "table" then error("call options must be a table", 3) end
+-- The settings of one call: the client's, overridden by the call's opts. Returns nil, message
+-- for a bad option (a programming mistake: the caller raises it at the user's call site).
+function Client:_settings(opts)
+  local s = { policy = self._retry, timeout = self._timeout, limiter = self._limiter,
+              auto_id = self._auto_id, headers = self._md }
+  if opts == nil then return s end
+  if type(opts) ~= "table" then return nil, "call options must be a table" end
   for k in pairs(opts) do
-    if not CALL_OPTIONS[k] then error("unknown call option '" .. tostring(k) .. "'", 3) end
+    if not CALL_OPTIONS[k] then return nil, "unknown call option '" .. tostring(k) .. "'" end
   end
   local ok, err = check_metadata(opts.metadata, "opts.metadata")
-  if not ok then error(err, 3) end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or opts.timeout <= 0) then
-    error("opts.timeout must be a positive number", 3)
+  if not ok then return nil, err end
+  local t = opts.timeout
+  if t ~= nil and (type(t) ~= "number" or not (t > 0)) then return nil, "opts.timeout must be a positive number" end
+  local rl, auto = opts.rate_limit, opts.auto_operation_id
+  if rl ~= nil and type(rl) ~= "boolean" then return nil, "opts.rate_limit may only be false (or true)" end
+  if auto ~= nil and type(auto) ~= "boolean" then return nil, "opts.auto_operation_id must be a boolean" end
+  local v = opts.api_version
+  if v ~= nil and type(v) ~= "string" then return nil, "opts.api_version must be a string" end
+  if opts.retry ~= nil then
+    local perr
+    s.policy, perr = retry.policy(opts.retry, self._retry or nil)
+    if s.policy == nil then return nil, perr end
   end
+  if rl == false then s.limiter = false end
+  if auto == false then s.auto_id = false end
+  s.timeout = t or s.timeout
+  -- Per-call headers are built for each attempt (_attempt_headers).
+  if opts.metadata or v then s.headers, s.metadata, s.api_version = nil, opts.metadata, v end
+  return s
 end
 
-local function emit(self, m, attempt, code, started, delay)
+--- Validates call options for the helpers (paginate, wait): nil, message when they are bad.
+function Client:_check_options(opts)
+  local s, err = self:_settings(opts)
+  return s ~= nil, err
+end
+
+-- The headers of one attempt, or nil, err (API_KEY): the key function runs for every attempt.
+function Client:_attempt_headers(s)
+  if s.headers then return s.headers end
+  local key, err = self:_api_key()
+  if not key then return nil, err end
+  return self:_headers(key, s.metadata, s.api_version)
+end
+
+-- A copy of req with a fresh async_operation_id when a mutation's is empty, so that every
+-- attempt, and the server, see one operation (API.md "Helpers").
+local function with_operation_id(m, req, auto_id)
+  if not (auto_id and m.mutation) then return req end
+  if req ~= nil and (req.async_operation_id or "") ~= "" then return req end
+  local copy = {}
+  for k, v in pairs(req or {}) do copy[k] = v end
+  copy.async_operation_id = new_uuid()
+  return copy
+end
+
+-- One table per attempt for on_event; never the key nor the headers (API.md "Calls").
+local function emit(self, m, attempt, code, name, duration, delay)
   local on_event = self._on_event
   if on_event then
-    on_event({ method = m.name, attempt = attempt, code = code, name = codes[code] or code,
-               duration = now() - started, delay = delay })
+    on_event({ method = m.name, attempt = attempt, code = code, name = name,
+               duration = duration, delay = delay })
   end
 end
 
--- One call: method m resolved, request validated. Raises (level 3: the user's call site) only
--- for programming mistakes.
+-- The wait before the next attempt, or nil when there is none: out of attempts, or the wait
+-- would reach the call's deadline (max_elapsed bounds the whole call, sleeps included).
+local function next_delay(policy, attempt, err, t, deadline)
+  if attempt >= policy.max_attempts then return nil end
+  local d = retry.delay(policy, attempt, err)
+  if t + d >= deadline then return nil end
+  return d
+end
+
+-- The error when max_elapsed ran out before the first attempt could be sent (a long wait
+-- for the client's own rate limiter).
+local function out_of_time(m, policy)
+  return errors.new("DEADLINE_EXCEEDED", "retry.max_elapsed (" .. policy.max_elapsed ..
+    " s) ran out waiting for the client's rate limiter", { code = codes.DEADLINE_EXCEEDED,
+    method = m.name, attempts = 0, retryable = false })
+end
+
+-- The attempts of one call: rate limit, send, and on a retryable failure back off and go
+-- again, within max_attempts and max_elapsed.
+local function attempts(self, ch, m, req, payload, s)
+  local clock, pause, policy = self._clock, self._sleep, s.policy
+  local started = clock()
+  local deadline = policy and started + policy.max_elapsed
+  local attempt, last = 0, nil
+  while true do
+    attempt = attempt + 1
+    local headers, kerr = self:_attempt_headers(s)
+    if not headers then
+      kerr.method, kerr.attempts, kerr.retryable = m.name, attempt, false
+      emit(self, m, attempt, nil, kerr.name, 0, nil)
+      return nil, kerr
+    end
+    local wait, anchor = 0, nil
+    if s.limiter then wait, anchor = s.limiter:take() end
+    pause(wait)
+    local t0 = clock()
+    local timeout = s.timeout
+    if deadline then
+      if deadline - t0 < timeout then timeout = deadline - t0 end
+      if timeout <= 0 then return nil, last or out_of_time(m, policy) end
+    end
+    local resp, code, message, h, t = ch:call(m.index, payload, timeout, headers)
+    local t1 = clock()
+    if anchor then s.limiter:settle(anchor) end
+    if resp then
+      emit(self, m, attempt, 0, "OK", t1 - t0, nil)
+      return resp, nil, { headers = h, trailers = t, attempts = attempt, duration = t1 - started }
+    end
+    local err = errors.from_status(m.name, code, message, t, h)
+    err.attempts = attempt
+    err.retryable = policy and retry.retryable(code, m, req) or false
+    local delay = err.retryable and next_delay(policy, attempt, err, t1, deadline) or nil
+    emit(self, m, attempt, code, err.name, t1 - t0, delay)
+    if not delay then return nil, err end
+    last = err
+    pause(delay)
+  end
+end
+
+-- One call: method m resolved. Raises (level 2: the user's call site, since the methods
+-- tail-call this) only for programming mistakes.
 local function invoke(self, m, req, opts)
   local ch = rawget(self, "_ch")
   if not ch then error("the client is closed", 2) end
   if req ~= nil and type(req) ~= "table" then
     error(m.name .. ": the request must be a table or nil, got " .. type(req), 2)
   end
-  local policy, timeout, md, api_version = self._retry, self._timeout, self._md, nil
-  local limited, auto_id = self._limiter, self._auto_id
-  if opts ~= nil then
-    check_call_options(opts)
-    if opts.retry ~= nil then
-      local perr
-      policy, perr = retry.policy(opts.retry, self._retry or nil)
-      if policy == nil then error(perr, 2) end
-    end
-    if opts.rate_limit == false then limited = false end
-    if opts.auto_operation_id == false then auto_id = false end
-    timeout = opts.timeout or timeout
-    api_version = opts.api_version
-    if opts.metadata or api_version then md = nil end
-  end
-  if auto_id and m.mutation and (req == nil or (req.async_operation_id or "") == "") then
-    -- So that every attempt, and the server, see one operation (API.md "Helpers").
-    local copy = {}
-    for k, v in pairs(req or {}) do copy[k] = v end
-    copy.async_operation_id = new_uuid()
-    req = copy
-  end
+  local s, serr = self:_settings(opts)
+  if not s then error(serr, 2) end
+  req = with_operation_id(m, req, s.auto_id)
   local ok, payload = pcall(encode, m.input, req)
   if not ok then error(payload, 2) end
-
-  local started = now()
-  local attempt = 0
-  while true do
-    attempt = attempt + 1
-    local t0 = now()
-    local headers
-    if not md then
-      local key, kerr = self:_api_key()
-      if not key then
-        kerr.method, kerr.attempts = m.name, attempt
-        return nil, kerr
-      end
-      headers = self:_headers(key, opts and opts.metadata, api_version)
-    else
-      headers = md
-    end
-    if limited then
-      local wait = limited:take()
-      if wait > 0 then sleep(wait) end
-    end
-    local resp, code, message, h, t = ch:call(m.index, payload, timeout, headers)
-    if resp then
-      emit(self, m, attempt, 0, t0, nil)
-      return resp, nil, { headers = h, trailers = t, attempts = attempt, duration = now() - started }
-    end
-    local err = errors.from_status(m.name, code, message, t, h)
-    err.attempts = attempt
-    err.retryable = policy and retry.retryable(code, m, req) or false
-    local delay
-    if err.retryable and attempt < policy.max_attempts then
-      delay = retry.delay(policy, attempt, err)
-      if now() + delay - started > policy.max_elapsed then delay = nil end
-    end
-    emit(self, m, attempt, code, t0, delay)
-    if not delay then return nil, err end
-    sleep(delay)
-  end
+  return attempts(self, ch, m, req, payload, s)
 end
 
 --- client:call("GetNamespaces", req, opts) -> resp, nil, info | nil, err
@@ -320,6 +373,13 @@ for _, m in ipairs(schema.methods()) do
     return invoke(self, m, req, opts)
   end
 end
+
+-- The helpers of API.md, each in its own module.
+local paging = require "cloudops.paging"
+Client.paginate = paging.paginate
+Client.pages = paging.pages
+Client.wait = require "cloudops.wait"
+Client.update = require "cloudops.update"
 
 client.Client = Client
 client.invoke = invoke

@@ -28,10 +28,15 @@ function retry.policy(opt, base)
   for k, v in pairs(base or retry.DEFAULTS) do p[k] = v end
   for k, v in pairs(opt) do
     if retry.DEFAULTS[k] == nil then return nil, "unknown retry setting '" .. tostring(k) .. "'" end
-    if type(v) ~= "number" or v < 0 then return nil, "retry." .. k .. " must be a non-negative number" end
+    if type(v) ~= "number" or not (v >= 0) then return nil, "retry." .. k .. " must be a non-negative number" end
     p[k] = v
   end
-  if p.max_attempts < 1 then return nil, "retry.max_attempts must be at least 1" end
+  if p.max_attempts < 1 or p.max_attempts % 1 ~= 0 then
+    return nil, "retry.max_attempts must be a whole number, at least 1"
+  end
+  if p.multiplier < 1 then return nil, "retry.multiplier must be at least 1" end
+  -- A zero budget would fail every call before its first attempt.
+  if p.max_elapsed <= 0 then return nil, "retry.max_elapsed must be positive" end
   return p
 end
 
