@@ -171,6 +171,7 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 
 bench: all $(BENCH_BINS)
 	$(LUA) bench/run.lua
+	$(LUA) bench/ratelimit_batch.lua
 
 # ---- fuzzing (libFuzzer with ASan and UBSan, clang from Debian) ------------------------------
 
@@ -236,3 +237,24 @@ fetch-schema:
 	TEMPORAL_API_REPO=$(TEMPORAL_API_REPO) TEMPORAL_API_COMMIT=$(TEMPORAL_API_COMMIT) \
 	GRPC_GATEWAY_REPO=$(GRPC_GATEWAY_REPO) GRPC_GATEWAY_COMMIT=$(GRPC_GATEWAY_COMMIT) \
 	  sh proto/fetch-schema.sh "$(API_DIR)"
+# ---- readline binding (issue 6) ----
+# cloudops.readline, for bin/cloudops-repl (Lua 5.4 only: the REPL's Lua). Built when
+# libreadline's headers are there; without it the REPL runs without completion and history.
+READLINE_INCLUDE ?= /usr/include
+READLINE_SO := $(OUT)/lua/cloudops/readline.so
+ifneq ($(LUA),luajit)
+ifneq ($(wildcard $(READLINE_INCLUDE)/readline/readline.h),)
+all: $(READLINE_SO)
+install: install-readline
+endif
+endif
+$(READLINE_SO): src/readline/lreadline.c
+	@mkdir -p $(dir $@)
+	@echo "CC $@"
+	@$(CC) -std=c11 $(OPT) -fPIC -Wall -Wextra -D_GNU_SOURCE $(LUA_CFLAGS) -I$(READLINE_INCLUDE) $(SANITIZE) $(CFLAGS) \
+	  $(LDFLAGS_ALL) -o $@ $< -lreadline
+.PHONY: install-readline
+install-readline: $(READLINE_SO)
+	install -d $(DESTDIR)$(LUA_CMOD)/cloudops
+	install -m 755 $(READLINE_SO) $(DESTDIR)$(LUA_CMOD)/cloudops/readline.so
+# ---- end readline binding ----
