@@ -171,17 +171,18 @@ function M.spawn(opts)
       end
       if not gone() then os.execute("kill -KILL " .. pid .. " 2>/dev/null") end
     end
-    pipe:close()   -- reaps the child
+    local _, how, code = pipe:close()   -- reaps the child
     os.remove(errfile)
     os.remove(stopfile)
-    return true
+    return true, how, code
   end
   if not handle.endpoint or not handle.keys.owner then
-    handle.stop()
     local f = io.open(errfile, "r")
     local err = f and f:read("*a") or ""
     if f then f:close() end
-    return nil, "the emulator did not start: " .. (err ~= "" and err or concat(lines, "\n"))
+    local _, how, code = handle.stop()
+    return nil, format("the emulator did not start (%s %s): %s", tostring(how), tostring(code),
+      err ~= "" and err or concat(lines, "\n"))
   end
   handle.api_key = handle.keys.owner
   return setmetatable(handle, { __gc = function(h) h.stop() end })

@@ -162,6 +162,28 @@ describe("emulator process", function()
     assert.are.equal(2, code)
   end)
 
+  it("ends by itself when the process that spawned it dies without stopping it", function()
+    local script = helpers.tmpdir() .. "/orphan.lua"
+    helpers.write_file(script, string.format([[
+      package.path = %q .. package.path
+      package.cpath = %q .. package.cpath
+      local emu = assert(require("cloudops.emulator").spawn {})
+      print(emu.pid)
+      os.exit(0, false)   -- no stop(), no __gc
+    ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";"))
+    local pid = assert(tonumber(helpers.run(helpers.LUA .. " " .. helpers.sh_quote(script)):match("%d+")))
+    local deadline = core.now() + 3
+    local function running()
+      local f = io.open("/proc/" .. pid .. "/stat")
+      if not f then return false end
+      local st = f:read("*l"):match("^%d+ %b() (%a)")
+      f:close()
+      return st ~= "Z"
+    end
+    while running() and core.now() < deadline do core.sleep(0.05) end
+    assert.is_false(running())
+  end)
+
   it("launcher: a port in use is an error", function()
     emu = assert(emulator.spawn {})
     local second, err = emulator.spawn { port = emu.port }

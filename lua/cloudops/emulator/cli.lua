@@ -226,6 +226,8 @@ function M.main(argv)
     io.stderr:write("cloudops-emulator: cannot listen: ", tostring(serr), "\n")
     return 1
   end
+  -- Before the banner: a parent that exits as soon as it has read it must be seen going.
+  local should_stop = M.stop_check(stop_file, with_parent)
   local out = io.stdout
   out:write(format("listening on %s\n", srv:endpoint()))
   for _, p in ipairs(require("cloudops.emulator.seed").PRINCIPALS) do
@@ -235,7 +237,7 @@ function M.main(argv)
   out:write(format("ready: account %s, %s, Ctrl-C to stop\n", emu.st.account.id,
     srv.tls and "TLS" or "plaintext"))
   out:flush()
-  local how = srv:run(M.stop_check(stop_file, with_parent))
+  local how = srv:run(should_stop)
   local sok, saverr = srv:shutdown()
   if not sok then io.stderr:write("cloudops-emulator: cannot save state: ", tostring(saverr), "\n") end
   if how ~= "stopped" and not how:find("interrupted", 1, true) and not how:find("^signal") then

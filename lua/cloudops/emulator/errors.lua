@@ -40,7 +40,5 @@ M.denied = maker("PERMISSION_DENIED")
 M.precondition = maker("FAILED_PRECONDITION")
 M.unimplemented = maker("UNIMPLEMENTED")
 M.unauthenticated = maker("UNAUTHENTICATED")
-M.exhausted = maker("RESOURCE_EXHAUSTED")
-M.internal = maker("INTERNAL")
 
 return M

@@ -1,6 +1,6 @@
 -- Small helpers shared by the emulator modules: copies, ids, time values, sorting.
 local floor, random, format, byte = math.floor, math.random, string.format, string.byte
-local pairs, type, sort, concat = pairs, type, table.sort, table.concat
+local pairs, type, concat = pairs, type, table.concat
 local io_open = io.open
 
 local M = {}
@@ -88,33 +88,6 @@ function M.rfc3339(t)
   local s = floor(t)
   local ms = floor((t - s) * 1000)
   return os.date("!%Y-%m-%dT%H:%M:%S", s) .. format(".%03dZ", ms)
-end
-
-function M.sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
--- Sorted array of the values of a map, by a key function returning strings.
-function M.sorted_values(t, keyfn)
-  local items, keys = {}, {}
-  for k, v in pairs(t) do
-    items[#items + 1] = v
-    keys[v] = keyfn and keyfn(v, k) or tostring(k)
-  end
-  sort(items, function(a, b) return keys[a] < keys[b] end)
-  return items, keys
-end
-
-function M.empty(s) return s == nil or s == "" end
-
--- Count of entries of a map (or array with holes).
-function M.count(t)
-  local n = 0
-  if t then for _ in pairs(t) do n = n + 1 end end
-  return n
 end
 
 return M

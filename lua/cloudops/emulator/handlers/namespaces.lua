@@ -11,7 +11,7 @@ local regions = require "cloudops.emulator.regions"
 local statelib = require "cloudops.emulator.state"
 local C = require "cloudops.emulator.handlers.common"
 
-local copy, ts, floor = util.copy, util.ts, math.floor
+local copy, ts = util.copy, util.ts
 
 local H = {}
 
