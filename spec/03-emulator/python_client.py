@@ -8,7 +8,9 @@ The emulator must have seeded 7 namespaces, user rate limit 50/s, operations of 
 Prints one line per check and "ok N checks"; exits 1 at the first failed check.
 """
 import argparse
+import atexit
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,6 +98,7 @@ def main():
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="cloudops-py-")
+    atexit.register(shutil.rmtree, tmp, True)
     generate(tmp)
     from temporal.api.cloud.cloudservice.v1 import request_response_pb2 as rr
     from temporal.api.cloud.operation.v1 import message_pb2 as operation
