@@ -359,5 +359,6 @@ int luaopen_cloudops_core(lua_State *L) {
   lua_setfield(L, -2, "empty_array");
   lua_pushstring(L, co_api_version);
   lua_setfield(L, -2, "API_VERSION");
+  co_signals_register(L);
   return 1;
 }

@@ -28,4 +28,7 @@ void co_channel_register(lua_State *L);
 int co_server_new(lua_State *L);
 void co_server_register(lua_State *L);
 
+/* core.trap_signals, core.caught_signal (signals.c), set on the module table on top. */
+void co_signals_register(lua_State *L);
+
 #endif

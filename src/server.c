@@ -258,7 +258,10 @@ int co_server_new(lua_State *L) {
   luaL_setmetatable(L, SERVER_MT);
 
   co_grpc_init();
-  s->server = grpc_server_create(NULL, NULL);
+  /* Without SO_REUSEPORT a port in use is an error, not a second server sharing it. */
+  grpc_arg no_reuse = {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
+  grpc_channel_args server_args = {1, &no_reuse};
+  s->server = grpc_server_create(&server_args, NULL);
   s->cq = grpc_completion_queue_create_for_next(NULL);
   grpc_server_register_completion_queue(s->server, s->cq, NULL);
   grpc_server_credentials *creds;

@@ -226,6 +226,9 @@ function M.main(argv)
     io.stderr:write("cloudops-emulator: cannot listen: ", tostring(serr), "\n")
     return 1
   end
+  -- SIGTERM and SIGINT end the loop between turns, so the state is saved and calls answered.
+  local core = require "cloudops.core"
+  if core.trap_signals then core.trap_signals{ "TERM", "INT" } end
   -- Before the banner: a parent that exits as soon as it has read it must be seen going.
   local should_stop = M.stop_check(stop_file, with_parent)
   local out = io.stdout
@@ -239,6 +242,8 @@ function M.main(argv)
   out:flush()
   local how = srv:run(should_stop)
   local sok, saverr = srv:shutdown()
+  out:write("stopped: ", how, "\n")
+  out:flush()
   if not sok then io.stderr:write("cloudops-emulator: cannot save state: ", tostring(saverr), "\n") end
   if how ~= "stopped" and not how:find("interrupted", 1, true) and not how:find("^signal") then
     io.stderr:write("cloudops-emulator: ", how, "\n")
