@@ -211,15 +211,20 @@ LUA_CMOD ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA_PKG) 2>/dev/null ||
 LUA_LMOD := $(if $(LUA_LMOD),$(LUA_LMOD),$(PREFIX)/share/lua/$(LUA_ABI))
 LUA_CMOD := $(if $(LUA_CMOD),$(LUA_CMOD),$(PREFIX)/lib/lua/$(LUA_ABI))
 LUA_FILES := $(shell find lua -name '*.lua')
+BINDIR ?= $(PREFIX)/bin
+TOOLS := $(notdir $(wildcard bin/cloudops bin/cloudops-emulator bin/cloudops-repl))
 
 install: all
 	@for f in $(LUA_FILES); do d="$(DESTDIR)$(LUA_LMOD)/$$(dirname $${f#lua/})"; \
 	  install -d "$$d" && install -m 644 "$$f" "$$d/" || exit 1; done
 	install -d $(DESTDIR)$(LUA_CMOD)/cloudops
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_CMOD)/cloudops/core.so
+	install -d $(DESTDIR)$(BINDIR)
+	for b in $(TOOLS); do install -m 755 bin/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LMOD)/cloudops $(DESTDIR)$(LUA_LMOD)/cloudops.lua $(DESTDIR)$(LUA_CMOD)/cloudops
+	for b in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,7 @@ build = {
   install_variables = {
     LUA_LMOD = "$(LUADIR)",
     LUA_CMOD = "$(LIBDIR)",
+    BINDIR = "$(BINDIR)",
   },
   copy_directories = {},
 }
