@@ -94,12 +94,12 @@ function helpers.spawn(cmd, ready, timeout)
 end
 
 --- Starts spec/support/test_server.lua (see there) and returns { endpoint, port, requests_log,
--- stop }. opts: tls = { cert = path, key = path }.
+-- stop }. opts: tls = { cert = path, key = path }, port (default: a free one).
 function helpers.test_server(opts)
   opts = opts or {}
   local dir = helpers.tmpdir()
   local reqlog = dir .. "/requests.log"
-  local args = { "--log", reqlog }
+  local args = { "--log", reqlog, "--port", tostring(opts.port or 0) }
   if opts.tls then
     args[#args + 1] = "--tls-cert " .. sh_quote(opts.tls.cert) .. " --tls-key " .. sh_quote(opts.tls.key)
   end

@@ -2,7 +2,7 @@
 -- as its x-test-* headers ask, and every header it received is echoed back as an
 -- "x-echo-<name>" trailer, so a spec can see exactly what the client sent.
 --
---   lua spec/support/test_server.lua [--log FILE] [--tls-cert F --tls-key F]
+--   lua spec/support/test_server.lua [--port N] [--log FILE] [--tls-cert F --tls-key F]
 --
 -- x-test-code: N            answer with status N ("requested status N")
 -- x-test-retry-after: S     put a google.rpc.RetryInfo of S seconds in the status details
@@ -10,6 +10,7 @@
 -- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
 -- x-test-items: N           GetNamespaces answers N namespaces
 -- x-test-raw: 1             answer with bytes that are not a valid response
+-- x-test-die: 1             exit at once, the call unanswered (a server dying mid-call)
 -- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
 --
 -- The --log FILE has a line per request: the method path, then tab-separated name=value for
@@ -20,9 +21,11 @@ package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") and (os.getenv("CLOUDOPS_CORE_
 local core = require "cloudops.core"
 
 local log_path, cert, key
+local port = 0
 local i = 1
 while arg[i] do
   if arg[i] == "--log" then log_path = arg[i + 1]; i = i + 2
+  elseif arg[i] == "--port" then port = tonumber(arg[i + 1]); i = i + 2
   elseif arg[i] == "--tls-cert" then cert = arg[i + 1]; i = i + 2
   elseif arg[i] == "--tls-key" then key = arg[i + 1]; i = i + 2
   else error("unknown argument " .. arg[i]) end
@@ -35,7 +38,7 @@ local function read(path)
   return s
 end
 
-local srv = assert(core.server{ address = "127.0.0.1:0", tls = cert and { cert = read(cert), key = read(key) } })
+local srv = assert(core.server{ address = "127.0.0.1:" .. port, tls = cert and { cert = read(cert), key = read(key) } })
 io.stdout:write("listening on 127.0.0.1:", srv.port, "\n")
 io.stdout:flush()
 local log = log_path and assert(io.open(log_path, "a"))
@@ -121,6 +124,7 @@ while true do
       log:write(table.concat(parts, "\t"), "\n")
       log:flush()
     end
+    if req.metadata["x-test-die"] then os.exit(1, false) end
     local delay = tonumber(req.metadata["x-test-delay"] or "")
     local r = { req.call, answer(req) }
     if delay then
