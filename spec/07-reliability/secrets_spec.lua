@@ -50,10 +50,9 @@ describe("secrets", function()
                                          retry = false, rate_limit = false,
                                          on_event = function(ev) events[#events + 1] = ev end })
       assert_no_key(tostring(c), "tostring(client)")
-      local resp, err, info = c:get_namespaces{}
-      assert.is_nil(err)
-      assert_no_key(resp, "a response")
-      assert_no_key(info, "info")
+      local resp, err, info = c:get_namespaces{} -- may be rate limited after the previous round
+      assert.truthy(resp or err)
+      assert_no_key({ resp, err, info }, "a response and its info")
       local outcomes = {}
       for _ = 1, 12 do -- a burst over the user's 5/s: RESOURCE_EXHAUSTED with details
         outcomes[#outcomes + 1] = { c:get_users{} }
