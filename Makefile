@@ -66,7 +66,7 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-asan test-valgrind bench demo fuzz install uninstall clean fetch-schema
+.PHONY: all schema check-schema python test test-asan test-valgrind bench bench-load demo fuzz install uninstall clean fetch-schema
 
 all: $(CORE_SO)
 
@@ -172,6 +172,10 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 bench: all $(BENCH_BINS)
 	$(LUA) bench/run.lua
 	$(LUA) bench/ratelimit_batch.lua
+
+# Memory under load: 100,000 calls and 10,000 clients, RSS sampled (issue 7); by hand.
+bench-load: all
+	$(LUA) bench/load.lua
 
 # ---- fuzzing (libFuzzer with ASan and UBSan, clang from Debian) ------------------------------
 
