@@ -51,6 +51,7 @@ static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned 
 static void push_value(lua_State *L, const ProtobufCMessage *msg);
 
 static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
+  luaL_checkstack(L, 4, "message nesting too deep"); /* nesting is bounded by depth_ok */
   const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
   size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
   ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
@@ -66,6 +67,7 @@ static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
 }
 
 static void push_list_value(lua_State *L, const ProtobufCMessage *msg) {
+  luaL_checkstack(L, 4, "message nesting too deep");
   const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
   size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
   if (n == 0) { /* so that an empty list encodes back as a list, not an object */
@@ -81,6 +83,7 @@ static void push_list_value(lua_State *L, const ProtobufCMessage *msg) {
 }
 
 static void push_value(lua_State *L, const ProtobufCMessage *msg) {
+  luaL_checkstack(L, 4, "message nesting too deep");
   const ProtobufCMessageDescriptor *d = msg->descriptor;
   const ProtobufCFieldDescriptor *any = &d->fields[0];
   uint32_t which = *(const uint32_t *)((const char *)msg + any->quantifier_offset);

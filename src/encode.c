@@ -118,7 +118,9 @@ static int64_t get_int(Enc *e, int idx, int64_t lo, int64_t hi, const char *type
     char *end;
     errno = 0;
     long long parsed = strtoll(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || s[0] == ' ' || s[0] == '+')
+    /* Only decimal digits, after an optional '-' (strtoll would also skip leading spaces). */
+    const char *digit = s[0] == '-' ? s + 1 : s;
+    if (end == s || *end || errno == ERANGE || *digit < '0' || *digit > '9')
       return co_path_error(L, e->st, "expected an integer for %s, got string \"%s\"", type_name, s);
     v = parsed;
   } else {
@@ -139,7 +141,8 @@ static uint64_t get_uint64(Enc *e, int idx, const char *type_name) {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (end == s || *end || errno == ERANGE || s[0] == '-' || s[0] == ' ' || s[0] == '+')
+    /* Only decimal digits: strtoull would skip spaces and accept a '-' (wrapping it around). */
+    if (end == s || *end || errno == ERANGE || s[0] < '0' || s[0] > '9')
       return co_path_error(L, e->st, "expected an integer for %s, got string \"%s\"", type_name, s);
     return v;
   }
@@ -220,8 +223,15 @@ static ProtobufCMessage *encode_time(Enc *e, const CoMessage *m, int idx) {
                                   ? "invalid RFC 3339 timestamp \"%s\" (e.g. \"2024-01-02T03:04:05Z\")"
                                   : "invalid duration \"%s\" (e.g. \"1.5s\")", s);
   } else {
-    if (co_split_seconds(lua_tonumber(L, idx), &seconds, &nanos))
-      co_path_error(L, e->st, "%s out of range for %s", lua_tostring(L, idx), m->desc->name);
+    char text[48];
+    int bad = co_split_seconds(lua_tonumber(L, idx), &seconds, &nanos);
+    if (!bad && m->wkt == CO_WKT_TIMESTAMP) {
+      /* A Timestamp's nanos are never negative: -1.5 is { seconds = -2, nanos = 500000000 }; and
+       * it must lie in years 1..9999, as its text form does (co_format_rfc3339 checks both). */
+      if (nanos < 0) { seconds--; nanos += 1000000000; }
+      bad = co_format_rfc3339(seconds, nanos, text) < 0;
+    }
+    if (bad) co_path_error(L, e->st, "%s out of range for %s", lua_tostring(L, idx), m->desc->name);
   }
   ProtobufCMessage *msg = new_message(e, m->desc);
   set_seconds_nanos(msg, seconds, nanos);
@@ -259,6 +269,7 @@ static ProtobufCMessage *encode_list_value(Enc *e, const CoMessage *m, int idx);
 /* google.protobuf.Value from any Lua value, as JSON would be. */
 static void encode_value(Enc *e, ProtobufCMessage *msg, int idx) {
   lua_State *L = e->L;
+  luaL_checkstack(L, 6, "nesting too deep"); /* nesting is bounded by path_push */
   const ProtobufCMessageDescriptor *d = msg->descriptor;
   /* Value's oneof `kind`: null_value 1, number_value 2, string_value 3, bool_value 4,
    * struct_value 5, list_value 6. */
@@ -302,6 +313,7 @@ static void encode_value(Enc *e, ProtobufCMessage *msg, int idx) {
 
 static ProtobufCMessage *encode_list_value(Enc *e, const CoMessage *m, int idx) {
   lua_State *L = e->L;
+  luaL_checkstack(L, 6, "nesting too deep");
   ProtobufCMessage *msg = new_message(e, m->desc);
   const ProtobufCFieldDescriptor *f = &m->desc->fields[0]; /* repeated Value values = 1 */
   size_t n = lua_rawlen(L, idx);
@@ -323,6 +335,7 @@ static ProtobufCMessage *encode_list_value(Enc *e, const CoMessage *m, int idx) 
 
 static ProtobufCMessage *encode_struct(Enc *e, const CoMessage *m, int idx) {
   lua_State *L = e->L;
+  luaL_checkstack(L, 6, "nesting too deep");
   if (lua_type(L, idx) != LUA_TTABLE) type_error(e, idx, "table (a JSON object)");
   ProtobufCMessage *msg = new_message(e, m->desc);
   const ProtobufCFieldDescriptor *f = &m->desc->fields[0]; /* map<string, Value> fields = 1 */
@@ -492,7 +505,6 @@ static void encode_repeated(Enc *e, const ProtobufCFieldDescriptor *f, ProtobufC
   size_t n = 0;
   if (!is_list(L, idx, &n) && n > 0) {
     /* Name the first key that breaks the sequence, or the hole. */
-    size_t len = lua_rawlen(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
       lua_pop(L, 1);
@@ -507,7 +519,15 @@ static void encode_repeated(Enc *e, const ProtobufCFieldDescriptor *f, ProtobufC
         co_path_error(L, e->st, "expected an array (keys 1..n), found key %s", k);
       }
     }
-    co_path_error(L, e->st, "expected an array without holes, but [%d] is nil", (int)len + 1);
+    /* Every key is a positive integer and there are n of them, so one of 1..n is missing. */
+    size_t hole = 1;
+    for (;; hole++) {
+      lua_rawgeti(L, idx, (lua_Integer)hole); /* LuaJIT's returns no type: check it apart */
+      int missing = lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (missing) break;
+    }
+    co_path_error(L, e->st, "expected an array without holes, but [%d] is nil", (int)hole);
   }
   size_t esize = element_size(f);
   char *items = co_arena_alloc(&e->st->arena, n * esize);

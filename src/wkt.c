@@ -131,7 +131,8 @@ int co_parse_duration(const char *s, size_t len, int64_t *seconds, int32_t *nano
 }
 
 int co_split_seconds(double v, int64_t *seconds, int32_t *nanos) {
-  if (!isfinite(v) || fabs(v) > (double)MAX_TS_SECONDS * 1.5) return -1;
+  /* The Duration range, which also holds every Timestamp's seconds. */
+  if (!isfinite(v) || fabs(trunc(v)) > (double)MAX_DURATION_SECONDS) return -1;
   double whole = trunc(v);
   double frac = round((v - whole) * 1e9);
   int64_t s = (int64_t)whole;
