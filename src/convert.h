@@ -7,7 +7,11 @@
 #include "arena.h"
 #include "schema.h"
 
+/* Nesting limits: of Lua tables when encoding, and of messages on the wire when decoding. One
+ * Lua level of a Struct is three messages (Struct, its map entry, Value), so the wire limit is
+ * three times the Lua one: whatever we encode, we decode. */
 #define CO_MAX_DEPTH 100
+#define CO_MAX_WIRE_DEPTH (3 * CO_MAX_DEPTH)
 
 /* One step of the path to the value being converted, for error messages. */
 typedef struct {
@@ -42,7 +46,8 @@ void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx
 void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg);
 
 /* Unpacks bytes as m and pushes the table; returns 0, or (nothing pushed) -1 when the bytes are
- * not a valid m, -2 when they are malformed or nest deeper than CO_MAX_DEPTH. */
+ * not a valid m, -2 when they are cut short or nest deeper than CO_MAX_WIRE_DEPTH, -3 when a
+ * string field is not valid UTF-8 (or holds a NUL). */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
 
 /* Raises a Lua error prefixed with the current conversion path. */

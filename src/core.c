@@ -52,9 +52,10 @@ static int l_decode(lua_State *L) {
   int rc = co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len);
   if (rc != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, rc == -2 ? "malformed %s: truncated, or nested deeper than %d levels"
-                                : "malformed %s: the bytes are not a valid encoding of it",
-                    m->desc->name, CO_MAX_DEPTH);
+    lua_pushfstring(L, rc == -2   ? "malformed %s: cut short, or nested deeper than %d messages"
+                       : rc == -3 ? "malformed %s: a string field is not valid UTF-8 (or holds a NUL)"
+                                  : "malformed %s: the bytes are not a valid encoding of it",
+                    m->desc->name, CO_MAX_WIRE_DEPTH);
     return 2;
   }
   return 1;
@@ -215,8 +216,11 @@ static int l_format_rfc3339(lua_State *L) {
   char buf[48];
   lua_Number secs = luaL_checknumber(L, 1);
   lua_Integer nanos = luaL_optinteger(L, 2, 0);
-  int n = co_format_rfc3339((int64_t)secs, (int32_t)nanos, buf);
-  if (n < 0 || secs != (lua_Number)(int64_t)secs) {
+  /* Range first: converting an out-of-range double to int64 is undefined. */
+  int in_range = secs >= -1e12 && secs <= 1e12 && secs == (lua_Number)(int64_t)secs &&
+                 nanos >= 0 && nanos <= 999999999;
+  int n = in_range ? co_format_rfc3339((int64_t)secs, (int32_t)nanos, buf) : -1;
+  if (n < 0) {
     lua_pushnil(L);
     lua_pushliteral(L, "timestamp out of the RFC 3339 range (years 1 to 9999) or nanos outside 0..999999999");
     return 2;

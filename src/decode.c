@@ -51,7 +51,7 @@ static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned 
 static void push_value(lua_State *L, const ProtobufCMessage *msg);
 
 static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
-  luaL_checkstack(L, 4, "message nesting too deep"); /* nesting is bounded by depth_ok */
+  luaL_checkstack(L, 4, "message nesting too deep"); /* nesting is bounded by wire_check */
   const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
   size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
   ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
@@ -243,37 +243,44 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
   return -1;
 }
 
-/* Whether the message nests no deeper than CO_MAX_DEPTH. protobuf-c's unpack recurses once per
- * level with no bound, so a hostile payload (a few bytes per level of google.protobuf.Value)
- * could exhaust the C stack: this walks the wire first, recursing only into message fields. */
-static int depth_ok(const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
-  if (depth > CO_MAX_DEPTH) return 0;
+/* Checks the wire bytes of m before protobuf-c sees them: returns 0, -2 when they nest deeper
+ * than CO_MAX_WIRE_DEPTH messages or are cut short, -3 when a string field is not valid UTF-8 or
+ * holds a NUL (protobuf-c keeps strings NUL-terminated, so it would cut them silently).
+ * protobuf-c's unpack recurses once per level with no bound, so a hostile payload (a few bytes
+ * per level of google.protobuf.Value) could exhaust the C stack; and it does not check UTF-8,
+ * which proto3 requires of a parser. This walks the wire once, recursing only into messages. */
+static int wire_check(const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
+  if (depth > CO_MAX_WIRE_DEPTH) return -2;
   while (p < end) {
     uint64_t key, len;
-    if (read_varint(&p, end, &key)) return 0;
+    if (read_varint(&p, end, &key)) return -2;
     switch (key & 7) {
-      case 0: if (read_varint(&p, end, &len)) return 0; break;
-      case 1: if (end - p < 8) return 0; p += 8; break;
-      case 5: if (end - p < 4) return 0; p += 4; break;
+      case 0: if (read_varint(&p, end, &len)) return -2; break;
+      case 1: if (end - p < 8) return -2; p += 8; break;
+      case 5: if (end - p < 4) return -2; p += 4; break;
       case 2: {
-        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) return 0;
+        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) return -2;
         const ProtobufCFieldDescriptor *f = key >> 3 <= UINT32_MAX
             ? protobuf_c_message_descriptor_get_field(m->desc, (unsigned)(key >> 3)) : NULL;
         if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
           const CoMessage *sub = m->fields[f - m->desc->fields].type;
-          if (sub && !depth_ok(sub, p, p + len, depth + 1)) return 0;
+          int rc = sub ? wire_check(sub, p, p + len, depth + 1) : 0;
+          if (rc) return rc;
+        } else if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+          if (memchr(p, 0, len) || !co_utf8_valid((const char *)p, len)) return -3;
         }
         p += len;
         break;
       }
-      default: return 0; /* groups (3, 4) are not proto3; protobuf-c would refuse them too */
+      default: return -2; /* groups (3, 4) are not proto3; protobuf-c would refuse them too */
     }
   }
-  return 1;
+  return 0;
 }
 
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
-  if (!depth_ok(m, data, data + len, 0)) return -2;
+  int rc = wire_check(m, data, data + len, 0);
+  if (rc) return rc;
   co_arena_reset(&st->arena);
   ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc, &st->arena.allocator, len, data);
   if (!msg) return -1;

@@ -3,6 +3,7 @@
 #include "convert.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -424,10 +425,14 @@ static void encode_single(Enc *e, const ProtobufCFieldDescriptor *f, void *slot,
     case PROTOBUF_C_TYPE_FIXED64:
       *(uint64_t *)slot = get_uint64(e, idx, "uint64");
       break;
-    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_FLOAT: {
       if (lua_type(L, idx) != LUA_TNUMBER) type_error(e, idx, "number");
-      *(float *)slot = (float)lua_tonumber(L, idx);
+      lua_Number v = lua_tonumber(L, idx);
+      if (isfinite(v) && (v > FLT_MAX || v < -FLT_MAX)) /* not silently infinity */
+        co_path_error(L, e->st, "%s out of range for float", lua_tostring(L, idx));
+      *(float *)slot = (float)v;
       break;
+    }
     case PROTOBUF_C_TYPE_DOUBLE:
       if (lua_type(L, idx) != LUA_TNUMBER) type_error(e, idx, "number");
       *(double *)slot = lua_tonumber(L, idx);

@@ -80,10 +80,11 @@ static void build(void) {
   if (build_fields() == 0) init_status = 0;
 }
 
-static unsigned enum_base(const ProtobufCEnumDescriptor *e, const unsigned *bases) {
+/* The index of enum e's first value name, or -1 when e is not registered (a build error). */
+static long enum_base(const ProtobufCEnumDescriptor *e, const unsigned *bases) {
   for (size_t i = 0; i < co_enum_descs_count; i++)
     if (co_enum_descs[i] == e) return bases[i];
-  return 0;
+  return -1;
 }
 
 /* The name table and each message's per-field info. */
@@ -112,8 +113,11 @@ static int build_fields(void) {
         info[f].type = co_schema_message(fd->descriptor);
         info[f].is_map = fd->label == PROTOBUF_C_LABEL_REPEATED && info[f].type && info[f].type->extra->map_entry;
       } else if (fd->type == PROTOBUF_C_TYPE_ENUM) {
-        info[f].enum_base = enum_base(fd->descriptor, bases);
+        long base = enum_base(fd->descriptor, bases);
+        if (base < 0) { free(info); free(bases); return -1; }
+        info[f].enum_base = (unsigned)base;
       }
+      if (fd->type == PROTOBUF_C_TYPE_MESSAGE && !info[f].type) { free(info); free(bases); return -1; }
     }
     m->fields = info;
   }

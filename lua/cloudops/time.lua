@@ -39,6 +39,7 @@ function time.from_unix(seconds)
   local s, n = core.parse_duration(seconds)
   if not s then error("seconds out of range: " .. tostring(seconds), 2) end
   if n < 0 then s, n = s - 1, n + 1000000000 end -- a Timestamp's nanos are never negative
+  if not core.format_rfc3339(s, n) then error("seconds out of the Timestamp range (years 1 to 9999): " .. tostring(seconds), 2) end
   return { seconds = s, nanos = n }
 end
 

@@ -174,23 +174,37 @@ describe("conversion robustness", function()
   end)
 
   it("decodes nested Struct and ListValue payloads within the depth limit", function()
-    local t = assert(core.decode("google.protobuf.Struct", nested_struct_bytes(33)))
+    local t = assert(core.decode("google.protobuf.Struct", nested_struct_bytes(99)))
     local depth = 0
     while t.a do t, depth = t.a, depth + 1 end
-    assert.are.equal(33, depth)
-    t = assert(core.decode("google.protobuf.ListValue", nested_list_bytes(49)))
+    assert.are.equal(99, depth)
+    t = assert(core.decode("google.protobuf.ListValue", nested_list_bytes(149)))
     depth = 1
     while type(t[1]) == "table" do t, depth = t[1], depth + 1 end
-    assert.are.equal(49, depth)
+    assert.are.equal(149, depth)
+  end)
+
+  it("decodes whatever nesting it encodes", function()
+    local function nested(depth, make)
+      local t = {}
+      for _ = 1, depth do t = make(t) end
+      return t
+    end
+    for _, depth in ipairs{ 50, 98 } do
+      local s = nested(depth, function(inner) return { a = inner } end)
+      assert.truthy(core.decode("google.protobuf.Struct", core.encode("google.protobuf.Struct", s)))
+      local l = nested(depth, function(inner) return { inner } end)
+      assert.truthy(core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", l)))
+    end
   end)
 
   it("returns nil, err for payloads nested past the limit, however deep", function()
-    for _, depth in ipairs{ 34, 300 } do
+    for _, depth in ipairs{ 101, 300 } do
       local t, err = core.decode("google.protobuf.Struct", nested_struct_bytes(depth))
       assert.is_nil(t)
       assert.is_string(err)
     end
-    for _, depth in ipairs{ 51, 1000 } do
+    for _, depth in ipairs{ 151, 1000 } do
       local t, err = core.decode("google.protobuf.ListValue", nested_list_bytes(depth))
       assert.is_nil(t)
       assert.is_string(err)
