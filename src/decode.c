@@ -17,6 +17,10 @@ static inline void push_name(const Dec *d, unsigned i) { lua_rawgeti(d->L, d->na
 
 static void push_message(const Dec *d, const CoMessage *m, const ProtobufCMessage *msg);
 
+/* lua_pushstring would first look the pointer up in Lua 5.4's C-string cache (a strcmp per
+ * string): with the length given, the string is made directly. */
+static inline void push_cstring(lua_State *L, const char *s) { lua_pushlstring(L, s, strlen(s)); }
+
 static void push_int64(lua_State *L, int64_t v) {
 #if CO_HAS_INTEGERS
   lua_pushinteger(L, (lua_Integer)v);
@@ -59,7 +63,7 @@ static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
   for (size_t i = 0; i < n; i++) {
     const ProtobufCMessage *entry = items[i];
     const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0], *vf = &entry->descriptor->fields[1];
-    lua_pushstring(L, *(const char *const *)((const char *)entry + kf->offset));
+    push_cstring(L, *(const char *const *)((const char *)entry + kf->offset));
     const ProtobufCMessage *v = *(ProtobufCMessage *const *)((const char *)entry + vf->offset);
     if (v) push_value(L, v); else lua_pushlightuserdata(L, CO_NULL_SENTINEL);
     lua_rawset(L, -3);
@@ -92,7 +96,7 @@ static void push_value(lua_State *L, const ProtobufCMessage *msg) {
   const void *slot = (const char *)msg + f->offset;
   switch (which) {
     case 2: lua_pushnumber(L, *(const double *)slot); break;
-    case 3: lua_pushstring(L, *(const char *const *)slot); break;
+    case 3: push_cstring(L, *(const char *const *)slot); break;
     case 4: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
     case 5: push_struct(L, *(ProtobufCMessage *const *)slot); break;
     case 6: push_list_value(L, *(ProtobufCMessage *const *)slot); break;
@@ -116,7 +120,7 @@ static void push_single(const Dec *d, const ProtobufCFieldDescriptor *f, const C
     case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)slot); break;
     case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
     case PROTOBUF_C_TYPE_ENUM: push_enum(d, f->descriptor, fi->enum_base, *(const int *)slot); break;
-    case PROTOBUF_C_TYPE_STRING: lua_pushstring(L, *(const char *const *)slot); break;
+    case PROTOBUF_C_TYPE_STRING: push_cstring(L, *(const char *const *)slot); break;
     case PROTOBUF_C_TYPE_BYTES: {
       const ProtobufCBinaryData *b = slot;
       lua_pushlstring(L, (const char *)b->data, b->len);
@@ -267,7 +271,7 @@ static int wire_check(const CoMessage *m, const uint8_t *p, const uint8_t *end, 
           int rc = sub ? wire_check(sub, p, p + len, depth + 1) : 0;
           if (rc) return rc;
         } else if (f && f->type == PROTOBUF_C_TYPE_STRING) {
-          if (memchr(p, 0, len) || !co_utf8_valid((const char *)p, len)) return -3;
+          if (!co_utf8_check((const char *)p, (size_t)len, 0)) return -3;
         }
         p += len;
         break;

@@ -144,11 +144,28 @@ int co_split_seconds(double v, int64_t *seconds, int32_t *nanos) {
   return 0;
 }
 
-int co_utf8_valid(const char *str, size_t len) {
+int co_utf8_valid(const char *str, size_t len) { return co_utf8_check(str, len, 1); }
+
+int co_utf8_check(const char *str, size_t len, int allow_nul) {
   const unsigned char *s = (const unsigned char *)str, *end = s + len;
+  const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
   while (s < end) {
+    /* Eight ASCII bytes at a time (most of what the API sends): none with the high bit set,
+     * and, unless allowed, none zero. */
+    while (end - s >= 8) {
+      uint64_t w;
+      memcpy(&w, s, 8);
+      if (w & high) break;
+      if (!allow_nul && ((w - ones) & ~w & high)) return 0;
+      s += 8;
+    }
+    if (s >= end) break;
     unsigned c = *s;
-    if (c < 0x80) { s++; continue; }
+    if (c < 0x80) {
+      if (c == 0 && !allow_nul) return 0;
+      s++;
+      continue;
+    }
     size_t n;
     unsigned cp, min;
     if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; min = 0x80; }
