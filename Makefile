@@ -66,7 +66,7 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-asan test-valgrind bench bench-load demo fuzz install uninstall clean fetch-schema
+.PHONY: all schema check-schema python test test-luajit test-asan test-valgrind bench bench-load demo fuzz install uninstall clean fetch-schema
 
 all: $(CORE_SO)
 
@@ -130,8 +130,18 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 
 # busted runs under the Lua it tests: `lua` may be another version (luarocks pulls in lua5.1).
 BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
+FUZZ_SMOKE_SECONDS ?= 15
+
+# The README's test command: every spec under Lua 5.4, again under LuaJIT against the LuaJIT
+# build of the core, then a short run of each fuzzer.
 test: all python
 	$(BUSTED)
+	$(MAKE) --no-print-directory test-luajit
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+test-luajit: python
+	$(MAKE) --no-print-directory LUA=luajit all
+	luajit /usr/bin/busted --run=luajit
 
 # The Lua 5.4 suite against a core built with AddressSanitizer and UBSan (lua5.4 itself is not
 # instrumented, so the runtime is preloaded). Servers the specs start use the same core. Leaks are
