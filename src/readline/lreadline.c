@@ -8,14 +8,16 @@
  *
  *   local rl = require "cloudops.readline"
  *   rl.set_completion(function(text, line, first, last) return { "candidate", ... } end)
- *   local line = rl.readline("> ")          -- nil at end of input
+ *   local line, err = rl.readline("> ")     -- nil at end of input; nil, "interrupted" on Ctrl-C
  *   rl.add_history(line)
  *   rl.read_history(path); rl.write_history(path); rl.truncate_history(path, 1000)
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <readline/readline.h>
@@ -87,20 +89,117 @@ static char **attempt_completion(const char *text, int start, int end) {
   return matches;
 }
 
-/* readline(prompt) -> the line without its newline, or nil at end of input. */
+/* ---- reading a line ---------------------------------------------------------------------
+ * Through readline's callback interface, as Python's readline module does: select() on the
+ * input, one character at a time. A Ctrl-C then interrupts select() (our handler sets a flag,
+ * without SA_RESTART), and the line being typed is dropped cleanly, the prompt coming back,
+ * instead of readline's default of passing the signal on (which would kill the REPL or raise
+ * in it at some later point). */
+
+static volatile sig_atomic_t interrupted = 0;
+static char *done_line = NULL;
+static int line_done = 0;
+
+static void on_line(char *line) {
+  done_line = line; /* NULL at end of input */
+  line_done = 1;
+  rl_callback_handler_remove();
+}
+
+static void on_sigint_while_reading(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+/* readline(prompt) -> the line without its newline; nil at end of input; nil, "interrupted"
+ * after a Ctrl-C (the line typed so far is dropped). */
 static int l_readline(lua_State *L) {
   const char *prompt = luaL_optstring(L, 1, "");
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint_while_reading;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old);
   fflush(stdout);
+  interrupted = 0;
+  line_done = 0;
+  done_line = NULL;
   active_L = L;
-  char *line = readline(prompt);
+  rl_callback_handler_install(prompt, on_line);
+  int fd = fileno(rl_instream != NULL ? rl_instream : stdin);
+  int failed = 0;
+  while (!line_done) {
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(fd, &fds);
+    int r = select(fd + 1, &fds, NULL, NULL, NULL);
+    if (interrupted) break;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      failed = errno;
+      break;
+    }
+    rl_callback_read_char();
+  }
   active_L = NULL;
-  if (line == NULL) {
+  if (!line_done) { /* interrupted or failed: leave the terminal as we found it */
+    rl_free_line_state();
+    rl_callback_sigcleanup();
+    rl_cleanup_after_signal();
+    rl_callback_handler_remove();
+    fputs(interrupted ? "^C\n" : "\n", rl_outstream != NULL ? rl_outstream : stdout);
+  }
+  sigaction(SIGINT, &old, NULL);
+  if (interrupted) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "interrupted");
+    return 2;
+  }
+  if (failed) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(failed));
+    return 2;
+  }
+  if (done_line == NULL) {
     lua_pushnil(L);
     return 1;
   }
-  lua_pushstring(L, line);
-  free(line);
+  lua_pushstring(L, done_line);
+  free(done_line);
+  done_line = NULL;
   return 1;
+}
+
+/* ---- Ctrl-C while Lua runs -----------------------------------------------------------------
+ * The standalone lua sets a hook on the first SIGINT and then restores the default action,
+ * so a second Ctrl-C kills the process. The REPL wants every Ctrl-C to stop what runs (an
+ * endless loop, a long wait) with an error its own pcall catches, and the session to go on. */
+
+static lua_State *hooked_L = NULL;
+
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  lua_sethook(L, NULL, 0, 0);
+  luaL_error(L, "interrupted!");
+}
+
+static void on_sigint_while_running(int sig) {
+  (void)sig;
+  if (hooked_L != NULL) /* lua_sethook is safe in a signal handler (lua.c does the same) */
+    lua_sethook(hooked_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* catch_interrupts(): from now on, Ctrl-C raises "interrupted!" in the running Lua code of
+ * this state (outside readline(), which handles it as above). */
+static int l_catch_interrupts(lua_State *L) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint_while_running;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  hooked_L = L;
+  sigaction(SIGINT, &sa, NULL);
+  return 0;
 }
 
 static int l_add_history(lua_State *L) {
@@ -201,11 +300,13 @@ static const luaL_Reg functions[] = {
   { "set_completion", l_set_completion },
   { "set_word_break_characters", l_set_word_break_characters },
   { "isatty", l_isatty },
+  { "catch_interrupts", l_catch_interrupts },
   { NULL, NULL },
 };
 
 int luaopen_cloudops_readline(lua_State *L) {
   rl_readline_name = "cloudops"; /* for $if cloudops in ~/.inputrc */
+  rl_catch_signals = 0;          /* SIGINT is ours (l_readline); readline keeps SIGWINCH */
   rl_attempted_completion_function = attempt_completion;
 #if LUA_VERSION_NUM < 502
   lua_newtable(L);

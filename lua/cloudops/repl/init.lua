@@ -1,0 +1,179 @@
+--- cloudops.repl: the interactive shell of bin/cloudops-repl (see `cloudops-repl --help`).
+-- Reads Lua lines (continuing a statement over several lines), evaluates them in an
+-- environment with a connected client, prints the values readably.
+local cloudops = require "cloudops"
+local args = require "cloudops.cli.args"
+local input = require "cloudops.repl.input"
+local complete = require "cloudops.repl.complete"
+local renv = require "cloudops.repl.env"
+local typed = require "cloudops.repl.typed"
+local pretty = require "cloudops.pretty"
+
+local type, tostring, select, load, print, pcall, error = type, tostring, select, load, print, pcall, error
+local find, format = string.find, string.format
+local getenv, stderr = os.getenv, io.stderr
+
+local repl = {}
+
+local USAGE = [[
+usage: cloudops-repl [options]
+
+An interactive Lua shell with a client connected to the Temporal Cloud Ops API (the key from
+TEMPORAL_CLOUD_API_KEY), or to a local emulator it starts (--emulator). Type help() inside.
+
+  --emulator             start a local emulator (cloudops-emulator) and use it
+%s
+  --history FILE         keep the input history there (default ~/.cloudops_history,
+                         or CLOUDOPS_REPL_HISTORY)
+  --no-history           keep no history file
+  --no-readline          plain line input: no editing, completion or history
+  -h, --help             this text
+]]
+
+local SPEC = args.spec {
+  emulator = "flag", history = "value", ["no-history"] = "flag", ["no-readline"] = "flag",
+  help = "flag", aliases = { h = "help" },
+}
+
+local function pack(...) return { n = select("#", ...), ... } end
+
+-- Compiles a chunk: as an expression first (so `1 + 1` shows 2), then as statements.
+-- Returns the function, or nil and whether more lines could complete it, and the message.
+local function compile(text, env)
+  local fn, experr = load("return " .. text, "=stdin", "t", env)
+  if fn then return fn end
+  local err
+  fn, err = load(text, "=stdin", "t", env)
+  if fn then return fn end
+  -- Cut short either way ("1 +", "for i = 1, 2 do"): wait for the next line.
+  return nil, find(err, "<eof>$") ~= nil or find(experr, "<eof>$") ~= nil, err
+end
+
+-- Prints the values a chunk returned, each with its message type where known. A call's
+-- `resp, nil, info` shows resp alone: info (headers, attempts) is there to be assigned.
+local function show(results)
+  local n = results.n
+  if n == 3 and results[2] == nil and typed.is_info(results[3]) then n = 1 end
+  for i = 1, n do
+    local v = results[i]
+    print(pretty.format(v, { type = typed.type_of(v) }))
+  end
+end
+
+-- The client (and emulator) the flags ask for, or nil and why.
+local function connect(opts, state)
+  local copts
+  if opts.emulator then
+    local emu, err = require("cloudops.emulator").spawn { seed = { namespaces = 3, users = 3 } }
+    if not emu then return nil, err end
+    state.emulator = emu
+    copts = args.connect_options(opts, emu.api_key)
+    copts.endpoint, copts.insecure = emu.endpoint, true
+  else
+    copts = args.connect_options(opts)
+  end
+  local client, err = cloudops.connect(copts)
+  if not client then return nil, tostring(err) end
+  return client
+end
+
+local function history_file(opts)
+  if opts["no-history"] then return nil end
+  if opts.history then return opts.history end
+  local env = getenv("CLOUDOPS_REPL_HISTORY")
+  if env and env ~= "" then return env end
+  local home = getenv("HOME")
+  return home and (home .. "/.cloudops_history") or nil
+end
+
+--- Runs the REPL with command line arguments argv; returns the exit status.
+function repl.main(argv)
+  local opts, positional = args.parse(argv or {}, SPEC)
+  if not opts then
+    stderr:write("cloudops-repl: ", positional, "\n(cloudops-repl --help for usage)\n")
+    return 2
+  end
+  if opts.help then
+    io.write(format(USAGE, args.CONNECTION_HELP))
+    return 0
+  end
+  if #positional > 0 then
+    stderr:write("cloudops-repl: unexpected argument '", positional[1], "'\n")
+    return 2
+  end
+
+  local state = {}
+  local client, cerr = connect(opts, state)
+  state.client, state.connect_error = client, cerr
+  local env = renv.new(state)
+  local lines = input.new {
+    readline = not opts["no-readline"],
+    history = history_file(opts),
+    word_breaks = complete.WORD_BREAKS,
+    complete = function(text, line, first, last) return complete.candidates(env, line, first, last) end,
+  }
+
+  if lines.interactive then
+    print(format("cloudops REPL: lua-cloudops %s, API %s, %s. help() for help.", cloudops.VERSION,
+      cloudops.API_VERSION, _VERSION))
+  end
+  if client then
+    if lines.interactive then
+      print("client: " .. tostring(client) .. (state.emulator and " (a local emulator: see emu)" or ""))
+    end
+  else
+    stderr:write("no client: ", tostring(cerr), "\n")
+  end
+
+  local buffer -- the lines of a statement not finished yet
+
+  -- One line read and, once the statement is complete, run. Returns true at the end of input.
+  local function step()
+    local line, rerr = lines:read(buffer and ">> " or "> ")
+    if line == nil then
+      if rerr == "interrupted" then buffer = nil return false end
+      if lines.interactive then print() end
+      return true
+    end
+    lines:remember(line)
+    buffer = buffer and (buffer .. "\n" .. line) or line
+    local fn, more, err = compile(buffer, env)
+    if fn then
+      buffer = nil
+      local results = pack(pcall(fn))
+      if results[1] then
+        local values = { n = results.n - 1 }
+        for i = 2, results.n do values[i - 1] = results[i] end
+        if values.n > 0 then env._ = values[1] end
+        show(values)
+      else
+        print("error: " .. tostring(results[2]))
+      end
+    elseif not more then
+      buffer = nil
+      print("error: " .. tostring(err))
+    end
+    return false
+  end
+
+  while not state.exit do
+    local ok, done = pcall(step)
+    if not ok then
+      -- A Ctrl-C that landed outside the user's code (lua.c's or our own handler raises
+      -- "interrupted!" wherever Lua runs next): drop the statement and go on.
+      if not (type(done) == "string" and find(done, "interrupted!$")) then error(done, 0) end
+      buffer = nil
+      print("interrupted")
+    elseif done then
+      break
+    end
+  end
+
+  local ok, herr = lines:close()
+  if not ok then stderr:write(tostring(herr), "\n") end
+  if client then client:close() end
+  if state.emulator then state.emulator.stop() end
+  return 0
+end
+
+return repl

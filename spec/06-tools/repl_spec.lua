@@ -1,0 +1,172 @@
+-- bin/cloudops-repl, run as the user runs it: through a pseudo-terminal (readline editing, tab
+-- completion, history across sessions) and with piped input (no terminal: no prompts), with a
+-- local emulator (--emulator) for the connected client. The REPL is Lua 5.4's.
+local helpers = require "helpers"
+local T = require "06-tools.support.tools"
+
+local has_readline = helpers.read_file(T.ROOT .. "build/lua/cloudops/readline.so") ~= nil
+
+describe("bin/cloudops-repl", function()
+  teardown(helpers.cleanup)
+
+  describe("with piped input", function()
+    it("evaluates expressions and statements, printing values readably", function()
+      local out, err, status = T.repl_piped(table.concat({
+        "1 + 1",
+        "x = { b = 2, a = { 'one', 'two' }, [\"key-1\"] = true }",
+        "x",
+        "for i = 1, 2 do",
+        "  print('line ' .. i)",
+        "end",
+        "'multi', 2",
+        "error('boom')",
+        "1 +",
+        "2",
+      }, "\n") .. "\n", { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+      assert.are.equal(0, status, err)
+      assert.matches("no API key", err) -- no client, said on stderr; the REPL works all the same
+      assert.are.equal(table.concat({
+        "2",
+        '{ a = { "one", "two" }, b = 2, ["key-1"] = true }',
+        "line 1",
+        "line 2",
+        '"multi"',
+        "2",
+        "error: stdin:1: boom",
+        "3",
+      }, "\n") .. "\n", out)
+    end)
+
+    it("has a connected client with --emulator, and prints responses with their schema", function()
+      local out, err, status = T.repl_piped(table.concat({
+        "r = client:get_namespaces{ page_size = 1 }",
+        "r.namespaces[1].namespace",
+        "r.namespaces[1].created_time",
+        "pp(r.namespaces[1].spec)",
+        "ok, e = client:get_namespace{ namespace = 'nope' }",
+        "e.name",
+        "e",
+        "client:get_users{ bogus = 1 }",
+        "#methods('namespace') > 5",
+        "emu.endpoint == client.endpoint",
+        "_",
+      }, "\n") .. "\n", { "--emulator", "--no-history" })
+      assert.are.equal(0, status, err)
+      local lines = {}
+      for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
+      assert.are.equal('"seed-ns-001.emu01"', lines[1])
+      -- a Timestamp prints as RFC 3339 text (a Lua string a request accepts as it is)
+      assert.matches('^"%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[%.%d]*Z"$', lines[2])
+      assert.matches("retention_days = 30", out)
+      assert.matches('"NOT_FOUND"', out)
+      assert.matches("GetNamespace: NOT_FOUND %(5%): ", out)
+      -- a request that does not fit the schema is an error naming the field, and the REPL goes on
+      assert.matches("error: GetUsersRequest: unknown field 'bogus'", out)
+      assert.matches("\ntrue\ntrue\ntrue\n$", out)
+    end)
+
+    it("describes messages and methods, and has help()", function()
+      local out, err, status = T.repl_piped('help()\ndescribe("CreateNamespaceRequest")\nhelp("get_users")\n',
+        { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+      assert.are.equal(0, status, err)
+      assert.matches("client:get_namespaces", out)
+      assert.matches("describe%(\"X\"%)", out)
+      assert.matches("message temporal%.api%.cloud%.cloudservice%.v1%.CreateNamespaceRequest {", out)
+      assert.matches("NamespaceSpec%s+spec = 2;", out)
+      assert.matches("map<string, string> tags = 4;", out)
+      assert.matches("rpc GetUsers%(GetUsersRequest%) returns %(GetUsersResponse%)", out)
+      assert.matches("paginate", out)
+    end)
+
+    it("stops at exit() and at the end of input, and refuses unknown options", function()
+      local out, _, status = T.repl_piped("1\nexit()\n2\n", { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+      assert.are.equal(0, status)
+      assert.are.equal("1\n", out)
+      local _, err, bad = T.repl_piped("", { "--bogus" })
+      assert.are.equal(2, bad)
+      assert.matches("unknown option %-%-bogus", err)
+      local usage, _, ok = T.repl_piped("", { "--help" })
+      assert.are.equal(0, ok)
+      assert.matches("%-%-emulator", usage)
+    end)
+  end)
+
+  describe("in a terminal", function()
+    -- steps: { send = keys } and { expect = a Python regular expression } (pty_session.py)
+    local function run(steps, argv, env)
+      local r = T.pty(steps, argv, env)
+      if r.ok ~= true then
+        local failed = type(r.failed) == "table" and r.failed.expect or "the end"
+        error("failed at " .. tostring(failed) .. ", exit status " .. tostring(r.status) ..
+              ", transcript:\n" .. r.transcript)
+      end
+      return r.transcript
+    end
+
+    it("prompts, completes method and field names with TAB, and keeps history across sessions", function()
+      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      local history = helpers.tmpdir() .. "/history"
+      local text = run({
+        { expect = "> " },
+        { send = "cloudops.VERS\t\n" }, { expect = '"0\\.1\\.0"' },                     -- a table key
+        { send = "client:get_current_ide\t() ~= nil\n" }, { expect = "true" },          -- a method
+        { send = "client:get_users{ page_si\t = 1 }.users[1].spec.email\n" },           -- a request field
+        { expect = '"[\\w.]+@example\\.com"' },
+        { send = "client:create_namespace{ spec = { retention_d\t = 7, na\t = 'x' } } == nil\n" },
+        { expect = "true" },
+        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" },
+        { send = "\4" },                                                                -- Ctrl-D
+      }, { "--emulator" }, { CLOUDOPS_REPL_HISTORY = history })
+      assert.matches("cloudops REPL", text)
+      assert.matches("client:get_current_identity%(%)", text)   -- what TAB completed, echoed
+      assert.matches("page_size = 1", text)
+      assert.matches("retention_days = 7, name = 'x'", text)
+      local saved = assert(helpers.read_file(history))
+      assert.matches("print%('hist%-' %.%. 40 %+ 2%)\n", saved)
+
+      -- a second session: Ctrl-P brings back the last line of the first
+      text = run({
+        { expect = "> " },
+        { send = "\16" }, { send = "\n" }, { expect = "hist-42" },
+        { send = "exit()\n" },
+      }, { "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
+    end)
+
+    it("lists the candidates when a completion is ambiguous", function()
+      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      run({
+        { expect = "> " },
+        { send = "cloudops.time.to_\t\t" }, { expect = "to_rfc3339\\s+to_seconds\\s+to_unix" },
+        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" },
+        { send = "\4" },
+      }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+    end)
+
+    it("drops the line being typed on Ctrl-C, and stops running code on Ctrl-C, every time", function()
+      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      run({
+        { expect = "> " },
+        { send = "x = 5\n" }, { expect = "> " },
+        { send = "abc" }, { send = "\3" }, { expect = "\\^C" },
+        { send = "x + 1\n" }, { expect = "\\n6\\r?\\n" },
+        { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
+        { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
+        { send = "x + 2\n" }, { expect = "\\n7\\r?\\n" },
+        { send = "\4" },
+      }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+    end)
+
+    it("works without the readline binding (--no-readline): prompts, no completion", function()
+      local history = helpers.tmpdir() .. "/history"
+      run({
+        { expect = "> " },
+        { send = "x = 20\n" }, { expect = "> " },
+        { send = "x + 22\n" }, { expect = "42" },
+        { send = "for i = 1, 2 do\n" }, { expect = ">> " },
+        { send = "end\n" }, { expect = "> " },
+        { send = "exit()\n" },
+      }, { "--no-readline", "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
+      assert.is_nil(helpers.read_file(history)) -- no binding, no history file
+    end)
+  end)
+end)
