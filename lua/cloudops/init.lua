@@ -74,4 +74,14 @@ function cloudops.pack_any(type_name, tbl)
   return { type_url = TYPE_PREFIX .. full, value = bytes }
 end
 
+-- cloudops.json (the proto3 JSON mapping) is loaded on first use: it needs lua-cjson, which a
+-- client that never touches JSON should not have to load.
+setmetatable(cloudops, { __index = function(t, k)
+  if k == "json" then
+    local json = require "cloudops.json"
+    rawset(t, "json", json)
+    return json
+  end
+end })
+
 return cloudops
