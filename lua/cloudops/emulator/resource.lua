@@ -49,6 +49,18 @@ function M.check_version(res, version, what)
   return true
 end
 
+-- A resource as seeding and bootstrap make it: ACTIVE at once, with no operation (there
+-- is no request to answer), kept under a fresh id.
+function M.build_active(st, coll, now, spec)
+  local res = {
+    id = util.id(32), resource_version = statelib.version(), spec = copy(spec),
+    created_time = ts(now),
+  }
+  ops.set_resource_state(res, "RESOURCE_STATE_ACTIVE", WITH_DEPRECATED[coll])
+  statelib.set(st, coll, res.id, res)
+  return res
+end
+
 function M.create(ctx, coll, key, res, extra_effects)
   res.resource_version = statelib.version()
   if not NO_CREATED[coll] then res.created_time = ts(ctx.now) end

@@ -7,7 +7,7 @@ local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
 local C = require "cloudops.emulator.handlers.common"
 
-local copy, ts = util.copy, util.ts
+local copy = util.copy
 
 local H = {}
 
@@ -19,12 +19,9 @@ function H.new_token(random)
   return "emu_" .. util.hex(util.random_bytes(24, random))
 end
 
+-- A key as the bootstrap code creates it: active, its token already known.
 function H.build(st, now, spec, token)
-  local k = {
-    id = util.id(32), resource_version = util.id(16), spec = copy(spec),
-    state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active", created_time = ts(now),
-  }
-  st.api_keys[k.id] = k
+  local k = R.build_active(st, "api_keys", now, spec)
   st.tokens[token] = k.id
   return k
 end

@@ -7,18 +7,12 @@ local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
 local C = require "cloudops.emulator.handlers.common"
 
-local copy, ts = util.copy, util.ts
+local copy = util.copy
 
 local H = {}
 
-function H.build(st, now, spec)
-  local sa = {
-    id = util.id(32), resource_version = util.id(16), spec = copy(spec),
-    state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active", created_time = ts(now),
-  }
-  st.service_accounts[sa.id] = sa
-  return sa
-end
+-- A service account as the seeding and bootstrap code creates it: active.
+function H.build(st, now, spec) return R.build_active(st, "service_accounts", now, spec) end
 
 ops.on_remove.service_accounts = function(st, id)
   for kid, k in pairs(st.api_keys) do

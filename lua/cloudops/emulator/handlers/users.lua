@@ -20,14 +20,7 @@ local function find_by_email(st, email, except)
 end
 
 -- A user as the seeding and bootstrap code creates it: active, invitation accepted.
-function H.build(st, now, spec)
-  local u = {
-    id = util.id(32), resource_version = util.id(16), spec = copy(spec),
-    state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active", created_time = ts(now),
-  }
-  st.users[u.id] = u
-  return u
-end
+function H.build(st, now, spec) return R.build_active(st, "users", now, spec) end
 
 -- A removed user takes its API keys and group memberships with it.
 ops.on_remove.users = function(st, id)
