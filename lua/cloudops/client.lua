@@ -4,6 +4,7 @@ local codes = require "cloudops.codes"
 local errors = require "cloudops.errors"
 local retry = require "cloudops.retry"
 local ratelimit = require "cloudops.ratelimit"
+local shared_limit = require "cloudops.shared_limit"
 local schema = require "cloudops.schema"
 local sleep = require "cloudops.sleep"
 local new_uuid = require "cloudops.uuid"
@@ -113,24 +114,29 @@ local function check_types(o)
   return true
 end
 
--- The limiter for a rate_limit option: a bucket, false, or nil, err.
+-- The limiter for a rate_limit option: a bucket, false, or nil, err. With `shared`, the bucket
+-- lives in that lua_shared_dict, one for every nginx worker (cloudops.shared_limit).
 local function limiter(opt)
   if opt == false then return false end
   if opt == nil or opt == true then opt = 10 end
-  local rate, burst = opt, nil
+  local rate, burst, shared = opt, nil, nil
   if type(opt) == "table" then
     for k in pairs(opt) do
       if k ~= "rate" and k ~= "burst" and k ~= "shared" then
         return nil, "unknown rate_limit setting '" .. tostring(k) .. "'"
       end
     end
-    if opt.shared then return nil, "rate_limit.shared needs OpenResty (cloudops.openresty)" end
+    shared = opt.shared
+    if shared ~= nil and (type(shared) ~= "string" or shared == "") then
+      return nil, "rate_limit.shared must be the name of a lua_shared_dict"
+    end
     rate, burst = opt.rate or 10, opt.burst
   end
   if type(rate) ~= "number" or not (rate > 0) then return nil, "rate_limit must be a positive rate, a table or false" end
   -- A rate below 1/s still lets one request through at a time.
   burst = burst or (rate < 1 and 1 or rate)
   if type(burst) ~= "number" or not (burst >= 1) then return nil, "rate_limit.burst must be at least 1" end
+  if shared then return shared_limit.new(shared, rate, burst, now) end
   return ratelimit.new(rate, burst, now)
 end
 
