@@ -32,6 +32,13 @@ ops.on_remove.api_keys = function(st, id)
   end
 end
 
+-- Keys do not outlive their owner: users and service accounts call this when removed.
+function H.remove_owned_by(st, owner_id)
+  for kid, k in pairs(st.api_keys) do
+    if k.spec.owner_id == owner_id then ops.remove(st, "api_keys", kid) end
+  end
+end
+
 local function owner_type(spec)
   local kind = auth.owner_kind(spec)
   return kind == "user" and "OWNER_TYPE_USER" or kind == "service_account"

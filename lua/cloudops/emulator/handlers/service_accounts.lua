@@ -5,6 +5,7 @@ local util = require "cloudops.emulator.util"
 local auth = require "cloudops.emulator.auth"
 local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
+local api_keys = require "cloudops.emulator.handlers.api_keys"
 local C = require "cloudops.emulator.handlers.common"
 
 local copy = util.copy
@@ -14,11 +15,8 @@ local H = {}
 -- A service account as the seeding and bootstrap code creates it: active.
 function H.build(st, now, spec) return R.build_active(st, "service_accounts", now, spec) end
 
-ops.on_remove.service_accounts = function(st, id)
-  for kid, k in pairs(st.api_keys) do
-    if k.spec.owner_id == id then ops.remove(st, "api_keys", kid) end
-  end
-end
+-- A removed service account takes its API keys with it.
+ops.on_remove.service_accounts = function(st, id) api_keys.remove_owned_by(st, id) end
 
 local function name_taken(st, name, except)
   for id, sa in pairs(st.service_accounts) do

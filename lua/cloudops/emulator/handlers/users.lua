@@ -4,6 +4,7 @@ local util = require "cloudops.emulator.util"
 local auth = require "cloudops.emulator.auth"
 local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
+local api_keys = require "cloudops.emulator.handlers.api_keys"
 local C = require "cloudops.emulator.handlers.common"
 
 local copy, ts = util.copy, util.ts
@@ -24,9 +25,7 @@ function H.build(st, now, spec) return R.build_active(st, "users", now, spec) en
 
 -- A removed user takes its API keys and group memberships with it.
 ops.on_remove.users = function(st, id)
-  for kid, k in pairs(st.api_keys) do
-    if k.spec.owner_id == id then ops.remove(st, "api_keys", kid) end
-  end
+  api_keys.remove_owned_by(st, id)
   for _, members in pairs(st.members) do members[id] = nil end
 end
 
