@@ -2,14 +2,16 @@
 -- SCIM groups get theirs from the identity provider.
 local errors = require "cloudops.emulator.errors"
 local util = require "cloudops.emulator.util"
-local auth = require "cloudops.emulator.auth"
 local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
 local C = require "cloudops.emulator.handlers.common"
+local P = require "cloudops.emulator.handlers.principal"
 
 local copy, ts = util.copy, util.ts
 
 local H = {}
+
+local GROUP = { coll = "groups", id_field = "group_id", what = "group" }
 
 ops.on_remove.groups = function(st, id) st.members[id] = nil end
 
@@ -140,26 +142,7 @@ function H.DeleteUserGroup(ctx, req)
   return {}
 end
 
-function H.SetUserGroupNamespaceAccess(ctx, req)
-  local ns, nerr = C.namespace(ctx, req.namespace)
-  if not ns then return nil, nerr end
-  local ok, err = C.require_ns_admin(ctx, req.namespace)
-  if not ok then return nil, err end
-  local g, gerr = R.get(ctx.st, "groups", req.group_id, "group")
-  if not g then return nil, gerr end
-  ok, err = R.check_version(g, req.resource_version, "group")
-  if not ok then return nil, err end
-  local p = auth.permission_of(req.access)
-  if p ~= "PERMISSION_UNSPECIFIED" and not C.PERMISSIONS[p] then
-    return errors.invalid("access.permission: unknown permission %s", tostring(p))
-  end
-  R.update(ctx, "groups", g.id, g, function(r)
-    r.spec.access = r.spec.access or {}
-    C.set_namespace_access(r.spec.access, req.namespace, req.access)
-  end)
-  ctx.audit_details = { group_id = g.id, namespace = req.namespace }
-  return {}
-end
+H.SetUserGroupNamespaceAccess = P.namespace_access_setter(GROUP)
 
 local function member_change(ctx, req, add)
   local ok, err = C.require_role(ctx, "ROLE_ADMIN")

@@ -7,10 +7,14 @@ local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
 local api_keys = require "cloudops.emulator.handlers.api_keys"
 local C = require "cloudops.emulator.handlers.common"
+local P = require "cloudops.emulator.handlers.principal"
 
 local copy = util.copy
 
 local H = {}
+
+local SERVICE_ACCOUNT = { coll = "service_accounts", id_field = "service_account_id",
+                          what = "service account", scopable = true }
 
 -- A service account as the seeding and bootstrap code creates it: active.
 function H.build(st, now, spec) return R.build_active(st, "service_accounts", now, spec) end
@@ -109,38 +113,7 @@ function H.UpdateServiceAccount(ctx, req)
   return {}
 end
 
-function H.SetServiceAccountNamespaceAccess(ctx, req)
-  local ns, nerr = C.namespace(ctx, req.namespace)
-  if not ns then return nil, nerr end
-  local ok, err = C.require_ns_admin(ctx, req.namespace)
-  if not ok then return nil, err end
-  local sa, gerr = R.get(ctx.st, "service_accounts", req.service_account_id, "service account")
-  if not sa then return nil, gerr end
-  ok, err = R.check_version(sa, req.resource_version, "service account")
-  if not ok then return nil, err end
-  local nsa = sa.spec.namespace_scoped_access
-  local p = auth.permission_of(req.access)
-  if nsa then
-    if nsa.namespace ~= req.namespace then
-      return errors.invalid("service account %s is scoped to namespace %s", sa.id, nsa.namespace)
-    end
-    if not C.PERMISSIONS[p] then
-      return errors.invalid("access.permission is required for a namespace-scoped service account")
-    end
-  elseif p ~= "PERMISSION_UNSPECIFIED" and not C.PERMISSIONS[p] then
-    return errors.invalid("access.permission: unknown permission %s", tostring(p))
-  end
-  R.update(ctx, "service_accounts", sa.id, sa, function(r)
-    if r.spec.namespace_scoped_access then
-      r.spec.namespace_scoped_access.access = copy(req.access)
-    else
-      r.spec.access = r.spec.access or {}
-      C.set_namespace_access(r.spec.access, req.namespace, req.access)
-    end
-  end)
-  ctx.audit_details = { service_account_id = sa.id, namespace = req.namespace }
-  return {}
-end
+H.SetServiceAccountNamespaceAccess = P.namespace_access_setter(SERVICE_ACCOUNT)
 
 function H.DeleteServiceAccount(ctx, req)
   local ok, err = C.require_role(ctx, "ROLE_ADMIN")

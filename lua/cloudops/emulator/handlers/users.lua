@@ -6,10 +6,13 @@ local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
 local api_keys = require "cloudops.emulator.handlers.api_keys"
 local C = require "cloudops.emulator.handlers.common"
+local P = require "cloudops.emulator.handlers.principal"
 
 local copy, ts = util.copy, util.ts
 
 local H = {}
+
+local USER = { coll = "users", id_field = "user_id", what = "user" }
 
 local INVITATION_DAYS = 30
 
@@ -126,25 +129,6 @@ function H.DeleteUser(ctx, req)
   return {}
 end
 
-function H.SetUserNamespaceAccess(ctx, req)
-  local ns, nerr = C.namespace(ctx, req.namespace)
-  if not ns then return nil, nerr end
-  local ok, err = C.require_ns_admin(ctx, req.namespace)
-  if not ok then return nil, err end
-  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
-  if not u then return nil, gerr end
-  ok, err = R.check_version(u, req.resource_version, "user")
-  if not ok then return nil, err end
-  local p = auth.permission_of(req.access)
-  if p ~= "PERMISSION_UNSPECIFIED" and not C.PERMISSIONS[p] then
-    return errors.invalid("access.permission: unknown permission %s", tostring(p))
-  end
-  R.update(ctx, "users", u.id, u, function(r)
-    r.spec.access = r.spec.access or {}
-    C.set_namespace_access(r.spec.access, req.namespace, req.access)
-  end)
-  ctx.audit_details = { user_id = u.id, namespace = req.namespace }
-  return {}
-end
+H.SetUserNamespaceAccess = P.namespace_access_setter(USER)
 
 return H

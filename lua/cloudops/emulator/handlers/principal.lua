@@ -1,0 +1,76 @@
+-- What users, user groups and service accounts share: each is kept by id in its own
+-- collection and holds an Access, which a namespace admin changes one namespace at a
+-- time. A family describes itself once as a kind:
+--   coll      the collection in the model ("users")
+--   id_field  the request field that names one, and the key in audit details ("user_id")
+--   what      how messages name one ("user")
+--   scopable  true when one may be namespace-scoped (service accounts only)
+local errors = require "cloudops.emulator.errors"
+local util = require "cloudops.emulator.util"
+local auth = require "cloudops.emulator.auth"
+local R = require "cloudops.emulator.resource"
+local C = require "cloudops.emulator.handlers.common"
+
+local copy = util.copy
+
+local M = {}
+
+-- The one a change names: found, at the version the caller read, not being deleted.
+function M.find_current(ctx, req, kind)
+  local res, err = R.get(ctx.st, kind.coll, req[kind.id_field], kind.what)
+  if not res then return nil, err end
+  local ok
+  ok, err = R.check_version(res, req.resource_version, kind.what)
+  if not ok then return nil, err end
+  return res
+end
+
+-- The namespace-scoped access of `res`, if its kind has such and it is scoped.
+local function scoped_access(res, kind)
+  return kind.scopable and res.spec.namespace_scoped_access or nil
+end
+
+-- A namespace-scoped principal has access to its one namespace only, and cannot lose it;
+-- the others get or lose one namespace in their Access.
+local function check_access(res, req, kind)
+  local nsa = scoped_access(res, kind)
+  local p = auth.permission_of(req.access)
+  if nsa then
+    if nsa.namespace ~= req.namespace then
+      return errors.invalid("%s %s is scoped to namespace %s", kind.what, res.id, nsa.namespace)
+    end
+    if not C.PERMISSIONS[p] then
+      return errors.invalid("access.permission is required for a namespace-scoped %s", kind.what)
+    end
+  elseif p ~= "PERMISSION_UNSPECIFIED" and not C.PERMISSIONS[p] then
+    return errors.invalid("access.permission: unknown permission %s", tostring(p))
+  end
+  return true
+end
+
+-- Set{User,UserGroup,ServiceAccount}NamespaceAccess.
+function M.namespace_access_setter(kind)
+  return function(ctx, req)
+    local ns, nerr = C.namespace(ctx, req.namespace)
+    if not ns then return nil, nerr end
+    local ok, err = C.require_ns_admin(ctx, req.namespace)
+    if not ok then return nil, err end
+    local res, gerr = M.find_current(ctx, req, kind)
+    if not res then return nil, gerr end
+    ok, err = check_access(res, req, kind)
+    if not ok then return nil, err end
+    R.update(ctx, kind.coll, res.id, res, function(r)
+      local nsa = scoped_access(r, kind)
+      if nsa then
+        nsa.access = copy(req.access)
+      else
+        r.spec.access = r.spec.access or {}
+        C.set_namespace_access(r.spec.access, req.namespace, req.access)
+      end
+    end)
+    ctx.audit_details = { [kind.id_field] = res.id, namespace = req.namespace }
+    return {}
+  end
+end
+
+return M
