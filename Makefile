@@ -135,6 +135,7 @@ FUZZ_SMOKE_SECONDS ?= 15
 # The README's test command: every spec under Lua 5.4, again under LuaJIT against the LuaJIT
 # build of the core, then a short run of each fuzzer.
 test: all python
+	$(MAKE) --no-print-directory LUA=luajit all # the nginx spec loads the LuaJIT core
 	$(BUSTED)
 	$(MAKE) --no-print-directory test-luajit
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)

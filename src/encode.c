@@ -112,6 +112,12 @@ static int64_t get_int(Enc *e, int idx, int64_t lo, int64_t hi, const char *type
         return co_path_error(L, e->st, "expected an integer for %s, got %s", type_name, lua_tostring(L, idx));
       if (n < -9223372036854775808.0 || n >= 9223372036854775808.0)
         return co_path_error(L, e->st, "%s out of range for %s", lua_tostring(L, idx), type_name);
+#if !CO_HAS_INTEGERS
+      /* Past 2^53 a double may already have been rounded: API.md wants such values as text. */
+      if (fabs(n) > 9007199254740992.0)
+        return co_path_error(L, e->st, "%s is past 2^53, where numbers lose precision: give %s values "
+                             "this large as decimal strings", lua_tostring(L, idx), type_name);
+#endif
       v = (int64_t)n;
     }
   } else if (lua_type(L, idx) == LUA_TSTRING) {
@@ -121,8 +127,9 @@ static int64_t get_int(Enc *e, int idx, int64_t lo, int64_t hi, const char *type
     long long parsed = strtoll(s, &end, 10);
     /* Only decimal digits, after an optional '-' (strtoll would also skip leading spaces). */
     const char *digit = s[0] == '-' ? s + 1 : s;
-    if (end == s || *end || errno == ERANGE || *digit < '0' || *digit > '9')
+    if (end == s || *end || *digit < '0' || *digit > '9')
       return co_path_error(L, e->st, "expected an integer for %s, got string \"%s\"", type_name, s);
+    if (errno == ERANGE) return co_path_error(L, e->st, "%s out of range for %s", s, type_name);
     v = parsed;
   } else {
     return co_path_error(L, e->st, "expected an integer for %s, got %s", type_name, luaL_typename(L, idx));
@@ -143,16 +150,11 @@ static uint64_t get_uint64(Enc *e, int idx, const char *type_name) {
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     /* Only decimal digits: strtoull would skip spaces and accept a '-' (wrapping it around). */
-    if (end == s || *end || errno == ERANGE || s[0] < '0' || s[0] > '9')
+    if (end == s || *end || s[0] < '0' || s[0] > '9')
       return co_path_error(L, e->st, "expected an integer for %s, got string \"%s\"", type_name, s);
+    if (errno == ERANGE) return co_path_error(L, e->st, "%s out of range for %s", s, type_name);
     return v;
   }
-#if !CO_HAS_INTEGERS
-  if (lua_type(L, idx) == LUA_TNUMBER) {
-    lua_Number n = lua_tonumber(L, idx);
-    if (n == floor(n) && n >= 0 && n < 18446744073709551616.0) return (uint64_t)n;
-  }
-#endif
   return (uint64_t)get_int(e, idx, 0, INT64_MAX, type_name);
 }
 

@@ -64,8 +64,19 @@ describe("64-bit integers (" .. (JIT and "LuaJIT" or _VERSION) .. ")", function(
       local ok, err = pcall(cloudops.encode, T, { size_bytes = v })
       assert.is_false(ok, tostring(v))
       assert.matches("ExternalPayloadDetails.size_bytes: ", err, 1, true)
+      assert.matches("out of range for int64", err, 1, true)
     end
   end)
+
+  if JIT then
+    it("refuses a number past 2^53 on LuaJIT, which may already be rounded: text only", function()
+      for _, v in ipairs { 2 ^ 53 + 2, -(2 ^ 53) - 2, 2 ^ 60 } do
+        local ok, err = pcall(cloudops.encode, T, { size_bytes = v })
+        assert.is_false(ok, tostring(v))
+        assert.matches("past 2^53", err, 1, true)
+      end
+    end)
+  end
 
   it("refuses text that is not a plain decimal integer, and fractions", function()
     for _, v in ipairs { " 1", "+1", "0x10", "1e3", "1.5", "", "12abc", 1.5, 0 / 0, math.huge } do
