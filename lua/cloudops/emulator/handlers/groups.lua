@@ -7,11 +7,11 @@ local ops = require "cloudops.emulator.operations"
 local C = require "cloudops.emulator.handlers.common"
 local P = require "cloudops.emulator.handlers.principal"
 
-local copy, ts = util.copy, util.ts
+local ts = util.ts
 
 local H = {}
 
-local GROUP = { coll = "groups", id_field = "group_id", what = "group" }
+local GROUP = { coll = "groups", id_field = "group_id", field = "group", what = "group" }
 
 ops.on_remove.groups = function(st, id) st.members[id] = nil end
 
@@ -88,59 +88,32 @@ function H.GetUserGroups(ctx, req)
   return { groups = page, next_page_token = token }
 end
 
-function H.GetUserGroup(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_READ")
-  if not ok then return nil, err end
-  local g, gerr = R.get(ctx.st, "groups", req.group_id, "group")
-  if not g then return nil, gerr end
-  return { group = copy(g) }
-end
+H.GetUserGroup = P.getter(GROUP)
 
-function H.CreateUserGroup(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-  if not ok then return nil, err end
-  ok, err = check_spec(ctx, req.spec)
+-- A new group starts with no members; display names are unique.
+H.CreateUserGroup = P.creator(GROUP, function(ctx, spec)
+  local ok, err = check_spec(ctx, spec)
   if not ok then return nil, err end
   for _, g in pairs(ctx.st.groups) do
-    if g.spec.display_name == req.spec.display_name then
-      return errors.exists("a group named %s already exists", req.spec.display_name)
+    if g.spec.display_name == spec.display_name then
+      return errors.exists("a group named %s already exists", spec.display_name)
     end
   end
-  local g = { id = util.id(32), spec = copy(req.spec) }
-  R.create(ctx, "groups", g.id, g)
-  ctx.st.members[g.id] = {}
-  ctx.audit_details = { group_id = g.id }
-  return { group_id = g.id }
-end
+  return true
+end, function(ctx, g) ctx.st.members[g.id] = {} end)
 
-function H.UpdateUserGroup(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+H.UpdateUserGroup = P.updater(GROUP, function(ctx, g, spec)
+  local ok, err = check_spec(ctx, spec, g)
   if not ok then return nil, err end
-  local g, gerr = R.get(ctx.st, "groups", req.group_id, "group")
-  if not g then return nil, gerr end
-  ok, err = R.check_version(g, req.resource_version, "group")
-  if not ok then return nil, err end
-  ok, err = check_spec(ctx, req.spec, g)
-  if not ok then return nil, err end
-  R.update(ctx, "groups", g.id, g, function(r) r.spec = copy(req.spec) end)
-  ctx.audit_details = { group_id = g.id }
-  return {}
-end
+  return spec
+end)
 
-function H.DeleteUserGroup(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-  if not ok then return nil, err end
-  local g, gerr = R.get(ctx.st, "groups", req.group_id, "group")
-  if not g then return nil, gerr end
-  ok, err = R.check_version(g, req.resource_version, "group")
-  if not ok then return nil, err end
+H.DeleteUserGroup = P.deleter(GROUP, function(_, g)
   if g.spec.scim_group then
     return errors.precondition("SCIM groups are deleted by their identity provider")
   end
-  R.delete(ctx, "groups", g.id, g)
-  ctx.audit_details = { group_id = g.id }
-  return {}
-end
+  return true
+end)
 
 H.SetUserGroupNamespaceAccess = P.namespace_access_setter(GROUP)
 

@@ -1,10 +1,14 @@
 -- What users, user groups and service accounts share: each is kept by id in its own
--- collection and holds an Access, which a namespace admin changes one namespace at a
--- time. A family describes itself once as a kind:
---   coll      the collection in the model ("users")
---   id_field  the request field that names one, and the key in audit details ("user_id")
---   what      how messages name one ("user")
---   scopable  true when one may be namespace-scoped (service accounts only)
+-- collection, managed by account admins, and holds an Access, which a namespace admin
+-- changes one namespace at a time. A family describes itself once as a kind, and makes
+-- its handlers here, passing the rules only it has as hooks:
+--   coll           the collection in the model ("users")
+--   id_field       the request field that names one; also its key in responses and in
+--                  audit details ("user_id")
+--   field          the response field that carries one ("user")
+--   what           how messages name one ("user")
+--   self_readable  true when a principal may read itself without the Read role
+--   scopable       true when one may be namespace-scoped (service accounts only)
 local errors = require "cloudops.emulator.errors"
 local util = require "cloudops.emulator.util"
 local auth = require "cloudops.emulator.auth"
@@ -23,6 +27,71 @@ function M.find_current(ctx, req, kind)
   ok, err = R.check_version(res, req.resource_version, kind.what)
   if not ok then return nil, err end
   return res
+end
+
+-- Get{User,UserGroup,ServiceAccount}.
+function M.getter(kind)
+  return function(ctx, req)
+    local ok, err = C.require_role(ctx, "ROLE_READ")
+    if not ok and not (kind.self_readable and ctx.identity.id == req[kind.id_field]) then
+      return nil, err
+    end
+    local res, gerr = R.get(ctx.st, kind.coll, req[kind.id_field], kind.what)
+    if not res then return nil, gerr end
+    return { [kind.field] = copy(res) }
+  end
+end
+
+-- Create{User,UserGroup,ServiceAccount}. check(ctx, spec) validates the spec, and that
+-- it clashes with no other one; fill(ctx, res), if given, adds what the family keeps
+-- beside the spec, before the resource is stored.
+function M.creator(kind, check, fill)
+  return function(ctx, req)
+    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+    if not ok then return nil, err end
+    ok, err = check(ctx, req.spec)
+    if not ok then return nil, err end
+    local res = { id = util.id(32), spec = copy(req.spec) }
+    if fill then fill(ctx, res) end
+    R.create(ctx, kind.coll, res.id, res)
+    ctx.audit_details = { [kind.id_field] = res.id }
+    return { [kind.id_field] = res.id }
+  end
+end
+
+-- Update{User,UserGroup,ServiceAccount}. check(ctx, res, spec) validates the new spec
+-- against the current one and returns the spec to store (or nil, err).
+function M.updater(kind, check)
+  return function(ctx, req)
+    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+    if not ok then return nil, err end
+    local res, gerr = M.find_current(ctx, req, kind)
+    if not res then return nil, gerr end
+    local spec
+    spec, err = check(ctx, res, req.spec)
+    if not spec then return nil, err end
+    R.update(ctx, kind.coll, res.id, res, function(r) r.spec = copy(spec) end)
+    ctx.audit_details = { [kind.id_field] = res.id }
+    return {}
+  end
+end
+
+-- Delete{User,UserGroup,ServiceAccount}. check(ctx, res), if given, says whether this
+-- one may go (true, or nil, err).
+function M.deleter(kind, check)
+  return function(ctx, req)
+    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+    if not ok then return nil, err end
+    local res, gerr = M.find_current(ctx, req, kind)
+    if not res then return nil, gerr end
+    if check then
+      ok, err = check(ctx, res)
+      if not ok then return nil, err end
+    end
+    R.delete(ctx, kind.coll, res.id, res)
+    ctx.audit_details = { [kind.id_field] = res.id }
+    return {}
+  end
 end
 
 -- The namespace-scoped access of `res`, if its kind has such and it is scoped.

@@ -1,7 +1,6 @@
 -- Service accounts: account-scoped (with an Access) or namespace-scoped (one namespace).
 -- Project-scoped ones need projects, which the emulator does not implement.
 local errors = require "cloudops.emulator.errors"
-local util = require "cloudops.emulator.util"
 local auth = require "cloudops.emulator.auth"
 local R = require "cloudops.emulator.resource"
 local ops = require "cloudops.emulator.operations"
@@ -9,15 +8,14 @@ local api_keys = require "cloudops.emulator.handlers.api_keys"
 local C = require "cloudops.emulator.handlers.common"
 local P = require "cloudops.emulator.handlers.principal"
 
-local copy = util.copy
-
 local H = {}
 
 local SERVICE_ACCOUNT = { coll = "service_accounts", id_field = "service_account_id",
-                          what = "service account", scopable = true }
+                          field = "service_account", what = "service account",
+                          self_readable = true, scopable = true }
 
 -- A service account as the seeding and bootstrap code creates it: active.
-function H.build(st, now, spec) return R.build_active(st, "service_accounts", now, spec) end
+function H.build(st, now, spec) return R.build_active(st, SERVICE_ACCOUNT.coll, now, spec) end
 
 -- A removed service account takes its API keys with it.
 ops.on_remove.service_accounts = function(st, id) api_keys.remove_owned_by(st, id) end
@@ -74,57 +72,28 @@ function H.GetServiceAccounts(ctx, req)
   return { service_account = page, next_page_token = token }
 end
 
-function H.GetServiceAccount(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_READ")
-  if not ok and ctx.identity.id ~= req.service_account_id then return nil, err end
-  local sa, gerr = R.get(ctx.st, "service_accounts", req.service_account_id, "service account")
-  if not sa then return nil, gerr end
-  return { service_account = copy(sa) }
-end
+H.GetServiceAccount = P.getter(SERVICE_ACCOUNT)
 
-function H.CreateServiceAccount(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+H.CreateServiceAccount = P.creator(SERVICE_ACCOUNT, function(ctx, spec)
+  local ok, err = check_spec(ctx, spec)
   if not ok then return nil, err end
-  ok, err = check_spec(ctx, req.spec)
-  if not ok then return nil, err end
-  if name_taken(ctx.st, req.spec.name) then
-    return errors.exists("a service account named %s already exists", req.spec.name)
+  if name_taken(ctx.st, spec.name) then
+    return errors.exists("a service account named %s already exists", spec.name)
   end
-  local sa = { id = util.id(32), spec = copy(req.spec) }
-  R.create(ctx, "service_accounts", sa.id, sa)
-  ctx.audit_details = { service_account_id = sa.id }
-  return { service_account_id = sa.id }
-end
+  return true
+end)
 
-function H.UpdateServiceAccount(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+H.UpdateServiceAccount = P.updater(SERVICE_ACCOUNT, function(ctx, sa, spec)
+  local ok, err = check_spec(ctx, spec, sa)
   if not ok then return nil, err end
-  local sa, gerr = R.get(ctx.st, "service_accounts", req.service_account_id, "service account")
-  if not sa then return nil, gerr end
-  ok, err = R.check_version(sa, req.resource_version, "service account")
-  if not ok then return nil, err end
-  ok, err = check_spec(ctx, req.spec, sa)
-  if not ok then return nil, err end
-  if name_taken(ctx.st, req.spec.name, sa.id) then
-    return errors.exists("a service account named %s already exists", req.spec.name)
+  if name_taken(ctx.st, spec.name, sa.id) then
+    return errors.exists("a service account named %s already exists", spec.name)
   end
-  R.update(ctx, "service_accounts", sa.id, sa, function(r) r.spec = copy(req.spec) end)
-  ctx.audit_details = { service_account_id = sa.id }
-  return {}
-end
+  return spec
+end)
 
 H.SetServiceAccountNamespaceAccess = P.namespace_access_setter(SERVICE_ACCOUNT)
 
-function H.DeleteServiceAccount(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-  if not ok then return nil, err end
-  local sa, gerr = R.get(ctx.st, "service_accounts", req.service_account_id, "service account")
-  if not sa then return nil, gerr end
-  ok, err = R.check_version(sa, req.resource_version, "service account")
-  if not ok then return nil, err end
-  R.delete(ctx, "service_accounts", sa.id, sa)
-  ctx.audit_details = { service_account_id = sa.id }
-  return {}
-end
+H.DeleteServiceAccount = P.deleter(SERVICE_ACCOUNT)
 
 return H

@@ -12,7 +12,8 @@ local copy, ts = util.copy, util.ts
 
 local H = {}
 
-local USER = { coll = "users", id_field = "user_id", what = "user" }
+local USER = { coll = "users", id_field = "user_id", field = "user", what = "user",
+               self_readable = true }
 
 local INVITATION_DAYS = 30
 
@@ -24,7 +25,7 @@ local function find_by_email(st, email, except)
 end
 
 -- A user as the seeding and bootstrap code creates it: active, invitation accepted.
-function H.build(st, now, spec) return R.build_active(st, "users", now, spec) end
+function H.build(st, now, spec) return R.build_active(st, USER.coll, now, spec) end
 
 -- A removed user takes its API keys and group memberships with it.
 ops.on_remove.users = function(st, id)
@@ -48,13 +49,7 @@ function H.GetUsers(ctx, req)
   return { users = page, next_page_token = token }
 end
 
-function H.GetUser(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_READ")
-  if not ok and ctx.identity.id ~= req.user_id then return nil, err end
-  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
-  if not u then return nil, gerr end
-  return { user = copy(u) }
-end
+H.GetUser = P.getter(USER)
 
 local function check_spec(ctx, spec)
   if spec == nil then return errors.invalid("spec is required") end
@@ -64,21 +59,18 @@ local function check_spec(ctx, spec)
   return C.check_access(ctx, spec.access, "spec")
 end
 
-function H.CreateUser(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+-- A new user is invited: the invitation stands for INVITATION_DAYS.
+H.CreateUser = P.creator(USER, function(ctx, spec)
+  local ok, err = check_spec(ctx, spec)
   if not ok then return nil, err end
-  ok, err = check_spec(ctx, req.spec)
-  if not ok then return nil, err end
-  if find_by_email(ctx.st, req.spec.email) then
-    return errors.exists("a user with email %s already exists", req.spec.email)
+  if find_by_email(ctx.st, spec.email) then
+    return errors.exists("a user with email %s already exists", spec.email)
   end
-  local u = { id = util.id(32), spec = copy(req.spec),
-              invitation = { created_time = ts(ctx.now),
-                             expired_time = ts(ctx.now + INVITATION_DAYS * 86400) } }
-  R.create(ctx, "users", u.id, u)
-  ctx.audit_details = { user_id = u.id }
-  return { user_id = u.id }
-end
+  return true
+end, function(ctx, u)
+  u.invitation = { created_time = ts(ctx.now),
+                   expired_time = ts(ctx.now + INVITATION_DAYS * 86400) }
+end)
 
 -- Owners are managed by owners only.
 local function check_target(ctx, u)
@@ -88,16 +80,10 @@ local function check_target(ctx, u)
   return true
 end
 
-function H.UpdateUser(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+-- The email may be left out of the new spec; it cannot be changed.
+H.UpdateUser = P.updater(USER, function(ctx, u, spec)
+  local ok, err = check_target(ctx, u)
   if not ok then return nil, err end
-  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
-  if not u then return nil, gerr end
-  ok, err = R.check_version(u, req.resource_version, "user")
-  if not ok then return nil, err end
-  ok, err = check_target(ctx, u)
-  if not ok then return nil, err end
-  local spec = req.spec
   if spec and (spec.email == nil or spec.email == "") then
     spec = copy(spec)
     spec.email = u.spec.email
@@ -107,27 +93,17 @@ function H.UpdateUser(ctx, req)
   if spec.email:lower() ~= u.spec.email:lower() then
     return errors.invalid("spec.email cannot be changed")
   end
-  R.update(ctx, "users", u.id, u, function(r) r.spec = copy(spec) end)
-  ctx.audit_details = { user_id = u.id }
-  return {}
-end
+  return spec
+end)
 
-function H.DeleteUser(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-  if not ok then return nil, err end
-  local u, gerr = R.get(ctx.st, "users", req.user_id, "user")
-  if not u then return nil, gerr end
-  ok, err = R.check_version(u, req.resource_version, "user")
-  if not ok then return nil, err end
-  ok, err = check_target(ctx, u)
+H.DeleteUser = P.deleter(USER, function(ctx, u)
+  local ok, err = check_target(ctx, u)
   if not ok then return nil, err end
   if u.id == ctx.identity.id then
     return errors.invalid("a user cannot delete itself")
   end
-  R.delete(ctx, "users", u.id, u)
-  ctx.audit_details = { user_id = u.id }
-  return {}
-end
+  return true
+end)
 
 H.SetUserNamespaceAccess = P.namespace_access_setter(USER)
 
