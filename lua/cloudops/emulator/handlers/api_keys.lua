@@ -51,6 +51,26 @@ local function may_manage(ctx, owner_id)
   return C.require_role(ctx, "ROLE_ADMIN")
 end
 
+-- The key a request names, if the caller may manage it.
+local function managed_key(ctx, req)
+  local k, err = R.get(ctx.st, "api_keys", req.key_id, "API key")
+  if not k then return nil, err end
+  local ok
+  ok, err = may_manage(ctx, k.spec.owner_id)
+  if not ok then return nil, err end
+  return k
+end
+
+-- The key a change names: managed by the caller, at the version it read, not being deleted.
+local function key_to_change(ctx, req)
+  local k, err = managed_key(ctx, req)
+  if not k then return nil, err end
+  local ok
+  ok, err = R.check_version(k, req.resource_version, "API key")
+  if not ok then return nil, err end
+  return k
+end
+
 local function check_common(ctx, spec)
   if spec.display_name == nil or spec.display_name == "" then
     return errors.invalid("spec.display_name is required")
@@ -88,10 +108,8 @@ function H.GetApiKeys(ctx, req)
 end
 
 function H.GetApiKey(ctx, req)
-  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
-  if not k then return nil, gerr end
-  local ok, err = may_manage(ctx, k.spec.owner_id)
-  if not ok then return nil, err end
+  local k, err = managed_key(ctx, req)
+  if not k then return nil, err end
   return { api_key = copy(k) }
 end
 
@@ -122,12 +140,8 @@ function H.CreateApiKey(ctx, req)
 end
 
 function H.UpdateApiKey(ctx, req)
-  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
-  if not k then return nil, gerr end
-  local ok, err = may_manage(ctx, k.spec.owner_id)
-  if not ok then return nil, err end
-  ok, err = R.check_version(k, req.resource_version, "API key")
-  if not ok then return nil, err end
+  local k, err = key_to_change(ctx, req)
+  if not k then return nil, err end
   local spec = req.spec
   if spec == nil then return errors.invalid("spec is required") end
   if spec.owner_id ~= nil and spec.owner_id ~= "" and spec.owner_id ~= k.spec.owner_id then
@@ -156,12 +170,8 @@ function H.UpdateApiKey(ctx, req)
 end
 
 function H.DeleteApiKey(ctx, req)
-  local k, gerr = R.get(ctx.st, "api_keys", req.key_id, "API key")
-  if not k then return nil, gerr end
-  local ok, err = may_manage(ctx, k.spec.owner_id)
-  if not ok then return nil, err end
-  ok, err = R.check_version(k, req.resource_version, "API key")
-  if not ok then return nil, err end
+  local k, err = key_to_change(ctx, req)
+  if not k then return nil, err end
   R.delete(ctx, "api_keys", k.id, k)
   ctx.audit_details = { key_id = k.id }
   return {}
