@@ -48,12 +48,29 @@ local function ns_admin(ctx, nsid)
   return ns
 end
 
-function H.CreateNamespaceExportSink(ctx, req)
+-- The namespace of a request that writes a sink spec, once the caller may and the spec is
+-- valid.
+local function ns_admin_with_spec(ctx, req)
   local ns, err = ns_admin(ctx, req.namespace)
   if not ns then return nil, err end
   local ok
   ok, err = check_spec(req.spec)
   if not ok then return nil, err end
+  return ns
+end
+
+-- The sink named `name` in namespace ns and its key; or nil and the error.
+local function named_sink(ctx, ns, name)
+  if name == nil or name == "" then return errors.invalid("name is required") end
+  local k = key(ns.namespace, name)
+  local sink = ctx.st.sinks[k]
+  if not sink then return errors.not_found("export sink not found: %s", name) end
+  return sink, k
+end
+
+function H.CreateNamespaceExportSink(ctx, req)
+  local ns, err = ns_admin_with_spec(ctx, req)
+  if not ns then return nil, err end
   local k = key(ns.namespace, req.spec.name)
   if ctx.st.sinks[k] then return errors.exists("export sink already exists: %s", req.spec.name) end
   local sink = { name = req.spec.name, spec = copy(req.spec), health = "HEALTH_OK",
@@ -65,9 +82,8 @@ end
 function H.GetNamespaceExportSink(ctx, req)
   local ns, err = C.namespace(ctx, req.namespace)
   if not ns then return nil, err end
-  if req.name == nil or req.name == "" then return errors.invalid("name is required") end
-  local sink = ctx.st.sinks[key(ns.namespace, req.name)]
-  if not sink then return errors.not_found("export sink not found: %s", req.name) end
+  local sink, serr = named_sink(ctx, ns, req.name)
+  if not sink then return nil, serr end
   return { sink = copy(sink) }
 end
 
@@ -84,14 +100,11 @@ function H.GetNamespaceExportSinks(ctx, req)
 end
 
 function H.UpdateNamespaceExportSink(ctx, req)
-  local ns, err = ns_admin(ctx, req.namespace)
+  local ns, err = ns_admin_with_spec(ctx, req)
   if not ns then return nil, err end
+  local sink, k = named_sink(ctx, ns, req.spec.name)
+  if not sink then return nil, k end
   local ok
-  ok, err = check_spec(req.spec)
-  if not ok then return nil, err end
-  local k = key(ns.namespace, req.spec.name)
-  local sink = ctx.st.sinks[k]
-  if not sink then return errors.not_found("export sink not found: %s", req.spec.name) end
   ok, err = R.check_version(sink, req.resource_version, "export sink")
   if not ok then return nil, err end
   R.update(ctx, "sinks", k, sink, function(r) r.spec = copy(req.spec) end)
@@ -101,10 +114,8 @@ end
 function H.DeleteNamespaceExportSink(ctx, req)
   local ns, err = ns_admin(ctx, req.namespace)
   if not ns then return nil, err end
-  if req.name == nil or req.name == "" then return errors.invalid("name is required") end
-  local k = key(ns.namespace, req.name)
-  local sink = ctx.st.sinks[k]
-  if not sink then return errors.not_found("export sink not found: %s", req.name) end
+  local sink, k = named_sink(ctx, ns, req.name)
+  if not sink then return nil, k end
   local ok
   ok, err = R.check_version(sink, req.resource_version, "export sink")
   if not ok then return nil, err end
@@ -114,11 +125,8 @@ end
 
 -- The service delivers a test file; the emulator checks what it can: the spec itself.
 function H.ValidateNamespaceExportSink(ctx, req)
-  local ns, err = ns_admin(ctx, req.namespace)
+  local ns, err = ns_admin_with_spec(ctx, req)
   if not ns then return nil, err end
-  local ok
-  ok, err = check_spec(req.spec)
-  if not ok then return nil, err end
   return {}
 end
 
