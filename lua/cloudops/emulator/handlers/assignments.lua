@@ -9,8 +9,10 @@ local H = {}
 
 local INHERITED = { ROLE_OWNER = true, ROLE_ADMIN = true }
 
--- build(res, namespace_access, inherited) makes one assignment row.
-local function assignments(ctx, req, coll, field, build)
+-- Lists under `field` one row per member of `coll` with access to the namespace: its id,
+-- its version, its access and whether that is inherited, and the spec field `label` that
+-- names it (email, name, display_name), under the same name.
+local function assignments(ctx, req, coll, field, label)
   local ns, err = C.namespace(ctx, req.namespace)
   if not ns then return nil, err end
   local ok
@@ -31,7 +33,10 @@ local function assignments(ctx, req, coll, field, build)
         na, inherited = { permission = "PERMISSION_ADMIN" }, true
       end
     end
-    if na then rows[id] = build(res, util.copy(na), inherited or false) end
+    if na then
+      rows[id] = { id = res.id, [label] = spec[label], namespace_access = util.copy(na),
+                   inherited_access = inherited or false, resource_version = res.resource_version }
+    end
   end
   local items, keys = C.list(rows, C.by_id)
   local page, token = C.page(ctx, items, keys)
@@ -40,24 +45,15 @@ local function assignments(ctx, req, coll, field, build)
 end
 
 function H.GetUserNamespaceAssignments(ctx, req)
-  return assignments(ctx, req, "users", "users", function(u, na, inh)
-    return { id = u.id, email = u.spec.email, namespace_access = na, inherited_access = inh,
-             resource_version = u.resource_version }
-  end)
+  return assignments(ctx, req, "users", "users", "email")
 end
 
 function H.GetServiceAccountNamespaceAssignments(ctx, req)
-  return assignments(ctx, req, "service_accounts", "service_accounts", function(sa, na, inh)
-    return { id = sa.id, name = sa.spec.name, namespace_access = na, inherited_access = inh,
-             resource_version = sa.resource_version }
-  end)
+  return assignments(ctx, req, "service_accounts", "service_accounts", "name")
 end
 
 function H.GetUserGroupNamespaceAssignments(ctx, req)
-  return assignments(ctx, req, "groups", "groups", function(g, na, inh)
-    return { id = g.id, display_name = g.spec.display_name, namespace_access = na,
-             inherited_access = inh, resource_version = g.resource_version }
-  end)
+  return assignments(ctx, req, "groups", "groups", "display_name")
 end
 
 return H
