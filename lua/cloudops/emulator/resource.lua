@@ -49,6 +49,16 @@ function M.check_version(res, version, what)
   return true
 end
 
+-- The resource a change names: found, at the version the caller read, not being deleted.
+function M.get_current(st, coll, key, version, what)
+  local res, err = M.get(st, coll, key, what)
+  if not res then return nil, err end
+  local ok
+  ok, err = M.check_version(res, version, what)
+  if not ok then return nil, err end
+  return res
+end
+
 -- A resource as seeding and bootstrap make it: ACTIVE at once, with no operation (there
 -- is no request to answer), kept under a fresh id.
 function M.build_active(st, coll, now, spec)

@@ -83,10 +83,10 @@ function H.CreateNexusEndpoint(ctx, req)
 end
 
 function H.UpdateNexusEndpoint(ctx, req)
-  local e, gerr = R.get(ctx.st, "nexus", req.endpoint_id, "Nexus endpoint")
-  if not e then return nil, gerr end
-  local ok, err = R.check_version(e, req.resource_version, "Nexus endpoint")
-  if not ok then return nil, err end
+  local e, err = R.get_current(ctx.st, "nexus", req.endpoint_id, req.resource_version,
+    "Nexus endpoint")
+  if not e then return nil, err end
+  local ok
   ok, err = check_spec(ctx, req.spec, e.id)
   if not ok then return nil, err end
   R.update(ctx, "nexus", e.id, e, function(r) r.spec = copy(req.spec) end)
@@ -95,10 +95,10 @@ function H.UpdateNexusEndpoint(ctx, req)
 end
 
 function H.DeleteNexusEndpoint(ctx, req)
-  local e, gerr = R.get(ctx.st, "nexus", req.endpoint_id, "Nexus endpoint")
-  if not e then return nil, gerr end
-  local ok, err = R.check_version(e, req.resource_version, "Nexus endpoint")
-  if not ok then return nil, err end
+  local e, err = R.get_current(ctx.st, "nexus", req.endpoint_id, req.resource_version,
+    "Nexus endpoint")
+  if not e then return nil, err end
+  local ok
   ok, err = C.require_role(ctx, "ROLE_DEVELOPER")
   if not ok then return nil, err end
   ok, err = C.require_ns_admin(ctx, target(e.spec).namespace_id)

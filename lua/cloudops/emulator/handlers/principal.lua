@@ -20,13 +20,8 @@ local copy = util.copy
 local M = {}
 
 -- The one a change names: found, at the version the caller read, not being deleted.
-function M.find_current(ctx, req, kind)
-  local res, err = R.get(ctx.st, kind.coll, req[kind.id_field], kind.what)
-  if not res then return nil, err end
-  local ok
-  ok, err = R.check_version(res, req.resource_version, kind.what)
-  if not ok then return nil, err end
-  return res
+local function find_current(ctx, req, kind)
+  return R.get_current(ctx.st, kind.coll, req[kind.id_field], req.resource_version, kind.what)
 end
 
 -- Get{User,UserGroup,ServiceAccount}.
@@ -65,7 +60,7 @@ function M.updater(kind, check)
   return function(ctx, req)
     local ok, err = C.require_role(ctx, "ROLE_ADMIN")
     if not ok then return nil, err end
-    local res, gerr = M.find_current(ctx, req, kind)
+    local res, gerr = find_current(ctx, req, kind)
     if not res then return nil, gerr end
     local spec
     spec, err = check(ctx, res, req.spec)
@@ -82,7 +77,7 @@ function M.deleter(kind, check)
   return function(ctx, req)
     local ok, err = C.require_role(ctx, "ROLE_ADMIN")
     if not ok then return nil, err end
-    local res, gerr = M.find_current(ctx, req, kind)
+    local res, gerr = find_current(ctx, req, kind)
     if not res then return nil, gerr end
     if check then
       ok, err = check(ctx, res)
@@ -124,7 +119,7 @@ function M.namespace_access_setter(kind)
     if not ns then return nil, nerr end
     local ok, err = C.require_ns_admin(ctx, req.namespace)
     if not ok then return nil, err end
-    local res, gerr = M.find_current(ctx, req, kind)
+    local res, gerr = find_current(ctx, req, kind)
     if not res then return nil, gerr end
     ok, err = check_access(res, req, kind)
     if not ok then return nil, err end
