@@ -8,6 +8,7 @@ local shared_limit = require "cloudops.shared_limit"
 local schema = require "cloudops.schema"
 local sleep = require "cloudops.sleep"
 local new_uuid = require "cloudops.uuid"
+local secrets = require "cloudops.secrets"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
@@ -167,7 +168,6 @@ function client.connect(opts)
   local self = setmetatable({
     endpoint = endpoint,
     _ch = core.channel(endpoint, chopts),
-    _key = api_key,
     _api_version = opts.api_version or core.API_VERSION,
     _metadata = opts.metadata,
     _timeout = opts.timeout or 30,
@@ -179,7 +179,8 @@ function client.connect(opts)
     _clock = now,
     _sleep = sleep,
   }, Client)
-  if type(api_key) == "string" then self._md = self:_headers(api_key, nil, nil) end
+  -- The key, and the headers made from it, are kept out of the client's own fields.
+  secrets.set(self, { key = api_key, headers = type(api_key) == "string" and self:_headers(api_key) or nil })
   return self
 end
 
@@ -197,7 +198,7 @@ end
 
 -- The API key for one attempt, or nil, err (the API_KEY error of API.md).
 function Client:_api_key()
-  local key = self._key
+  local key = secrets.get(self).key
   if type(key) == "string" then return key end
   local ok, v = pcall(key)
   if not ok then
@@ -214,7 +215,7 @@ end
 -- for a bad option (a programming mistake: the caller raises it at the user's call site).
 function Client:_settings(opts)
   local s = { policy = self._retry, timeout = self._timeout, limiter = self._limiter,
-              auto_id = self._auto_id, headers = self._md }
+              auto_id = self._auto_id, headers = secrets.get(self).headers }
   if opts == nil then return s end
   if type(opts) ~= "table" then return nil, "call options must be a table" end
   for k in pairs(opts) do

@@ -66,6 +66,7 @@ local errors = require "cloudops.errors"
 local retry = require "cloudops.retry"
 local schema = require "cloudops.schema"
 local sleep = require "cloudops.sleep"
+local secrets = require "cloudops.secrets"
 local plain = require "cloudops.openresty.plain"
 local paging = require "cloudops.paging"
 
@@ -122,12 +123,9 @@ function openresty.connect(opts)
   if not ok then return bad(why) end
   -- A key function's clients differ from the environment's (api_key absent) ones.
   local key = plain.key(config) .. (type(api_key) == "function" and "+key function" or "")
-  return setmetatable({
+  local proxy = setmetatable({
     endpoint = opts.endpoint or "saas-api.tmprl.cloud:443",
     _pool = pool,
-    _config = config,
-    _cache_key = key,
-    _key = api_key,
     _dynamic_key = type(api_key) == "function",
     _on_event = on_event,
     -- What the shared helpers (paging, wait, update) and Client._settings read.
@@ -135,10 +133,12 @@ function openresty.connect(opts)
     _timeout = opts.timeout or 30,
     _limiter = false,
     _auto_id = opts.auto_operation_id ~= false,
-    _md = {},
     _clock = core.now,
     _sleep = sleep,
   }, Proxy)
+  -- The key, and the config and cache key that hold it, are kept out of the proxy's fields.
+  secrets.set(proxy, { key = api_key, config = config, cache_key = key, headers = {} })
+  return proxy
 end
 
 --- Validates call options as the client does: true, or nil, message.
@@ -183,7 +183,8 @@ local function invoke(self, m, req, opts)
   local deadline, pause = now() + (s.policy and s.policy.max_elapsed or s.timeout), FIRST_PAUSE
   local ok, out
   while true do
-    ok, out = run(self._pool, MODULE, "thread_call", self._cache_key, self._config, key,
+    local hidden = secrets.get(self)
+    ok, out = run(self._pool, MODULE, "thread_call", hidden.cache_key, hidden.config, key,
                   m.name, req, opts, self._on_event ~= nil)
     if ok or out ~= NO_VM or now() + pause > deadline then break end
     -- Every VM of the worker (lua_worker_thread_vm_pool_size) is running or queued for a

@@ -50,6 +50,7 @@ describe("secrets", function()
                                          retry = false, rate_limit = false,
                                          on_event = function(ev) events[#events + 1] = ev end })
       assert_no_key(tostring(c), "tostring(client)")
+      assert_no_key(c, "the client's own fields") -- what pairs() or a pretty-printer would show
       local resp, err, info = c:get_namespaces{} -- may be rate limited after the previous round
       assert.truthy(resp or err)
       assert_no_key({ resp, err, info }, "a response and its info")
@@ -82,5 +83,32 @@ describe("secrets", function()
     local text = helpers.read_file(log) or ""
     assert.is_true(#text > 0)
     assert.is_nil(text:find(KEY:sub(1, 12), 1, true), "the emulator's log holds the key")
+  end)
+
+  -- Runs a tool of bin/ with the key in the environment; returns all it printed.
+  local function tool(cmd, stdin)
+    local d = helpers.tmpdir()
+    helpers.write_file(d .. "/in", stdin or "")
+    local out = helpers.run("TEMPORAL_CLOUD_API_KEY=" .. KEY .. " CLOUDOPS_REPL_HISTORY=" .. d .. "/history " ..
+      "lua5.4 " .. helpers.ROOT .. "bin/" .. cmd .. " < " .. d .. "/in 2>&1")
+    return out .. (helpers.read_file(d .. "/history") or "")
+  end
+
+  it("appear in nothing the command line prints, on success or failure", function()
+    local flags = " --insecure --endpoint " .. emu.endpoint .. " --no-retry "
+    for _, args in ipairs{ "call GetNamespaces", "call GetNamespace '{\"namespace\":\"nope.x\"}'",
+                           "call GetNamespaces '{\"pageSize\":5000}'", "list GetUsers", "wait no-such-op" } do
+      local out = tool("cloudops" .. flags .. args)
+      assert.is_true(#out > 0)
+      assert.is_nil(out:find(KEY:sub(1, 12), 1, true), "cloudops " .. args .. " printed the key: " .. out)
+    end
+  end)
+
+  it("appear in nothing the REPL echoes, even when asked for the client", function()
+    local out = tool("cloudops-repl --no-readline --insecure --endpoint " .. emu.endpoint,
+      "client\nprint(client)\nclient:get_namespaces{}\nclient:get_namespace{ namespace = 'nope.x' }\n" ..
+      "for k, v in pairs(client) do print(k, v) end\nerror('boom')\n")
+    assert.matches("NOT_FOUND", out)
+    assert.is_nil(out:find(KEY:sub(1, 12), 1, true), "the REPL echoed the key: " .. out)
   end)
 end)
