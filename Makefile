@@ -29,8 +29,9 @@ else ifeq ($(LUA),luajit)
   LUA_ABI := 5.1
 else ifneq ($(LUA_INCDIR),)
   LUA_PKG := lua$(shell sed -n 's/^\#define LUA_VERSION_NUM[ \t]*50*\([0-9]\)$$/5.\1/p' $(LUA_INCDIR)/lua.h)
-  OUT := $(BUILD)
   LUA_ABI := $(patsubst lua%,%,$(LUA_PKG))
+  # one build directory per Lua ABI: objects of one must never be linked for another
+  OUT := $(if $(filter 5.4,$(LUA_ABI)),$(BUILD),$(BUILD)/$(LUA_PKG))
 else
   LUA_PKG := $(LUA)
   OUT := $(BUILD)

@@ -22,6 +22,7 @@ build = {
     CFLAGS = "$(CFLAGS)",
   },
   install_variables = {
+    LUA_INCDIR = "$(LUA_INCDIR)", -- so that install picks the build made for this Lua
     LUA_LMOD = "$(LUADIR)",
     LUA_CMOD = "$(LIBDIR)",
     BINDIR = "$(BINDIR)",

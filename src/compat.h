@@ -20,6 +20,23 @@ static inline int lua_absindex(lua_State *L, int i) {
   return (i > 0 || i <= LUA_REGISTRYINDEX) ? i : lua_gettop(L) + i + 1;
 }
 
+/* PUC Lua 5.1 (what luarocks targets by default on Debian) lacks the 5.2 API LuaJIT has. */
+#ifndef luaL_newlib
+static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+  for (; l->name; l++) {
+    for (int i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+    lua_pushcclosure(L, l->func, nup);
+    lua_setfield(L, -(nup + 2), l->name);
+  }
+  lua_pop(L, nup);
+}
+
+static inline void luaL_setmetatable(lua_State *L, const char *tname) {
+  luaL_getmetatable(L, tname);
+  lua_setmetatable(L, -2);
+}
+#endif
+
 /* What tostring() shows for the value at idx, pushed; enough for error messages. */
 static inline const char *luaL_tolstring(lua_State *L, int idx, size_t *len) {
   idx = lua_absindex(L, idx);
