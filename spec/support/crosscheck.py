@@ -29,7 +29,6 @@ N, element index i (0 singular; 1, 2 for the two elements of a repeated field / 
 """
 
 import difflib
-import importlib
 import json
 import os
 import sys
@@ -41,33 +40,13 @@ SCHEMA_FILES = ("rpc_status.proto", "google/protobuf/timestamp.proto", "google/p
                 "google/protobuf/any.proto", "google/protobuf/struct.proto", "google/protobuf/empty.proto")
 
 
-def import_all(root):
-    """Imports every *_pb2 module under root; returns their names."""
-    names = []
-    for dirpath, _, files in os.walk(root):
-        for f in sorted(files):
-            if f.endswith("_pb2.py"):
-                rel = os.path.relpath(os.path.join(dirpath, f[:-3]), root)
-                names.append(rel.replace(os.sep, "."))
-    for n in sorted(names):
-        importlib.import_module(n)
-    return names
-
-
 def main():
     py_root, in_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    sys.path.insert(0, os.path.abspath(py_root))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import pyschema
+    pool, impl, modules = pyschema.load(py_root)
     import google.protobuf
-    from google.protobuf import descriptor, descriptor_pool, text_format
-    # Imported first, from python3-protobuf: anything under py_root must not shadow them.
-    from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2  # noqa: F401
-    try:
-        from google.protobuf.internal import api_implementation
-        impl = api_implementation.Type()
-    except Exception:  # pragma: no cover
-        impl = "unknown"
-    modules = import_all(py_root)
-    pool = descriptor_pool.Default()
+    from google.protobuf import descriptor, text_format
 
     try:
         from google.protobuf.message_factory import GetMessageClass as _get_class

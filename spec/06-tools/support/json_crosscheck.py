@@ -15,24 +15,10 @@ and hands back its own JSON for the Lua side to parse. OUT.json: { "protobuf": v
 "parse": "ok" or the failure, "python_json": text or null } } }.
 """
 
-import importlib
 import json
 import os
 import sys
 import traceback
-
-
-def import_all(root):
-    """Imports every *_pb2 module under root (they register their types in the default pool)."""
-    names = []
-    for dirpath, _, files in os.walk(root):
-        for f in sorted(files):
-            if f.endswith("_pb2.py"):
-                rel = os.path.relpath(os.path.join(dirpath, f[:-3]), root)
-                names.append(rel.replace(os.sep, "."))
-    for n in sorted(names):
-        importlib.import_module(n)
-    return names
 
 
 def first_difference(a, b, path="$"):
@@ -65,18 +51,11 @@ def first_difference(a, b, path="$"):
 
 def main():
     py_root, in_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    sys.path.insert(0, os.path.abspath(py_root))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+    import pyschema
+    pool, impl, _ = pyschema.load(py_root)
     import google.protobuf
-    from google.protobuf import descriptor_pool, json_format, text_format
-    # From python3-protobuf, before anything under py_root could shadow them.
-    from google.protobuf import any_pb2, duration_pb2, empty_pb2, struct_pb2, timestamp_pb2  # noqa: F401
-    try:
-        from google.protobuf.internal import api_implementation
-        impl = api_implementation.Type()
-    except Exception:  # pragma: no cover
-        impl = "unknown"
-    import_all(py_root)
-    pool = descriptor_pool.Default()
+    from google.protobuf import json_format, text_format
     try:
         from google.protobuf.message_factory import GetMessageClass as get_class
     except ImportError:
