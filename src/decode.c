@@ -149,21 +149,6 @@ static int is_default(const ProtobufCFieldDescriptor *f, const void *slot) {
   }
 }
 
-static size_t element_size(ProtobufCType t) {
-  switch (t) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return 8;
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return 4;
-  }
-}
-
 static void push_repeated(const Dec *d, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
                           const CoFieldInfo *fi) {
   lua_State *L = d->L;
@@ -184,7 +169,7 @@ static void push_repeated(const Dec *d, const ProtobufCMessage *msg, const Proto
     }
     return;
   }
-  size_t esize = element_size(f->type);
+  size_t esize = co_element_size(f->type);
   lua_createtable(L, (int)n, 0);
   for (size_t i = 0; i < n; i++) {
     push_single(d, f, fi, items + i * esize);

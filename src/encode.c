@@ -336,39 +336,15 @@ static ProtobufCMessage *encode_list_value(Enc *e, const CoMessage *m, int idx) 
   return msg;
 }
 
+static void encode_map(Enc *e, const ProtobufCFieldDescriptor *f, ProtobufCMessage *msg, int idx);
+
+/* google.protobuf.Struct from a table: its one field is a map<string, Value>. */
 static ProtobufCMessage *encode_struct(Enc *e, const CoMessage *m, int idx) {
   lua_State *L = e->L;
   luaL_checkstack(L, 6, "nesting too deep");
   if (lua_type(L, idx) != LUA_TTABLE) type_error(e, idx, "table (a JSON object)");
   ProtobufCMessage *msg = new_message(e, m->desc);
-  const ProtobufCFieldDescriptor *f = &m->desc->fields[0]; /* map<string, Value> fields = 1 */
-  const CoMessage *entry = co_schema_message(f->descriptor);
-  const ProtobufCFieldDescriptor *kf = &entry->desc->fields[0], *vf = &entry->desc->fields[1];
-  const CoMessage *vm = co_schema_message(vf->descriptor);
-  size_t n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) { lua_pop(L, 1); n++; }
-  ProtobufCMessage **items = co_arena_alloc(&e->st->arena, n * sizeof *items);
-  if (!items && n) luaL_error(L, "out of memory");
-  size_t i = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    if (lua_type(L, -2) != LUA_TSTRING)
-      co_path_error(L, e->st, "a JSON object's keys must be strings, got %s key", luaL_typename(L, -2));
-    const char *key = lua_tostring(L, -2);
-    path_push(e->st, L, key, -1);
-    ProtobufCMessage *em = new_message(e, entry->desc);
-    size_t len;
-    *(const char **)((char *)em + kf->offset) = get_string(e, -2, &len, 0);
-    ProtobufCMessage *vmsg = new_message(e, vm->desc);
-    encode_value(e, vmsg, lua_gettop(L));
-    *(ProtobufCMessage **)((char *)em + vf->offset) = vmsg;
-    items[i++] = em;
-    path_pop(e->st);
-    lua_pop(L, 1);
-  }
-  *(size_t *)((char *)msg + f->quantifier_offset) = i;
-  *(ProtobufCMessage ***)((char *)msg + f->offset) = items;
+  encode_map(e, &m->desc->fields[0], msg, idx);
   return msg;
 }
 
@@ -461,21 +437,6 @@ static void encode_single(Enc *e, const ProtobufCFieldDescriptor *f, void *slot,
   }
 }
 
-static size_t element_size(const ProtobufCFieldDescriptor *f) {
-  switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return 8;
-    case PROTOBUF_C_TYPE_DOUBLE: return sizeof(double);
-    case PROTOBUF_C_TYPE_FLOAT: return sizeof(float);
-    case PROTOBUF_C_TYPE_BOOL: return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM: return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING: return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES: return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE: return sizeof(ProtobufCMessage *);
-    default: return 4;
-  }
-}
-
 static void encode_map(Enc *e, const ProtobufCFieldDescriptor *f, ProtobufCMessage *msg, int idx) {
   lua_State *L = e->L;
   if (lua_type(L, idx) != LUA_TTABLE) type_error(e, idx, "table (a map)");
@@ -536,7 +497,7 @@ static void encode_repeated(Enc *e, const ProtobufCFieldDescriptor *f, ProtobufC
     }
     co_path_error(L, e->st, "expected an array without holes, but [%d] is nil", (int)hole);
   }
-  size_t esize = element_size(f);
+  size_t esize = co_element_size(f->type);
   char *items = co_arena_alloc(&e->st->arena, n * esize);
   if (!items && n) luaL_error(L, "out of memory");
   for (size_t i = 0; i < n; i++) {

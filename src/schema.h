@@ -74,6 +74,9 @@ const CoMessage *co_schema_message_at(size_t i, size_t *count);
 /* The Cloud Ops service. */
 const ProtobufCServiceDescriptor *co_schema_service(void);
 
+/* The size of one element of a repeated field of type t in a protobuf-c struct's array. */
+size_t co_element_size(ProtobufCType t);
+
 /* Whether a repeated message field is a map (its entry type is a map entry). */
 int co_field_is_map(const ProtobufCFieldDescriptor *f);
 
