@@ -302,16 +302,6 @@ void co_channel_register(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"call", l_call}, {"close", l_close}, {"state", l_state}, {NULL, NULL},
   };
-  luaL_newmetatable(L, CHANNEL_MT);
-  lua_newtable(L);
-  lua_pushvalue(L, -3); /* the state, as upvalue of the methods */
-  luaL_setfuncs(L, methods, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_close);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, l_tostring);
-  lua_setfield(L, -2, "__tostring");
+  co_new_class(L, CHANNEL_MT, methods, l_close, l_close, l_tostring);
   lua_pop(L, 1);
 }

@@ -20,6 +20,24 @@ static int state_gc(lua_State *L) {
   return 0;
 }
 
+void co_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc,
+                  lua_CFunction close, lua_CFunction tostring) {
+  int state = lua_gettop(L);
+  luaL_newmetatable(L, name);
+  lua_newtable(L);
+  lua_pushvalue(L, state);
+  luaL_setfuncs(L, methods, 1);
+  lua_setfield(L, -2, "__index");
+  lua_pushcfunction(L, gc);
+  lua_setfield(L, -2, "__gc");
+  if (close) {
+    lua_pushcfunction(L, close);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pushcfunction(L, tostring);
+  lua_setfield(L, -2, "__tostring");
+}
+
 const CoMessage *co_check_message(lua_State *L, int idx) {
   const char *name = luaL_checkstring(L, idx);
   int ambiguous;

@@ -8,6 +8,13 @@
 /* The conversion state: upvalue 1 of every core function and method. */
 CoState *co_state(lua_State *L);
 
+/* Makes the metatable `name` for a userdata class: __index holds `methods` (sharing the
+ * conversion state, at stack index -1 on entry, as upvalue), __gc and __tostring are set, and
+ * __close too when `close` is given (the same function as __gc: one idempotent close, as
+ * liolib does). Leaves the metatable on the stack. */
+void co_new_class(lua_State *L, const char *name, const luaL_Reg *methods, lua_CFunction gc,
+                  lua_CFunction close, lua_CFunction tostring);
+
 /* Resolves a message type name argument, raising a clear error when unknown. */
 const CoMessage *co_check_message(lua_State *L, int idx);
 const ProtobufCMethodDescriptor *co_find_method(const char *name);

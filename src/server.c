@@ -180,6 +180,16 @@ static int l_next(lua_State *L) {
   }
 }
 
+/* Destroys the server and drains and destroys its queue (no call may be pending on it). */
+static void destroy(Server *s) {
+  grpc_server_destroy(s->server);
+  grpc_completion_queue_shutdown(s->cq);
+  while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
+  grpc_completion_queue_destroy(s->cq);
+  s->server = NULL;
+  s->cq = NULL;
+}
+
 static void server_shutdown(Server *s) {
   if (s->shut) return;
   s->shut = 1;
@@ -201,12 +211,7 @@ static void server_shutdown(Server *s) {
     Call *c = handle_event(s, ev);
     if (c) call_free(c); /* a request that arrived as we stopped */
   }
-  grpc_server_destroy(s->server);
-  grpc_completion_queue_shutdown(s->cq);
-  while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
-  grpc_completion_queue_destroy(s->cq);
-  s->server = NULL;
-  s->cq = NULL;
+  destroy(s);
 }
 
 static int l_shutdown(lua_State *L) {
@@ -274,12 +279,7 @@ int co_server_new(lua_State *L) {
   s->port = grpc_server_add_http2_port(s->server, address, creds);
   grpc_server_credentials_release(creds);
   if (s->port == 0) {
-    grpc_server_destroy(s->server);
-    grpc_completion_queue_shutdown(s->cq);
-    while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
-    grpc_completion_queue_destroy(s->cq);
-    s->server = NULL;
-    s->cq = NULL;
+    destroy(s);
     lua_pushnil(L);
     lua_pushfstring(L, "cannot listen on %s%s", address, cert ? " (or the TLS certificate/key is invalid)" : "");
     return 2;
@@ -394,28 +394,13 @@ void co_server_register(lua_State *L) {
     {"next", l_next}, {"shutdown", l_shutdown}, {NULL, NULL},
   };
   static const luaL_Reg call_methods[] = {{"finish", l_finish}, {NULL, NULL}};
-  luaL_newmetatable(L, SERVER_MT);
-  lua_newtable(L);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, server_methods, 1);
+  co_new_class(L, SERVER_MT, server_methods, l_server_gc, l_server_gc, l_server_tostring);
+  /* A server also shows its port as a field: __index looks there first, then at the methods. */
+  lua_getfield(L, -1, "__index");
   lua_setfield(L, -2, "methods");
   lua_pushcfunction(L, l_server_index);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_server_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_server_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pushcfunction(L, l_server_tostring);
-  lua_setfield(L, -2, "__tostring");
   lua_pop(L, 1);
-  luaL_newmetatable(L, CALL_MT);
-  lua_newtable(L);
-  lua_pushvalue(L, -3);
-  luaL_setfuncs(L, call_methods, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, l_call_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, l_call_tostring);
-  lua_setfield(L, -2, "__tostring");
+  co_new_class(L, CALL_MT, call_methods, l_call_gc, NULL, l_call_tostring);
   lua_pop(L, 1);
 }
