@@ -94,7 +94,7 @@ function helpers.spawn(cmd, ready, timeout)
 end
 
 --- Starts spec/support/test_server.lua (see there) and returns { endpoint, port, requests_log,
--- stop }. opts: tls = { cert = path, key = path }, port (default: a free one).
+-- stop }. opts: tls = { cert = path, key = path }, port (default: a free one), no_echo.
 function helpers.test_server(opts)
   opts = opts or {}
   local dir = helpers.tmpdir()
@@ -103,6 +103,7 @@ function helpers.test_server(opts)
   if opts.tls then
     args[#args + 1] = "--tls-cert " .. sh_quote(opts.tls.cert) .. " --tls-key " .. sh_quote(opts.tls.key)
   end
+  if opts.no_echo then args[#args + 1] = "--no-echo" end
   local cmd = helpers.LUA .. " " .. sh_quote(ROOT .. "spec/support/test_server.lua") .. " " .. table.concat(args, " ")
   local proc = helpers.spawn(cmd, "listening on 127%.0%.0%.1:(%d+)")
   local port = tonumber(proc.match[1])

@@ -63,6 +63,22 @@ static int l_encode(lua_State *L) {
   return 1;
 }
 
+/* encoder(type_name)(tbl): core.encode with the type looked up once, for hot paths. */
+static int l_encode_bound(lua_State *L) {
+  const CoMessage *m = lua_touserdata(L, lua_upvalueindex(2));
+  luaL_checkany(L, 1);
+  co_encode_push_bytes(L, co_state(L), m, 1);
+  return 1;
+}
+
+static int l_encoder(lua_State *L) {
+  const CoMessage *m = co_check_message(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushlightuserdata(L, (void *)m);
+  lua_pushcclosure(L, l_encode_bound, 2);
+  return 1;
+}
+
 static int l_decode(lua_State *L) {
   const CoMessage *m = co_check_message(L, 1);
   size_t len;
@@ -326,6 +342,7 @@ static int l_random_bytes(lua_State *L) {
 
 static const luaL_Reg functions[] = {
   {"encode", l_encode},
+  {"encoder", l_encoder},
   {"decode", l_decode},
   {"methods", l_methods},
   {"messages", l_messages},

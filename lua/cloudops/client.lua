@@ -12,7 +12,7 @@ local secrets = require "cloudops.secrets"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
-local now, encode, getenv = core.now, core.encode, os.getenv
+local now, getenv = core.now, os.getenv
 local open = io.open
 
 local VERSION = "0.1.0"
@@ -214,9 +214,19 @@ end
 -- The settings of one call: the client's, overridden by the call's opts. Returns nil, message
 -- for a bad option (a programming mistake: the caller raises it at the user's call site).
 function Client:_settings(opts)
-  local s = { policy = self._retry, timeout = self._timeout, limiter = self._limiter,
-              auto_id = self._auto_id, headers = secrets.get(self).headers }
-  if opts == nil then return s end
+  local hidden = secrets.get(self)
+  local d = hidden.defaults
+  -- The defaults are made once and kept (a table per call costs more than the comparisons),
+  -- made again only if a field they come from was replaced since (specs do that).
+  if not d or d.policy ~= self._retry or d.timeout ~= self._timeout or d.limiter ~= self._limiter
+     or d.auto_id ~= self._auto_id then
+    d = { policy = self._retry, timeout = self._timeout, limiter = self._limiter,
+          auto_id = self._auto_id, headers = hidden.headers }
+    hidden.defaults = d
+  end
+  if opts == nil then return d end
+  local s = {}
+  for k, v in pairs(d) do s[k] = v end
   if type(opts) ~= "table" then return nil, "call options must be a table" end
   for k in pairs(opts) do
     if not CALL_OPTIONS[k] then return nil, "unknown call option '" .. tostring(k) .. "'" end
@@ -309,10 +319,15 @@ local function attempts(self, ch, m, req, payload, s)
       emit(self, m, attempt, nil, kerr.name, 0, nil)
       return nil, kerr
     end
-    local wait, anchor = 0, nil
-    if s.limiter then wait, anchor = s.limiter:take() end
-    pause(wait)
-    local t0 = clock()
+    local anchor, t0
+    if s.limiter then
+      local wait
+      wait, anchor = s.limiter:take()
+      if wait > 0 then pause(wait) end
+      t0 = clock()
+    else
+      t0 = attempt == 1 and started or clock()
+    end
     local timeout = s.timeout
     if deadline then
       if deadline - t0 < timeout then timeout = deadline - t0 end
@@ -347,7 +362,7 @@ local function invoke(self, m, req, opts)
   local s, serr = self:_settings(opts)
   if not s then error(serr, 2) end
   req = with_operation_id(m, req, s.auto_id)
-  local ok, payload = pcall(encode, m.input, req)
+  local ok, payload = pcall(m.encode, req)
   if not ok then error(payload, 2) end
   return attempts(self, ch, m, req, payload, s)
 end

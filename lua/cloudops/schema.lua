@@ -44,6 +44,7 @@ for i, name in ipairs(core.methods()) do
     path = info.path,
     -- API.md: a mutation's request has async_operation_id (GetAsyncOperation's excepted).
     mutation = input.async_operation_id ~= nil and name ~= "GetAsyncOperation",
+    encode = core.encoder(info.input), -- the request's encoder, its type looked up once
     has_resource_version = input.resource_version ~= nil,
   }
   if input.page_token and output.next_page_token then m.items = items_field(info.output) end

@@ -2,7 +2,9 @@
 -- as its x-test-* headers ask, and every header it received is echoed back as an
 -- "x-echo-<name>" trailer, so a spec can see exactly what the client sent.
 --
---   lua spec/support/test_server.lua [--port N] [--log FILE] [--tls-cert F --tls-key F]
+--   lua spec/support/test_server.lua [--port N] [--log FILE] [--tls-cert F --tls-key F] [--no-echo]
+--
+-- --no-echo leaves the x-echo-* trailers out, as a real server would (for benchmarks).
 --
 -- x-test-code: N            answer with status N ("requested status N")
 -- x-test-retry-after: S     put a google.rpc.RetryInfo of S seconds in the status details
@@ -20,12 +22,13 @@ package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") and (os.getenv("CLOUDOPS_CORE_CPATH") .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;"))) .. package.cpath
 local core = require "cloudops.core"
 
-local log_path, cert, key
+local log_path, cert, key, no_echo
 local port = 0
 local i = 1
 while arg[i] do
   if arg[i] == "--log" then log_path = arg[i + 1]; i = i + 2
   elseif arg[i] == "--port" then port = tonumber(arg[i + 1]); i = i + 2
+  elseif arg[i] == "--no-echo" then no_echo = true; i = i + 1
   elseif arg[i] == "--tls-cert" then cert = arg[i + 1]; i = i + 2
   elseif arg[i] == "--tls-key" then key = arg[i + 1]; i = i + 2
   else error("unknown argument " .. arg[i]) end
@@ -56,11 +59,13 @@ local function answer(req)
   local md = req.metadata
   local m = methods[req.method]
   local trailers = {}
-  for k, v in pairs(md) do
+  for k, v in pairs(no_echo and {} or md) do
     if not k:match("^grpc%-") and not k:match("%-bin$") and k ~= "user-agent" then trailers["x-echo-" .. k] = v end
   end
-  trailers["x-echo-user-agent"] = md["user-agent"]
-  trailers["x-echo-peer"] = req.peer
+  if not no_echo then
+    trailers["x-echo-user-agent"] = md["user-agent"]
+    trailers["x-echo-peer"] = req.peer
+  end
   if not m then return 12, "unknown method " .. req.method, nil, trailers end
   local ok, decoded = pcall(core.decode, m.input, req.payload or "")
   if not ok or not decoded then return 3, "request does not decode as " .. m.input, nil, trailers end
