@@ -137,6 +137,22 @@ function helpers.make_certs()
            other_ca = d .. "/other.pem", client_cert = d .. "/client.pem", client_key = d .. "/client.key" }
 end
 
+--- Protobuf wire bytes by hand, for specs that need exact or malformed payloads: a varint
+-- (n >= 0, exact below 2^53), and a length-delimited field given its tag byte(s).
+function helpers.varint(n)
+  local out = {}
+  repeat
+    local b = n % 128
+    n = (n - b) / 128
+    out[#out + 1] = string.char(n > 0 and b + 128 or b)
+  until n == 0
+  return table.concat(out)
+end
+
+function helpers.ld(tag, s)
+  return tag .. helpers.varint(#s) .. s
+end
+
 --- Deep equality, for tables decoded from messages.
 function helpers.deep_equal(a, b, path)
   path = path or "value"

@@ -13,17 +13,7 @@ local function decode(name, bytes)
   return t
 end
 
-local function varint(n) -- n >= 0, exact below 2^53
-  local out = {}
-  repeat
-    local b = n % 128
-    n = (n - b) / 128
-    out[#out + 1] = string.char(n > 0 and b + 128 or b)
-  until n == 0
-  return table.concat(out)
-end
-
-local function ld(tag, s) return tag .. varint(#s) .. s end
+local varint, ld = helpers.varint, helpers.ld
 
 -- Every table reachable from t, with its path, has no metatable.
 local function assert_plain(t, path)

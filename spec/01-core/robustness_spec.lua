@@ -12,17 +12,7 @@ local function lcg(seed)
   end
 end
 
-local function varint(n)
-  local out = {}
-  repeat
-    local b = n % 128
-    n = (n - b) / 128
-    out[#out + 1] = string.char(n > 0 and b + 128 or b)
-  until n == 0
-  return table.concat(out)
-end
-
-local function ld(tag, s) return tag .. varint(#s) .. s end
+local varint, ld = helpers.varint, helpers.ld
 
 -- A Struct nested `depth` times: { a = { a = ... } }, as bytes (3 message levels per step).
 local function nested_struct_bytes(depth)
