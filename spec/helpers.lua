@@ -57,6 +57,16 @@ local function now()
   return require("cloudops.core").now()
 end
 
+--- Whether process pid runs (a zombie, dead but not yet reaped, counts as gone).
+function helpers.alive(pid)
+  local f = io.open("/proc/" .. tostring(pid) .. "/stat", "r")
+  if not f then return false end
+  local stat = f:read("*l")
+  f:close()
+  local state = stat and stat:match("^%d+ %b() (%a)")
+  return state ~= nil and state ~= "Z"
+end
+
 --- Starts `cmd` in the background with output to a log file; waits (up to `timeout` seconds)
 -- for a line matching `ready` in that log. Returns { pid =, log =, match = <captures>,
 -- stop = function }. stop() kills by pid and waits for the process to go.
@@ -66,10 +76,7 @@ function helpers.spawn(cmd, ready, timeout)
   local pid = helpers.run("sh -c " .. sh_quote(cmd .. " > " .. sh_quote(log) .. " 2>&1 & echo $!")):match("%d+")
   assert(pid, "could not start: " .. cmd)
   local proc = { pid = pid, log = log }
-  function proc.alive()
-    local _, ok = helpers.run("kill -0 " .. pid .. " 2>/dev/null")
-    return ok
-  end
+  function proc.alive() return helpers.alive(pid) end
   function proc.stop(signal)
     if not proc.alive() then return end
     os.execute("kill -" .. (signal or "TERM") .. " " .. pid .. " 2>/dev/null")

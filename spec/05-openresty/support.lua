@@ -87,18 +87,7 @@ function S.render(template, values)
   return table.concat(out, "\n")
 end
 
-local function proc_state(pid)
-  local f = io.open("/proc/" .. pid .. "/stat", "r")
-  if not f then return nil end
-  local s = f:read("*l")
-  f:close()
-  return s and s:match("^%d+ %b() (%a)")
-end
-
-local function alive(pid)
-  local st = proc_state(pid)
-  return st ~= nil and st ~= "Z"
-end
+local alive = helpers.alive
 
 -- The pids of pid's children (nginx's workers), from /proc.
 local function children(pid)
