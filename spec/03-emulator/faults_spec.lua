@@ -25,6 +25,17 @@ describe("emulator faults", function()
     assert.are.equal("f2.emu01", r.namespace)
   end)
 
+  it("after a call that was refused before its handler ran, keep an 'after' fault for the next", function()
+    emu:fault { method = "CreateNamespace", code = "UNAVAILABLE", when = "after" }
+    -- refused before the handler (an authenticated caller without the version header): nothing
+    -- applied, and the fault is not used up
+    local no_version = emu:client("owner", "")
+    S.fails("INVALID_ARGUMENT", no_version:call("CreateNamespace", { spec = S.namespace_spec("f3") }))
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespace", { namespace = "f3.emu01" }))
+    S.fails("UNAVAILABLE", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("f3") }))
+    S.ok(emu.owner:call("GetNamespace", { namespace = "f3.emu01" }))   -- applied, then the fault
+  end)
+
   it("delay answers, counting and skipping calls", function()
     emu:fault { method = "*", delay = 0.5, skip = 1, times = 2 }
     local _, _, info = emu.owner:call("GetRegions", {})

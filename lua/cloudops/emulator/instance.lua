@@ -160,7 +160,9 @@ function Emulator:call(method, req, md, extra)
     err = errors.new("INTERNAL", "emulator error: %s", tostring(resp))
     resp = nil
   end
-  local after = self.faults:match(method, "after", false)
+  -- An "after" fault acts once the call was applied: a call refused before its handler ran
+  -- (unauthenticated, rate limited, ...) neither triggers nor uses one up.
+  local after = resp and self.faults:match(method, "after", false)
   if after and after.code and ctx.identity then
     resp, err = nil, errors.new(after.code, after.message or "injected fault")
   end
