@@ -67,6 +67,26 @@ describe("emulator process", function()
     assert.are.equal("PERMISSION_DENIED", err.name)
   end)
 
+  it("requires the version header, bounds page sizes and rejects a stale resource_version", function()
+    emu = assert(emulator.spawn { op_duration = 0, op_pending = 0, rate_limits = false })
+    local c = connect(emu)
+    local _, err = c:get_regions({}, { api_version = "" })
+    assert.are.equal("INVALID_ARGUMENT", err.name)
+    assert.matches("temporal%-cloud%-api%-version", err.message)
+    _, err = c:get_users { page_size = 1001 }
+    assert.are.equal("INVALID_ARGUMENT", err.name)
+    assert.truthy(c:get_users { page_size = 1000 })
+    local r = assert(c:create_user { spec = { email = "v@example.com", access = { account_access = { role = "ROLE_READ" } } } })
+    wait_op(c, r.async_operation.id)
+    local u = assert(c:get_user { user_id = r.user_id }).user
+    local spec = u.spec
+    spec.access.account_access.role = "ROLE_DEVELOPER"
+    r = assert(c:update_user { user_id = u.id, spec = spec, resource_version = u.resource_version })
+    wait_op(c, r.async_operation.id)
+    _, err = c:update_user { user_id = u.id, spec = spec, resource_version = u.resource_version } -- stale now
+    assert.are.equal("FAILED_PRECONDITION", err.name)
+  end)
+
   it("answers RESOURCE_EXHAUSTED with RetryInfo over the limit", function()
     emu = assert(emulator.spawn { rate_limits = { user = 2, service_account = 2, account = 100 } })
     local c = connect(emu)
