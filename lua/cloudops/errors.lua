@@ -1,8 +1,9 @@
 --- Error values: tables with a __tostring, never bare strings (API.md "Errors").
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
+local any = require "cloudops.any"
 
-local setmetatable, getmetatable, ipairs, pcall, type = setmetatable, getmetatable, ipairs, pcall, type
+local setmetatable, getmetatable, ipairs, type = setmetatable, getmetatable, ipairs, type
 local format = string.format
 
 local errors = {}
@@ -31,15 +32,12 @@ function errors.new(name, message, fields)
 end
 
 local DETAILS_KEY = "grpc-status-details-bin"
-local TYPE_PREFIX = "type.googleapis.com/"
-
--- Decodes an Any into a table holding its fields and ["@type"] (as proto3 JSON shows an Any),
--- or { ["@type"] =, value = bytes } for a type this schema does not know.
-local function decode_any(any)
-  local type_name = any.type_url and any.type_url:match("[^/]*$") or ""
-  local ok, t = pcall(core.decode, type_name, any.value or "")
-  if not (ok and t) then t = { value = any.value } end
-  t["@type"] = type_name
+-- An Any as a table of its fields plus ["@type"] (as proto3 JSON shows an Any), or
+-- { ["@type"] =, value = bytes } for a type this schema does not know.
+local function decode_any(a)
+  local name, t = any.unpack(a)
+  if not name then name, t = any.type_name(a.type_url or ""), { value = a.value } end
+  t["@type"] = name
   return t
 end
 
@@ -66,5 +64,4 @@ function errors.from_status(method, code, message, trailers, headers)
   }, Error)
 end
 
-errors.TYPE_PREFIX = TYPE_PREFIX
 return errors

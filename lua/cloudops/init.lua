@@ -5,6 +5,7 @@
 local core = require "cloudops.core"
 local client = require "cloudops.client"
 local schema = require "cloudops.schema"
+local any = require "cloudops.any"
 
 local ipairs, pcall, error, type = ipairs, pcall, error, type
 
@@ -52,26 +53,19 @@ function cloudops.describe(name)
   return d, err
 end
 
-local TYPE_PREFIX = "type.googleapis.com/"
-
 --- The type name and decoded table of a google.protobuf.Any, or nil, err.
-function cloudops.unpack_any(any)
-  if type(any) ~= "table" or type(any.type_url) ~= "string" then
+function cloudops.unpack_any(a)
+  if type(a) ~= "table" or type(a.type_url) ~= "string" then
     error("unpack_any expects a table { type_url =, value = }", 2)
   end
-  local type_name = any.type_url:match("[^/]*$")
-  local ok, t, err = pcall(core.decode, type_name, any.value or "")
-  if not ok then return nil, t end
-  if not t then return nil, err end
-  return type_name, t
+  return any.unpack(a)
 end
 
 --- A google.protobuf.Any holding tbl encoded as type_name (a full name).
 function cloudops.pack_any(type_name, tbl)
-  local ok, bytes = pcall(core.encode, type_name, tbl)
-  if not ok then error(bytes, 2) end
-  local full = core.describe(type_name).name
-  return { type_url = TYPE_PREFIX .. full, value = bytes }
+  local ok, a = pcall(any.pack, type_name, tbl)
+  if not ok then error(a, 2) end
+  return a
 end
 
 -- cloudops.json (the proto3 JSON mapping) is loaded on first use: it needs lua-cjson, which a

@@ -7,6 +7,7 @@
 --   print(pretty.format(resp, { type = "GetNamespacesResponse" }))
 --   pretty.print(value, ...)          -- each value, untyped
 local core = require "cloudops.core"
+local any = require "cloudops.any"
 
 local type, tostring, tonumber, pairs, ipairs, next, getmetatable, pcall, select =
   type, tostring, tonumber, pairs, ipairs, next, getmetatable, pcall, select
@@ -221,9 +222,8 @@ function render(v, level, ctx, ty, container, binary, key)
       local text = duration_text(v)
       if text then return quote(text) end
     elseif ty == "google.protobuf.Any" and type(v.type_url) == "string" and type(v.value) == "string" then
-      local inner = match(v.type_url, "[^/]*$")
-      local ok, decoded = pcall(core.decode, inner, v.value)
-      if ok and decoded ~= nil then
+      local inner, decoded = any.unpack(v)
+      if inner then
         return "cloudops.pack_any(" .. quote(inner) .. ", " .. render(decoded, level, ctx, inner) .. ")"
       end
     elseif ty and find(ty, "^google%.protobuf%.") then

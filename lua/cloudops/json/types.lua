@@ -65,6 +65,6 @@ types.WKT = {
   ["google.protobuf.FieldMask"] = "field_mask",
 }
 
-types.TYPE_PREFIX = "type.googleapis.com/"
+types.TYPE_PREFIX = require("cloudops.any").TYPE_PREFIX
 
 return types

@@ -1,0 +1,30 @@
+--- google.protobuf.Any ({ type_url =, value = }) packed and unpacked with the schema built in:
+-- one place for what cloudops.pack_any/unpack_any, error details and the pretty-printer need.
+local core = require "cloudops.core"
+
+local pcall = pcall
+
+local any = { TYPE_PREFIX = "type.googleapis.com/" }
+
+--- The message type an Any's type_url names (what follows its last '/').
+function any.type_name(type_url)
+  return (type_url:match("[^/]*$"))
+end
+
+--- type_name, table; or nil, err for a type this schema does not know or bytes that do not
+-- decode.
+function any.unpack(a)
+  local name = any.type_name(a.type_url)
+  local ok, t, err = pcall(core.decode, name, a.value or "")
+  if not ok then return nil, t end
+  if not t then return nil, err end
+  return name, t
+end
+
+--- An Any holding tbl encoded as type_name; raises as core.encode does.
+function any.pack(type_name, tbl)
+  local bytes = core.encode(type_name, tbl)
+  return { type_url = any.TYPE_PREFIX .. core.describe(type_name).name, value = bytes }
+end
+
+return any
