@@ -62,6 +62,10 @@ int co_format_rfc3339(int64_t seconds, int32_t nanos, char *out);
  * returns -1 when it is not finite or out of range. */
 int co_split_seconds(double v, int64_t *seconds, int32_t *nanos);
 
+/* A Timestamp from a number of Unix seconds: nanos made non-negative, years 1..9999 only;
+ * returns -1 out of range. */
+int co_timestamp_from_seconds(double v, int64_t *seconds, int32_t *nanos);
+
 /* UTF-8 check (strict: no overlongs, surrogates or code points past U+10FFFF); co_utf8_check
  * can also refuse NUL bytes. */
 int co_utf8_valid(const char *s, size_t len);

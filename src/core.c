@@ -296,6 +296,15 @@ static int l_parse_duration(lua_State *L) {
   return push_seconds_nanos(L, bad, secs, nanos, "duration", s);
 }
 
+/* timestamp_from_unix(seconds) -> seconds, nanos of a valid Timestamp, or nil, err. */
+static int l_timestamp_from_unix(lua_State *L) {
+  int64_t secs = 0;
+  int32_t nanos = 0;
+  lua_Number v = luaL_checknumber(L, 1);
+  int bad = co_timestamp_from_seconds(v, &secs, &nanos);
+  return push_seconds_nanos(L, bad, secs, nanos, "Unix time (years 1 to 9999)", lua_tostring(L, 1));
+}
+
 static double clock_seconds(clockid_t id) {
   struct timespec ts;
   clock_gettime(id, &ts);
@@ -351,6 +360,7 @@ static const luaL_Reg functions[] = {
   {"format_rfc3339", l_format_rfc3339},
   {"parse_rfc3339", l_parse_rfc3339},
   {"parse_duration", l_parse_duration},
+  {"timestamp_from_unix", l_timestamp_from_unix},
   {"now", l_now},
   {"time", l_time},
   {"sleep", l_sleep},

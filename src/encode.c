@@ -226,14 +226,9 @@ static ProtobufCMessage *encode_time(Enc *e, const CoMessage *m, int idx) {
                                   ? "invalid RFC 3339 timestamp \"%s\" (e.g. \"2024-01-02T03:04:05Z\")"
                                   : "invalid duration \"%s\" (e.g. \"1.5s\")", s);
   } else {
-    char text[48];
-    int bad = co_split_seconds(lua_tonumber(L, idx), &seconds, &nanos);
-    if (!bad && m->wkt == CO_WKT_TIMESTAMP) {
-      /* A Timestamp's nanos are never negative: -1.5 is { seconds = -2, nanos = 500000000 }; and
-       * it must lie in years 1..9999, as its text form does (co_format_rfc3339 checks both). */
-      if (nanos < 0) { seconds--; nanos += 1000000000; }
-      bad = co_format_rfc3339(seconds, nanos, text) < 0;
-    }
+    lua_Number v = lua_tonumber(L, idx);
+    int bad = m->wkt == CO_WKT_TIMESTAMP ? co_timestamp_from_seconds(v, &seconds, &nanos)
+                                         : co_split_seconds(v, &seconds, &nanos);
     if (bad) co_path_error(L, e->st, "%s out of range for %s", lua_tostring(L, idx), m->desc->name);
   }
   ProtobufCMessage *msg = new_message(e, m->desc);

@@ -144,6 +144,14 @@ int co_split_seconds(double v, int64_t *seconds, int32_t *nanos) {
   return 0;
 }
 
+int co_timestamp_from_seconds(double v, int64_t *seconds, int32_t *nanos) {
+  char text[48];
+  if (co_split_seconds(v, seconds, nanos)) return -1;
+  /* A Timestamp's nanos are never negative: -1.5 is { seconds = -2, nanos = 500000000 }. */
+  if (*nanos < 0) { (*seconds)--; *nanos += 1000000000; }
+  return co_format_rfc3339(*seconds, *nanos, text) < 0 ? -1 : 0; /* years 1..9999 */
+}
+
 int co_utf8_valid(const char *str, size_t len) { return co_utf8_check(str, len, 1); }
 
 int co_utf8_check(const char *str, size_t len, int allow_nul) {

@@ -27,19 +27,22 @@ function time.from_rfc3339(text)
   return { seconds = s, nanos = n }
 end
 
+-- A number of seconds, fractions kept, from a Timestamp or Duration table.
+local function seconds_of(t, what)
+  local s, n = parts(t, what)
+  return s + n / 1e9
+end
+
 --- Unix seconds (a number, fractions kept) from a Timestamp table.
 function time.to_unix(ts)
-  local s, n = parts(ts, "timestamp")
-  return s + n / 1e9
+  return seconds_of(ts, "timestamp")
 end
 
 --- A Timestamp table from Unix seconds (fractions kept to the nanosecond).
 function time.from_unix(seconds)
   if type(seconds) ~= "number" then error("expected a number of seconds, got " .. type(seconds), 2) end
-  local s, n = core.parse_duration(seconds)
-  if not s then error("seconds out of range: " .. tostring(seconds), 2) end
-  if n < 0 then s, n = s - 1, n + 1000000000 end -- a Timestamp's nanos are never negative
-  if not core.format_rfc3339(s, n) then error("seconds out of the Timestamp range (years 1 to 9999): " .. tostring(seconds), 2) end
+  local s, n = core.timestamp_from_unix(seconds)
+  if not s then error("seconds out of the Timestamp range (years 1 to 9999): " .. tostring(seconds), 2) end
   return { seconds = s, nanos = n }
 end
 
@@ -56,8 +59,7 @@ end
 
 --- Seconds (a number) from a Duration table.
 function time.to_seconds(d)
-  local s, n = parts(d, "duration")
-  return s + n / 1e9
+  return seconds_of(d, "duration")
 end
 
 --- The current time as a Timestamp table.
