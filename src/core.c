@@ -321,12 +321,22 @@ static int l_time(lua_State *L) {
   return 1;
 }
 
-/* A real sleep: the helpers use it outside nginx request contexts (DESIGN.md). */
+/* A real sleep: the helpers use it outside nginx request contexts and cloudops.map tasks
+ * (DESIGN.md). In slices, so that Ctrl-C ends it at once (math.huge: until interrupted). */
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
-  if (s > 0) {
-    struct timespec ts = {(time_t)s, (long)((s - (lua_Number)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
+  luaL_argcheck(L, s == s, 1, "not a number of seconds");
+  if (!(s > 0)) return 0;
+  CoInterrupt interrupt;
+  co_interrupt_arm(L, &interrupt);
+  double end = clock_seconds(CLOCK_MONOTONIC) + s;
+  for (;;) {
+    double left = end - clock_seconds(CLOCK_MONOTONIC);
+    if (left <= 0) break;
+    if (left > 0.1) left = 0.1;
+    struct timespec ts = {0, (long)(left * 1e9)};
+    nanosleep(&ts, NULL);
+    if (co_interrupt_fired(&interrupt)) break;
   }
   return 0;
 }
@@ -366,6 +376,7 @@ static const luaL_Reg functions[] = {
   {"sleep", l_sleep},
   {"random_bytes", l_random_bytes},
   {"channel", co_channel_new},
+  {"poll", co_l_poll},
   {"server", co_server_new},
   {NULL, NULL},
 };

@@ -38,4 +38,16 @@ void co_server_register(lua_State *L);
 /* core.trap_signals, core.caught_signal (signals.c), set on the module table on top. */
 void co_signals_register(lua_State *L);
 
+/* Whether a signal asked the interpreter to stop since co_interrupt_arm (signals.c). */
+typedef struct {
+  lua_State *main;
+  lua_Hook hook;
+  int mask;
+} CoInterrupt;
+void co_interrupt_arm(lua_State *L, CoInterrupt *w);
+int co_interrupt_fired(const CoInterrupt *w);
+
+/* core.poll (queue.c). */
+int co_l_poll(lua_State *L);
+
 #endif

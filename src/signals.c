@@ -45,6 +45,32 @@ static int l_caught_signal(lua_State *L) {
   return 1;
 }
 
+/* ---- interrupts of waits ------------------------------------------------------------------
+ * The standalone interpreters (lua.c, luajit.c) answer SIGINT by setting a hook on the main
+ * thread that raises "interrupted!" at the next Lua instruction. A wait in C runs no Lua, so it
+ * looks at the hook between slices and returns when it changed; the hook then raises. */
+
+static lua_State *main_thread(lua_State *L) {
+#if LUA_VERSION_NUM >= 502
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  lua_State *m = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return m ? m : L;
+#else
+  return L; /* LuaJIT's hooks are global */
+#endif
+}
+
+void co_interrupt_arm(lua_State *L, CoInterrupt *w) {
+  w->main = main_thread(L);
+  w->hook = lua_gethook(w->main);
+  w->mask = lua_gethookmask(w->main);
+}
+
+int co_interrupt_fired(const CoInterrupt *w) {
+  return lua_gethook(w->main) != w->hook || lua_gethookmask(w->main) != w->mask;
+}
+
 void co_signals_register(lua_State *L) {
   lua_pushcfunction(L, l_trap_signals);
   lua_setfield(L, -2, "trap_signals");

@@ -1,0 +1,333 @@
+/* A unary call in flight: one batch of six ops, its tag the call itself (see call.h).
+ *
+ *   h = ch:start(method_index, payload, timeout, metadata)   -- the handle of a started call
+ *   h:done()      -> whether its completion has arrived
+ *   h:result()    -> resp, code, message, headers, trailers (once; the call is then released)
+ *   h:cancel()    -- the call completes soon with CANCELLED
+ */
+#include "call.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
+
+#define CALL_MT "cloudops.core.call"
+
+typedef struct {
+  CoCall *c; /* NULL once released (result taken, or collected) */
+} CallHandle;
+
+void co_queue_push_handles(lua_State *L); /* queue.c */
+
+static void call_free(CoCall *c) {
+  if (c->call) grpc_call_unref(c->call);
+  if (c->req) grpc_byte_buffer_destroy(c->req);
+  if (c->resp) grpc_byte_buffer_destroy(c->resp);
+  for (size_t i = 0; i < c->n_md; i++) {
+    grpc_slice_unref(c->send_md[i].key);
+    grpc_slice_unref(c->send_md[i].value);
+  }
+  grpc_metadata_array_destroy(&c->headers);
+  grpc_metadata_array_destroy(&c->trailers);
+  grpc_slice_unref(c->details);
+  gpr_free((void *)c->error_string);
+  co_queue_unref(c->q);
+  free(c);
+}
+
+static void unlink_live(CoCall *c) {
+  CoChannel *ch = c->ch;
+  if (!ch) return;
+  if (c->live_prev) c->live_prev->live_next = c->live_next; else ch->live = c->live_next;
+  if (c->live_next) c->live_next->live_prev = c->live_prev;
+  c->live_prev = c->live_next = NULL;
+  c->ch = NULL;
+}
+
+static void unlink_ready(CoCall *c) {
+  if (!c->ready) return;
+  CoQueue *q = c->q;
+  CoCall **p = &q->ready_head, *prev = NULL;
+  while (*p && *p != c) { prev = *p; p = &(*p)->ready_next; }
+  if (*p) *p = c->ready_next;
+  if (q->ready_tail == c) q->ready_tail = prev;
+  c->ready_next = NULL;
+  c->ready = 0;
+}
+
+/* The completion of c's batch arrived (from whoever waits on the queue). */
+void co_call_complete(CoQueue *q, CoCall *c, int success) {
+  c->in_flight = 0;
+  q->in_flight--;
+  unlink_live(c);
+  if (!success && !c->local_error) {
+    c->status = GRPC_STATUS_INTERNAL;
+    c->local_error = "the call's operations failed";
+  }
+  if (!c->owned) { call_free(c); return; }
+  if (c->async) {
+    c->ready = 1;
+    if (q->ready_tail) q->ready_tail->ready_next = c; else q->ready_head = c;
+    q->ready_tail = c;
+  }
+}
+
+void co_call_release(CoCall *c) {
+  c->owned = 0;
+  unlink_ready(c);
+  if (!c->in_flight) call_free(c);
+}
+
+void co_call_cancel(CoCall *c, grpc_status_code status, const char *message) {
+  if (c->in_flight && c->call) grpc_call_cancel_with_status(c->call, status, message, NULL);
+}
+
+/* ---- starting ------------------------------------------------------------------------------ */
+
+/* Checks the metadata table at idx (names and values that a header can carry); raises on a bad
+ * one before anything is allocated. Returns how many entries it has. */
+static size_t check_metadata(lua_State *L, int idx) {
+  size_t n = 0;
+  if (idx == 0 || lua_isnoneornil(L, idx)) return 0;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "metadata must map names (strings) to values (strings)");
+    size_t klen, vlen;
+    const char *k = lua_tolstring(L, -2, &klen);
+    const char *v = lua_tolstring(L, -1, &vlen);
+    grpc_slice ks = grpc_slice_from_static_buffer(k, klen), vs = grpc_slice_from_static_buffer(v, vlen);
+    if (!grpc_header_key_is_legal(ks))
+      luaL_error(L, "metadata name '%s' is not a valid lowercase header name", k);
+    if (!grpc_is_binary_header(ks) && !grpc_header_nonbin_value_is_legal(vs))
+      luaL_error(L, "metadata value of '%s' holds characters a header cannot carry", k);
+    if (++n > CO_MAX_METADATA) luaL_error(L, "at most %d metadata entries per call", CO_MAX_METADATA);
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* A call that failed before it was sent: complete at once (an async one is reported by the
+ * next poll, like any completion). */
+static void fail_at_start(CoCall *c, grpc_status_code status, const char *message) {
+  c->status = status;
+  c->local_error = message;
+  if (c->async) {
+    c->ready = 1;
+    if (c->q->ready_tail) c->q->ready_tail->ready_next = c; else c->q->ready_head = c;
+    c->q->ready_tail = c;
+  }
+}
+
+static void *registered_method(CoChannel *ch, lua_Integer index) {
+  if (!ch->registered[index - 1]) {
+    const ProtobufCServiceDescriptor *svc = co_schema_service();
+    char path[256];
+    snprintf(path, sizeof path, "/%s/%s", svc->name, svc->methods[index - 1].name);
+    ch->registered[index - 1] = grpc_channel_register_call(ch->channel, path, NULL, NULL);
+  }
+  return ch->registered[index - 1];
+}
+
+CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
+                      size_t payload_len, double timeout, int md_idx, int async) {
+  luaL_argcheck(L, index >= 1 && (lua_Unsigned)index <= ch->n_methods, 2, "no such method index");
+  size_t n_md = check_metadata(L, md_idx);
+  /* The handle first: if Lua runs out of memory here, nothing of gRPC's exists yet; from now on
+   * the handle owns the call, so a raise leaves it to the garbage collector. */
+  CallHandle *h = lua_newuserdatauv(L, sizeof *h, 0);
+  h->c = NULL;
+  luaL_setmetatable(L, CALL_MT);
+  CoCall *c = calloc(1, sizeof *c);
+  if (!c) luaL_error(L, "out of memory");
+  c->q = ch->q;
+  co_queue_ref(c->q);
+  c->owned = 1;
+  c->async = async != 0;
+  c->details = grpc_empty_slice();
+  c->status = GRPC_STATUS_UNKNOWN;
+  grpc_metadata_array_init(&c->headers);
+  grpc_metadata_array_init(&c->trailers);
+  h->c = c;
+  const ProtobufCServiceDescriptor *svc = co_schema_service();
+  c->md = &svc->methods[index - 1];
+  if (async) { /* so that core.poll can hand back this handle */
+    int handle = lua_gettop(L);
+    co_queue_push_handles(L);
+    lua_pushlightuserdata(L, c);
+    lua_pushvalue(L, handle);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+  }
+  /* From here on nothing raises. */
+  if (co_forked(ch->pid)) {
+    fail_at_start(c, GRPC_STATUS_FAILED_PRECONDITION, "this client was connected before fork(), in the "
+                  "parent process, whose connection it shares: connect again in this process");
+    return c;
+  }
+  if (n_md) {
+    lua_pushnil(L);
+    while (lua_next(L, md_idx)) {
+      size_t klen, vlen;
+      const char *k = lua_tolstring(L, -2, &klen);
+      const char *v = lua_tolstring(L, -1, &vlen);
+      c->send_md[c->n_md].key = grpc_slice_from_copied_buffer(k, klen);
+      c->send_md[c->n_md].value = grpc_slice_from_copied_buffer(v, vlen);
+      c->n_md++;
+      lua_pop(L, 1);
+    }
+  }
+  grpc_slice req_slice = grpc_slice_from_copied_buffer(payload, payload_len);
+  c->req = grpc_raw_byte_buffer_create(&req_slice, 1);
+  grpc_slice_unref(req_slice);
+  c->call = grpc_channel_create_registered_call(ch->channel, NULL, GRPC_PROPAGATE_DEFAULTS, ch->q->cq,
+                                                registered_method(ch, index), co_deadline_after(timeout), NULL);
+  grpc_op ops[6];
+  memset(ops, 0, sizeof ops);
+  ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+  ops[0].data.send_initial_metadata.count = c->n_md;
+  ops[0].data.send_initial_metadata.metadata = c->send_md;
+  ops[1].op = GRPC_OP_SEND_MESSAGE;
+  ops[1].data.send_message.send_message = c->req;
+  ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+  ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+  ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->headers;
+  ops[4].op = GRPC_OP_RECV_MESSAGE;
+  ops[4].data.recv_message.recv_message = &c->resp;
+  ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+  ops[5].data.recv_status_on_client.trailing_metadata = &c->trailers;
+  ops[5].data.recv_status_on_client.status = &c->status;
+  ops[5].data.recv_status_on_client.status_details = &c->details;
+  ops[5].data.recv_status_on_client.error_string = &c->error_string;
+  if (grpc_call_start_batch(c->call, ops, 6, c, NULL) == GRPC_CALL_OK) {
+    c->in_flight = 1;
+    c->q->in_flight++;
+    c->ch = ch;
+    c->live_next = ch->live;
+    if (ch->live) ch->live->live_prev = c;
+    ch->live = c;
+  } else {
+    fail_at_start(c, GRPC_STATUS_INTERNAL, "gRPC refused to start the call");
+  }
+  return c;
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+/* The response's bytes, in one piece owned by c (a raise while decoding leaves them to c). */
+static int response_bytes(CoCall *c, const uint8_t **data, size_t *len) {
+  grpc_byte_buffer *b = c->resp;
+  if (b->type == GRPC_BB_RAW && b->data.raw.compression == GRPC_COMPRESS_NONE &&
+      b->data.raw.slice_buffer.count == 1) {
+    grpc_slice s = b->data.raw.slice_buffer.slices[0];
+    *data = GRPC_SLICE_START_PTR(s);
+    *len = GRPC_SLICE_LENGTH(s);
+    return 1;
+  }
+  grpc_byte_buffer_reader reader;
+  if (!grpc_byte_buffer_reader_init(&reader, b)) return 0;
+  grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
+  grpc_byte_buffer_reader_destroy(&reader);
+  grpc_byte_buffer *one = grpc_raw_byte_buffer_create(&all, 1);
+  grpc_slice_unref(all);
+  grpc_byte_buffer_destroy(b);
+  c->resp = one;
+  return response_bytes(c, data, len);
+}
+
+int co_call_push_result(lua_State *L, CoCall *c) {
+  const CoMessage *out = co_schema_message(c->md->output);
+  int rc = 1; /* no response message */
+  if (c->status == GRPC_STATUS_OK && c->resp) {
+    const uint8_t *data;
+    size_t len;
+    rc = response_bytes(c, &data, &len) ? co_decode_bytes(L, co_state(L), out, data, len) : -1;
+  }
+  if (rc == 0) {
+    lua_pushinteger(L, 0);
+    lua_pushnil(L);
+  } else {
+    lua_pushnil(L);
+    if (c->status == GRPC_STATUS_OK) {
+      lua_pushinteger(L, GRPC_STATUS_INTERNAL);
+      if (rc == 1)
+        lua_pushliteral(L, "the server ended the call with status OK but sent no complete response "
+                           "message (none, or one shorter than its length prefix said)");
+      else
+        lua_pushfstring(L, "malformed response: not a valid %s (%s)", c->md->output->name,
+                        rc == -2   ? "cut short, or nested too deep"
+                        : rc == -3 ? "a string field is not valid UTF-8 or holds a NUL"
+                                   : "the bytes do not decode as it");
+    } else {
+      lua_pushinteger(L, c->status);
+      size_t dlen = GRPC_SLICE_LENGTH(c->details);
+      if (c->local_error) lua_pushstring(L, c->local_error);
+      else if (dlen) lua_pushlstring(L, (const char *)GRPC_SLICE_START_PTR(c->details), dlen);
+      else if (c->error_string) lua_pushstring(L, c->error_string);
+      else lua_pushliteral(L, "");
+    }
+  }
+  co_push_metadata(L, &c->headers);
+  co_push_metadata(L, &c->trailers);
+  return 5;
+}
+
+/* ---- the handle ---------------------------------------------------------------------------- */
+
+CoCall *co_check_call(lua_State *L, int idx) {
+  CallHandle *h = luaL_checkudata(L, idx, CALL_MT);
+  if (!h->c) luaL_error(L, "this call's result was already taken");
+  return h->c;
+}
+
+static int l_done(lua_State *L) {
+  lua_pushboolean(L, !co_check_call(L, 1)->in_flight);
+  return 1;
+}
+
+int co_call_result_and_release(lua_State *L, int idx) {
+  CoCall *c = co_check_call(L, idx);
+  if (c->in_flight) return luaL_error(L, "the call is still in flight (wait for core.poll to return it)");
+  int n = co_call_push_result(L, c);
+  CallHandle *h = lua_touserdata(L, idx);
+  h->c = NULL;
+  co_call_release(c);
+  return n;
+}
+
+static int l_result(lua_State *L) { return co_call_result_and_release(L, 1); }
+
+static int l_cancel(lua_State *L) {
+  CoCall *c = co_check_call(L, 1);
+  co_call_cancel(c, GRPC_STATUS_CANCELLED, "cancelled by the client");
+  return 0;
+}
+
+/* Collected (or closed) in flight: the call is cancelled and freed when its completion comes. */
+static int l_call_gc(lua_State *L) {
+  CallHandle *h = luaL_checkudata(L, 1, CALL_MT);
+  CoCall *c = h->c;
+  h->c = NULL;
+  if (!c) return 0;
+  if (!co_forked(c->q->pid)) co_call_cancel(c, GRPC_STATUS_CANCELLED, "the call's handle was collected");
+  co_call_release(c);
+  return 0;
+}
+
+static int l_call_tostring(lua_State *L) {
+  CallHandle *h = luaL_checkudata(L, 1, CALL_MT);
+  CoCall *c = h->c;
+  if (!c) lua_pushliteral(L, "cloudops call (released)");
+  else lua_pushfstring(L, "cloudops call (%s, %s)", c->md->name, c->in_flight ? "in flight" : "done");
+  return 1;
+}
+
+void co_call_register(lua_State *L) {
+  static const luaL_Reg methods[] = {
+    {"done", l_done}, {"result", l_result}, {"cancel", l_cancel}, {NULL, NULL},
+  };
+  co_new_class(L, CALL_MT, methods, l_call_gc, l_call_gc, l_call_tostring);
+  lua_pop(L, 1);
+}

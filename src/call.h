@@ -1,0 +1,95 @@
+/* Asynchronous unary calls on one completion queue per Lua state (issue 10).
+ *
+ * The queue (CoQueue) is a GRPC_CQ_NEXT queue shared by every channel of a Lua state. A call
+ * (CoCall) is a heap object that owns everything gRPC writes into: the request buffer, the
+ * metadata it sends and receives, the status and its details. Its tag is itself. A Lua handle
+ * (a userdata) owns the call while Lua can see it; the queue owns it while it is in flight. It
+ * is freed when neither does: a handle collected in flight cancels its call, and the call is
+ * freed when its completion arrives.
+ *
+ * Whoever waits on the queue (core.poll, a blocking ch:call, a channel being closed) handles
+ * every event it receives: a call started with ch:start that completes while someone else waits
+ * is put on the queue's ready list, which core.poll reports first. */
+#ifndef CLOUDOPS_CALL_H
+#define CLOUDOPS_CALL_H
+
+#include <sys/types.h>
+#include "core.h"
+
+#define CO_MAX_METADATA 32
+
+typedef struct CoQueue CoQueue;
+typedef struct CoCall CoCall;
+typedef struct CoChannel CoChannel;
+
+struct CoQueue {
+  grpc_completion_queue *cq;
+  int refs;            /* its Lua object, plus one per open channel */
+  size_t in_flight;    /* calls started whose completion has not come back */
+  CoCall *ready_head, *ready_tail; /* completed ch:start calls not yet reported by poll */
+  pid_t pid;           /* the process that made it (see co_forked) */
+};
+
+struct CoChannel {
+  grpc_channel *channel;
+  CoQueue *q;
+  CoCall *live;        /* calls started on it and not yet completed */
+  void **registered;   /* per method index: grpc_channel_register_call handles, made on first use */
+  unsigned n_methods;
+  pid_t pid;
+  char target[256];
+};
+
+struct CoCall {
+  CoQueue *q;
+  CoChannel *ch;                 /* NULL once the call completed */
+  CoCall *live_prev, *live_next; /* the channel's live list */
+  CoCall *ready_next;
+  grpc_call *call;
+  const ProtobufCMethodDescriptor *md;
+  grpc_byte_buffer *req, *resp;
+  grpc_metadata send_md[CO_MAX_METADATA];
+  size_t n_md;
+  grpc_metadata_array headers, trailers;
+  grpc_status_code status;
+  grpc_slice details;
+  const char *error_string;  /* gRPC's, gpr_free'd */
+  const char *local_error;   /* ours, static text */
+  unsigned in_flight : 1, owned : 1, async : 1, ready : 1;
+};
+
+/* The queue of the Lua state (made on first use, with grpc_init). */
+CoQueue *co_queue(lua_State *L);
+void co_queue_ref(CoQueue *q);
+void co_queue_unref(CoQueue *q);
+
+/* Waits on q until `until` (a call, or NULL: any ch:start call) completes or `seconds` pass,
+ * in short slices, returning early when a signal asks the Lua state to stop (lua.c's SIGINT
+ * hook). Returns 1 when interrupted. Handles every event it receives. */
+int co_queue_wait(lua_State *L, CoQueue *q, CoCall *until, double seconds);
+
+/* Whether this process is not the one that made the object (a child after fork()). */
+int co_forked(pid_t made_by);
+
+/* Starts a call of method index `index` (1-based) on ch with the request payload, a deadline
+ * `timeout` seconds away and the metadata table at stack index md_idx (or 0), and pushes its
+ * handle. Raises for bad arguments before anything is allocated. */
+CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
+                      size_t payload_len, double timeout, int md_idx, int async);
+
+/* Pushes resp, code, message, headers, trailers for a completed call (resp nil on failure). */
+int co_call_push_result(lua_State *L, CoCall *c);
+/* The same for the handle at idx, whose call is then released (its result is taken once). */
+int co_call_result_and_release(lua_State *L, int idx);
+
+/* Cancels c (if still in flight) with a status and message of ours. */
+void co_call_cancel(CoCall *c, grpc_status_code status, const char *message);
+
+/* Releases a handle's ownership of c (frees it, or leaves it to its completion). */
+void co_call_release(CoCall *c);
+
+void co_call_register(lua_State *L);
+/* The handle at idx, checked. */
+CoCall *co_check_call(lua_State *L, int idx);
+
+#endif
