@@ -9,6 +9,7 @@
  * handler that answers later keeps `req.call` and finishes it from a later turn of its loop. */
 #include "core.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <grpc/byte_buffer_reader.h>
@@ -47,6 +48,7 @@ struct Server {
   Call *live;
   int port;
   int shut;
+  char host[128]; /* the address's host part, as given */
 };
 
 typedef struct {
@@ -128,8 +130,20 @@ static Call *handle_event(Server *s, grpc_event ev) {
   }
 }
 
+/* Pushes the request table of c. The call object comes first and owns c from then on, so that
+ * a raise while the rest is built (out of memory) leaves c to the garbage collector. */
 static void push_request(lua_State *L, int server_idx, Call *c) {
+  CallRef *ref = lua_newuserdatauv(L, sizeof *ref, 1);
+  ref->c = c;
+  c->held = 1;
+  luaL_setmetatable(L, CALL_MT);
+  lua_createtable(L, 1, 0); /* the server outlives the calls it handed out (a table: Lua 5.1's fenv) */
+  lua_pushvalue(L, server_idx);
+  lua_rawseti(L, -2, 1);
+  lua_setuservalue(L, -2);
   lua_createtable(L, 0, 5);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "call");
   lua_pushlstring(L, (const char *)GRPC_SLICE_START_PTR(c->details.method), GRPC_SLICE_LENGTH(c->details.method));
   lua_setfield(L, -2, "method");
   co_push_metadata(L, &c->request_md);
@@ -139,24 +153,20 @@ static void push_request(lua_State *L, int server_idx, Call *c) {
     if (grpc_byte_buffer_reader_init(&reader, c->payload)) {
       grpc_slice all = grpc_byte_buffer_reader_readall(&reader);
       grpc_byte_buffer_reader_destroy(&reader);
-      lua_pushlstring(L, (const char *)GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all));
+      /* Copied into a Lua string before anything else may raise. */
+      grpc_byte_buffer_destroy(c->payload);
+      c->payload = grpc_raw_byte_buffer_create(&all, 1);
       grpc_slice_unref(all);
+      grpc_slice one = c->payload->data.raw.slice_buffer.slices[0];
+      lua_pushlstring(L, (const char *)GRPC_SLICE_START_PTR(one), GRPC_SLICE_LENGTH(one));
       lua_setfield(L, -2, "payload");
     }
   }
-  char *peer = grpc_call_get_peer(c->call);
-  lua_pushstring(L, peer);
+  char *peer = grpc_call_get_peer(c->call), text[256];
+  snprintf(text, sizeof text, "%s", peer ? peer : "");
   gpr_free(peer);
+  lua_pushstring(L, text);
   lua_setfield(L, -2, "peer");
-  CallRef *ref = lua_newuserdatauv(L, sizeof *ref, 1);
-  ref->c = c;
-  c->held = 1;
-  luaL_setmetatable(L, CALL_MT);
-  lua_createtable(L, 1, 0); /* the server outlives the calls it handed out (a table: Lua 5.1's fenv) */
-  lua_pushvalue(L, server_idx);
-  lua_rawseti(L, -2, 1);
-  lua_setuservalue(L, -2);
-  lua_setfield(L, -2, "call");
 }
 
 static Server *check_server(lua_State *L) {
@@ -221,7 +231,7 @@ static int l_shutdown(lua_State *L) {
 
 static int l_server_tostring(lua_State *L) {
   Server *s = luaL_checkudata(L, 1, SERVER_MT);
-  lua_pushfstring(L, "cloudops server (127.0.0.1:%d, %s)", s->port, s->shut ? "shut down" : "serving");
+  lua_pushfstring(L, "cloudops server (%s:%d, %s)", s->host, s->port, s->shut ? "shut down" : "serving");
   return 1;
 }
 
@@ -235,19 +245,20 @@ static int l_server_index(lua_State *L) {
   return 1;
 }
 
+/* A TLS field, left on the stack so that it stays alive (an __index may make it afresh). */
 static const char *tls_field(lua_State *L, int idx, const char *name) {
   lua_getfield(L, idx, name);
   if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "server tls.%s must be PEM text", name);
-  const char *s = lua_tostring(L, -1);
-  lua_pop(L, 1);
-  return s;
+  return lua_tostring(L, -1);
 }
 
 int co_server_new(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_getfield(L, 1, "address");
-  const char *address = luaL_optstring(L, -1, "127.0.0.1:0");
-  lua_pop(L, 1);
+  lua_getfield(L, 1, "address"); /* kept on the stack while gRPC reads it */
+  size_t address_len;
+  const char *address = lua_isnil(L, -1) ? "127.0.0.1:0" : lua_tolstring(L, -1, &address_len);
+  if (!address || (!lua_isnil(L, -1) && strlen(address) != address_len))
+    return luaL_error(L, "server address must be a \"host:port\" string");
   lua_getfield(L, 1, "tls");
   int tls = lua_gettop(L);
   const char *cert = NULL, *key = NULL;
@@ -259,6 +270,8 @@ int co_server_new(lua_State *L) {
   Server *s = lua_newuserdatauv(L, sizeof *s, 0);
   memset(s, 0, sizeof *s);
   s->shut = 1; /* until started */
+  const char *colon = strrchr(address, ':');
+  snprintf(s->host, sizeof s->host, "%.*s", colon ? (int)(colon - address) : (int)strlen(address), address);
   s->shutdown_tag = TAG_SHUTDOWN;
   luaL_setmetatable(L, SERVER_MT);
 
