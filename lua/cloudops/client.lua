@@ -9,6 +9,8 @@ local schema = require "cloudops.schema"
 local sleep = require "cloudops.sleep"
 local new_uuid = require "cloudops.uuid"
 local secrets = require "cloudops.secrets"
+local scheduler = require "cloudops.scheduler"
+local slots = require "cloudops.slots"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
@@ -17,18 +19,21 @@ local open = io.open
 
 local VERSION = "0.1.0"
 local DEFAULT_ENDPOINT = "saas-api.tmprl.cloud:443"
+-- The service's documented limits (Temporal Cloud, Cloud Ops API page): requests per second
+-- per identity kind and per account, and async operations in flight per account.
+local LIMITS = { user = 40, service_account = 80, account = 160, operations = 10 }
 
 local Client = {}
 Client.__index = Client
 
-local client = { VERSION = VERSION }
+local client = { VERSION = VERSION, LIMITS = LIMITS }
 
 -- ---- options -------------------------------------------------------------------------------
 
 local OPTIONS = {
   api_key = true, endpoint = true, api_version = true, insecure = true, tls = true, timeout = true,
   retry = true, rate_limit = true, auto_operation_id = true, user_agent = true, metadata = true,
-  keepalive = true, max_receive_size = true, proxy = true, on_event = true,
+  keepalive = true, max_receive_size = true, proxy = true, on_event = true, max_operations = true,
 }
 local TLS_OPTIONS = { ca_file = true, server_name = true, cert_file = true, key_file = true }
 local CALL_OPTIONS = {
@@ -115,11 +120,12 @@ local function check_types(o)
   return true
 end
 
--- The limiter for a rate_limit option: a bucket, false, or nil, err. With `shared`, the bucket
--- lives in that lua_shared_dict, one for every nginx worker (cloudops.shared_limit).
+-- The limiter for a rate_limit option: a bucket, false, or nil, err. "auto" (the default)
+-- starts at the identity's documented rate and follows the server's refusals; with `shared`,
+-- the bucket lives in that lua_shared_dict, one for every nginx worker (cloudops.shared_limit).
 local function limiter(opt)
   if opt == false then return false end
-  if opt == nil or opt == true then opt = 10 end
+  if opt == nil or opt == true or opt == "auto" then return ratelimit.auto(now) end
   local rate, burst, shared = opt, nil, nil
   if type(opt) == "table" then
     for k in pairs(opt) do
@@ -133,12 +139,24 @@ local function limiter(opt)
     end
     rate, burst = opt.rate or 10, opt.burst
   end
-  if type(rate) ~= "number" or not (rate > 0) then return nil, "rate_limit must be a positive rate, a table or false" end
+  if type(rate) ~= "number" or not (rate > 0) or rate == math.huge then
+    return nil, "rate_limit must be \"auto\", a positive rate (requests/s), a table or false"
+  end
   -- A rate below 1/s still lets one request through at a time.
   burst = burst or (rate < 1 and 1 or rate)
   if type(burst) ~= "number" or not (burst >= 1) then return nil, "rate_limit.burst must be at least 1" end
   if shared then return shared_limit.new(shared, rate, burst, now) end
   return ratelimit.new(rate, burst, now)
+end
+
+-- The operation slots for a max_operations option: slots, false, or nil, err.
+local function operation_slots(opt)
+  if opt == false then return false end
+  if opt == nil then opt = LIMITS.operations end
+  if type(opt) ~= "number" or opt < 1 or opt ~= math.floor(opt) or opt == math.huge then
+    return nil, "max_operations must be a whole number, at least 1, or false"
+  end
+  return slots.new(opt, now)
 end
 
 --- cloudops.connect: see API.md "Loading and connecting".
@@ -156,6 +174,8 @@ function client.connect(opts)
   if policy == nil then return bad(perr) end
   local bucket, lerr = limiter(opts.rate_limit)
   if bucket == nil then return bad(lerr) end
+  local ops, oerr = operation_slots(opts.max_operations)
+  if ops == nil then return bad(oerr) end
   local chopts, cerr = channel_options(opts)
   if not chopts then return bad(cerr) end
 
@@ -173,6 +193,7 @@ function client.connect(opts)
     _timeout = opts.timeout or 30,
     _retry = policy,
     _limiter = bucket,
+    _slots = ops,
     _auto_id = opts.auto_operation_id ~= false,
     _on_event = opts.on_event,
     -- The clock and the sleep of the call path; specs replace them with fakes.
@@ -289,9 +310,17 @@ end
 
 -- The wait before the next attempt, or nil when there is none: out of attempts, or the wait
 -- would reach the call's deadline (max_elapsed bounds the whole call, sleeps included).
-local function next_delay(policy, attempt, err, t, deadline)
-  if attempt >= policy.max_attempts then return nil end
-  local d = retry.delay(policy, attempt, err)
+-- Refusals for the rate (RESOURCE_EXHAUSTED) do not count against max_attempts: they are
+-- retried until max_elapsed (API.md), and with a limiter, which slows down for them, after
+-- the server's own delay only.
+local function next_delay(policy, attempt, refused, err, t, deadline, paced)
+  local d
+  if err.code == codes.RESOURCE_EXHAUSTED then
+    d = paced and (retry.hint(err) or 0) or retry.delay(policy, refused, err)
+  else
+    if attempt - refused >= policy.max_attempts then return nil end
+    d = retry.delay(policy, attempt - refused, err)
+  end
   if t + d >= deadline then return nil end
   return d
 end
@@ -304,13 +333,46 @@ local function out_of_time(m, policy)
     method = m.name, attempts = 0, retryable = false })
 end
 
+-- One attempt on the wire: inside a cloudops.map task the call is started and the task waits
+-- for its completion while the others run; elsewhere the core blocks until it ends.
+local task_of, await_call = scheduler.task, scheduler.await_call
+local function send(ch, m, payload, timeout, headers)
+  local task = task_of()
+  if not task then return ch:call(m.index, payload, timeout, headers) end
+  local h = ch:start(m.index, payload, timeout, headers)
+  await_call(task, h)
+  return h:result()
+end
+
+-- An auto rate limit learns the identity's documented rate from GetCurrentIdentity, once per
+-- client (tasks that need it meanwhile wait for the first one's answer). If that fails, the
+-- lower of the per-identity rates is used: the server's refusals then tune it.
+local function learn_identity(self, bucket)
+  local pending = rawget(self, "_identity_pending")
+  if pending then
+    local task = task_of()
+    while bucket.needs_identity and task do pending:wait(task) end
+    if bucket.needs_identity then bucket:start(LIMITS.user) end
+    return
+  end
+  pending = scheduler.condition()
+  self._identity_pending = pending
+  local resp = self:call("GetCurrentIdentity", nil, { rate_limit = false, retry = { max_elapsed = 10 } })
+  local kind = resp and (resp.service_account and "service_account" or resp.user and "user")
+  self._identity = resp and { kind = kind, id = resp[kind] and resp[kind].id } or nil
+  if bucket.needs_identity then bucket:start(LIMITS[kind] or LIMITS.user) end
+  self._identity_pending = nil
+  pending:signal()
+end
+
 -- The attempts of one call: rate limit, send, and on a retryable failure back off and go
--- again, within max_attempts and max_elapsed.
+-- again, within max_attempts (refusals for the rate aside) and max_elapsed.
 local function attempts(self, ch, m, req, payload, s)
-  local clock, pause, policy = self._clock, self._sleep, s.policy
+  local clock, pause, policy, lim = self._clock, self._sleep, s.policy, s.limiter
   local started = clock()
   local deadline = policy and started + policy.max_elapsed
-  local attempt, last = 0, nil
+  local attempt, refused, last = 0, 0, nil
+  if lim and lim.needs_identity then learn_identity(self, lim) end
   while true do
     attempt = attempt + 1
     local headers, kerr = self:_attempt_headers(s)
@@ -320,9 +382,9 @@ local function attempts(self, ch, m, req, payload, s)
       return nil, kerr
     end
     local anchor, t0
-    if s.limiter then
+    if lim then
       local wait
-      wait, anchor = s.limiter:take()
+      wait, anchor = lim:take()
       if wait > 0 then pause(wait) end
       t0 = clock()
     else
@@ -333,17 +395,26 @@ local function attempts(self, ch, m, req, payload, s)
       if deadline - t0 < timeout then timeout = deadline - t0 end
       if timeout <= 0 then return nil, last or out_of_time(m, policy) end
     end
-    local resp, code, message, h, t = ch:call(m.index, payload, timeout, headers)
+    local resp, code, message, h, t = send(ch, m, payload, timeout, headers)
     local t1 = clock()
-    if anchor then s.limiter:settle(anchor) end
+    if anchor then lim:settle(anchor) end
     if resp then
+      if lim and lim.succeeded then lim:succeeded() end
       emit(self, m, attempt, 0, "OK", t1 - t0, nil)
       return resp, nil, { headers = h, trailers = t, attempts = attempt, duration = t1 - started }
     end
     local err = errors.from_status(m.name, code, message, t, h)
     err.attempts = attempt
     err.retryable = policy and retry.retryable(code, m, req) or false
-    local delay = err.retryable and next_delay(policy, attempt, err, t1, deadline) or nil
+    local paced = false
+    if code == codes.RESOURCE_EXHAUSTED then
+      refused = refused + 1
+      if lim and lim.exhausted then
+        lim:exhausted(retry.hint(err))
+        paced = true
+      end
+    end
+    local delay = err.retryable and next_delay(policy, attempt, refused, err, t1, deadline, paced) or nil
     emit(self, m, attempt, code, err.name, t1 - t0, delay)
     if not delay then return nil, err end
     last = err
@@ -364,7 +435,18 @@ local function invoke(self, m, req, opts)
   req = with_operation_id(m, req, s.auto_id)
   local ok, payload = pcall(m.encode, req)
   if not ok then error(payload, 2) end
-  return attempts(self, ch, m, req, payload, s)
+  local ops = self._slots
+  if ops and m.mutation then
+    local budget = s.policy and s.policy.max_elapsed or s.timeout
+    local got, serr2 = ops:acquire(self, self._clock() + budget, m.name)
+    if not got then return nil, serr2 end
+    local resp, err, info = attempts(self, ch, m, req, payload, s)
+    ops:release(resp)
+    return resp, err, info
+  end
+  local resp, err, info = attempts(self, ch, m, req, payload, s)
+  if ops and resp and m.name == "GetAsyncOperation" then ops:observe(resp.async_operation) end
+  return resp, err, info
 end
 
 --- client:call("GetNamespaces", req, opts) -> resp, nil, info | nil, err
@@ -394,6 +476,18 @@ for _, m in ipairs(schema.methods()) do
   Client[m.snake] = function(self, req, opts)
     return invoke(self, m, req, opts)
   end
+end
+
+--- client:map(method, requests, map_opts, call_opts): the same call for every request, run
+-- as cloudops.map tasks; returns results and errs indexed like requests.
+local map = require "cloudops.map"
+function Client:map(method, requests, map_opts, call_opts)
+  local m = type(method) == "string" and schema.method(method)
+  if not m then error("map: unknown method '" .. tostring(method) .. "'", 2) end
+  if type(requests) ~= "table" then error("map: expected a list of requests, got " .. type(requests), 2) end
+  local ok, err = self:_check_options(call_opts)
+  if not ok then error("map: " .. err, 2) end
+  return map(function(req) return invoke(self, m, req, call_opts) end, requests, map_opts)
 end
 
 -- The helpers of API.md, each in its own module.

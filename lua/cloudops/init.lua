@@ -17,6 +17,8 @@ local cloudops = {
   null = core.null,
   empty_array = core.empty_array,
   connect = client.connect,
+  map = require "cloudops.map",
+  LIMITS = client.LIMITS,
 }
 
 --- The wire bytes of a message; raises when tbl does not fit the schema.

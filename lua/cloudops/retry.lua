@@ -50,8 +50,8 @@ function retry.retryable(code, method, req)
   return false
 end
 
--- The server's delay hint in seconds: google.rpc.RetryInfo in the details, or retry-after.
-local function hint(err)
+--- The server's delay hint in seconds: google.rpc.RetryInfo in the details, or retry-after.
+function retry.hint(err)
   for _, d in ipairs(err.details or {}) do
     if d["@type"] == "google.rpc.RetryInfo" and d.retry_delay then
       return (d.retry_delay.seconds or 0) + (d.retry_delay.nanos or 0) / 1e9
@@ -65,7 +65,7 @@ end
 function retry.delay(policy, attempt, err)
   local cap = min(policy.max, policy.initial * policy.multiplier ^ (attempt - 1))
   local d = random() * cap
-  local h = hint(err)
+  local h = retry.hint(err)
   if h then d = max(d, h) end
   return d
 end

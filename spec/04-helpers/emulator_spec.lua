@@ -44,8 +44,9 @@ describe("against the emulator: a mutation applied, then UNAVAILABLE", function(
     local emu = get()
     if not emu then return end
     local events = {}
-    local c = S.connect(emu, { retry = { initial = 0.01, max = 0.05 },
-                               on_event = function(ev) events[#events + 1] = ev.name end })
+    local c = S.connect(emu, { retry = { initial = 0.01, max = 0.05 }, on_event = function(ev)
+      if ev.method == "CreateUser" then events[#events + 1] = ev.name end
+    end })
     local resp, err, info = c:create_user{ spec = user_spec("once@example.com") }
     assert.is_nil(err)
     assert.equal(2, info.attempts)
