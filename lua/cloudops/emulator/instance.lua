@@ -7,6 +7,7 @@ local config = require "cloudops.emulator.config"
 local statelib = require "cloudops.emulator.state"
 local ops = require "cloudops.emulator.operations"
 local auth = require "cloudops.emulator.auth"
+local grants = require "cloudops.emulator.grants"
 local errors = require "cloudops.emulator.errors"
 local paging = require "cloudops.emulator.paging"
 local ratelimit = require "cloudops.emulator.ratelimit"
@@ -111,7 +112,7 @@ local function dispatch(self, ctx, md)
   end
   local id, err = auth.identify(self.st, md, ctx.now)
   if not id then return nil, err end
-  ctx.identity = id
+  ctx.identity = grants.bind(self.st, grants.extend(self.st, id), method, ctx.req)
   local v = md[VERSION_HEADER]
   if v == nil or v == "" then
     return errors.invalid("the %s header is required", VERSION_HEADER)
