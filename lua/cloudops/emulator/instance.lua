@@ -18,6 +18,7 @@ local persist = require "cloudops.emulator.persist"
 local methods = require "cloudops.emulator.methods"
 local handlers = require "cloudops.emulator.handlers"
 local seed = require "cloudops.emulator.seed"
+local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
 
 local copy = util.copy
@@ -211,6 +212,12 @@ function Emulator:save(path)
     self.last_save = self.clock()
   end
   return ok, err
+end
+
+-- Removes the billing report files of an emulator without a state file (with one, they stay
+-- beside it until their download URL expires). Called when the server shuts down.
+function Emulator:close()
+  if not self.cfg.state_file then billing_csv.sweep(self.st) end
 end
 
 -- A caller bound to an API key, for specs and in-process use:
