@@ -143,6 +143,30 @@ end
 
 M.EMAIL = "^[^@%s]+@[^@%s]+%.[^@%s]+$"
 
+-- A sink spec (export sinks, audit-log sinks): a name that is a path segment of the HTTP
+-- API, and exactly one of the destinations `kinds` (in the order messages list them), with
+-- the fields required[kind] names set.
+function M.check_sink_spec(spec, kinds, required)
+  if spec == nil then return errors.invalid("spec is required") end
+  local name = spec.name or ""
+  if not name:match("^[%a][%w_%-]*$") or #name > 63 then
+    return errors.invalid("spec.name must start with a letter and hold letters, digits, '-' or '_' (at most 63)")
+  end
+  local list = table.concat(kinds, ", ", 1, #kinds - 1) .. " and " .. kinds[#kinds]
+  local dest
+  for _, kind in ipairs(kinds) do
+    if spec[kind] then
+      if dest then return errors.invalid("spec: only one of %s may be set", list) end
+      dest = kind
+    end
+  end
+  if not dest then return errors.invalid("spec: one of %s is required", list) end
+  for _, f in ipairs(required[dest]) do
+    if (spec[dest][f] or "") == "" then return errors.invalid("spec.%s.%s is required", dest, f) end
+  end
+  return true
+end
+
 -- Returns a list of the values of `t`, sorted by `keyfn`, filtered by `keep`.
 function M.list(t, keyfn, keep)
   local items, keys = {}, {}
