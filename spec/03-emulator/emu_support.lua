@@ -60,4 +60,25 @@ function M.year_from(emu)
   return { seconds = math.floor(emu.test_clock.t) + 365 * 86400, nanos = 0 }
 end
 
+-- A client of a spawned emulator: plaintext, the owner's key, no retries nor client-side
+-- rate limit (a spec asks for what it tests); `extra` overrides connect's options.
+function M.connect(emu, extra)
+  local opts = { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
+                 rate_limit = false, retry = false, timeout = 10 }
+  for k, v in pairs(extra or {}) do opts[k] = v end
+  return assert(require("cloudops").connect(opts))
+end
+
+-- A principal made by the owner, with an API key; returns its id and a caller using the key.
+-- kind: "user" (spec: a UserSpec) or "service_account" (a ServiceAccountSpec).
+function M.principal(emu, kind, spec)
+  local user = kind == "user"
+  local r = M.ok(emu.owner:call(user and "CreateUser" or "CreateServiceAccount", { spec = spec }))
+  local id = user and r.user_id or r.service_account_id
+  local k = M.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = id, display_name = "key of " .. id,
+    owner_type = user and "OWNER_TYPE_USER" or "OWNER_TYPE_SERVICE_ACCOUNT", expiry_time = M.year_from(emu) } }))
+  emu.advance(2)
+  return id, emu:client(k.token)
+end
+
 return M

@@ -217,9 +217,95 @@ def main():
     check("audit logs", any(l.operation == "CreateNamespace" and l.raw_details["namespace"] == ns.namespace
                             for l in logs))
 
-    # not implemented
-    e = c.fails(grpc.StatusCode.UNIMPLEMENTED, "GetProjects")
-    check("projects not implemented", "not implemented" in e.details())
+    # every RPC is served: an empty request may be refused, but never as UNIMPLEMENTED
+    names = sorted(n[:-len("Request")] for n in rr.DESCRIPTOR.message_types_by_name
+                   if n.endswith("Request"))
+    unserved = []
+    for name in names:
+        try:
+            c.call(name)
+        except grpc.RpcError as err:
+            if err.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INTERNAL):
+                unserved.append(name)
+    check("all %d RPCs served" % len(names), len(names) == 88 and not unserved, unserved)
+
+    # projects: the Default Project, a new one, a namespace in it, roles on it
+    from temporal.api.cloud.billing.v1 import message_pb2 as billing
+    from temporal.api.cloud.account.v1 import message_pb2 as account
+    projects = c.call("GetProjects").projects
+    check("default project", len(projects) == 1 and projects[0].spec.lifecycle.enable_delete_protection)
+    default_id = projects[0].id
+    check("namespaces in the default project", ns.project_id == default_id, ns.project_id)
+    pr = c.call("CreateProject", spec=dict(display_name="py-project"))
+    c.wait(pr.async_operation)
+    proj = c.call("GetProject", project_id=pr.project_id).project
+    check("project", proj.state == active and proj.spec.display_name == "py-project")
+    pn = c.call("CreateNamespace", project_id=proj.id, spec=dict(name="py-proj-ns", regions=["aws-us-east-1"],
+                                                                 retention_days=3, api_key_auth=dict(enabled=True)))
+    c.wait(pn.async_operation)
+    listed = [n.namespace for n in c.call("GetNamespaces", project_id=proj.id).namespaces]
+    check("project_id filter", listed == [pn.namespace], listed)
+    user = c.call("GetUser", user_id=user.id).user
+    c.wait(c.call("SetUserProjectAccess", project_id=proj.id, user_id=user.id,
+                  access=dict(role=identity.ProjectAccess.PROJECT_ROLE_WRITE),
+                  resource_version=user.resource_version).async_operation)
+    rows = {r.email: r for r in c.call("GetUserProjectAssignments", project_id=proj.id).users}
+    check("project assignments", rows["py@example.com"].project_access.role == identity.ProjectAccess.PROJECT_ROLE_WRITE
+          and not rows["py@example.com"].inherited_access and rows["owner@example.com"].inherited_access, rows)
+    psa = c.call("CreateServiceAccount", spec=dict(name="py-scoped", project_scoped_access=dict(
+        project_id=proj.id, access=dict(role=identity.ProjectAccess.PROJECT_ROLE_READ))))
+    c.wait(psa.async_operation)
+    scoped = c.call("GetProjectScopedServiceAccounts", project_id=proj.id).service_accounts
+    check("project-scoped service account", [x.id for x in scoped] == [psa.service_account_id])
+    c.fails(grpc.StatusCode.FAILED_PRECONDITION, "DeleteProject", project_id=proj.id)
+
+    # a custom role, given to a reader, lets it read the audit log
+    cr = c.call("CreateCustomRole", spec=dict(name="py-auditor", permissions=[dict(
+        resources=dict(resource_type="account", allow_all=True), actions=["cloud.auditlog.list"])]))
+    c.wait(cr.async_operation)
+    role = c.call("GetCustomRole", role_id=cr.role_id).custom_role
+    check("custom role", role.state == active and list(role.spec.permissions[0].actions) == ["cloud.auditlog.list"])
+    ru = c.call("CreateUser", spec=dict(email="py-reader@example.com", access=dict(account_access=dict(
+        role=identity.AccountAccess.ROLE_READ, custom_roles=[cr.role_id]))))
+    c.wait(ru.async_operation)
+    rk = c.call("CreateApiKey", spec=dict(owner_id=ru.user_id, display_name="py-reader",
+                                          owner_type=identity.OWNER_TYPE_USER, expiry_time=expiry))
+    c.wait(rk.async_operation)
+    as_reader = Client(channel, rr, rk.token)
+    as_reader.call("GetAuditLogs")
+    as_reader.fails(grpc.StatusCode.PERMISSION_DENIED, "GetAccountAuditLogSinks")
+    check("custom role enforced", True)
+
+    # a billing report of the current month, generated, with a CSV behind its URL
+    today = time.gmtime()
+    start = timestamp_pb2.Timestamp()
+    start.FromJsonString("%04d-%02d-01T00:00:00Z" % (today.tm_year, today.tm_mon))
+    end = timestamp_pb2.Timestamp()
+    end.FromJsonString("%04d-%02d-01T00:00:00Z" % (today.tm_year + today.tm_mon // 12, today.tm_mon % 12 + 1))
+    br = c.call("CreateBillingReport", spec=dict(start_time_inclusive=start, end_time_exclusive=end,
+        granularity=billing.BillingReportSpec.BILLING_REPORT_GRANULARITY_DAILY))
+    c.wait(br.async_operation)
+    report = c.call("GetBillingReport", billing_report_id=br.billing_report_id).billing_report
+    d = report.download_info[0]
+    with open(d.url[len("file://"):], "rb") as f:
+        body = f.read()
+    check("billing report", report.state == billing.BillingReport.BILLING_REPORT_STATE_GENERATED
+          and d.file_format == billing.BillingReport.Download.FILE_FORMAT_CSV and d.file_size_bytes == len(body)
+          and body.startswith(b"BillingAccountID,") and d.url_expiration_time.seconds == report.generated_time.seconds + 300,
+          report)
+    c.fails(grpc.StatusCode.INVALID_ARGUMENT, "CreateBillingReport", spec=dict(start_time_inclusive=end,
+                                                                              end_time_exclusive=start))
+
+    # an account audit-log sink to Pub/Sub
+    sink_spec = dict(name="py-sink", enabled=True, pub_sub_sink=dict(
+        service_account_id="audit@py-project.iam.gserviceaccount.com", topic_name="audit", gcp_project_id="py-project"))
+    c.call("ValidateAccountAuditLogSink", spec=sink_spec)
+    c.wait(c.call("CreateAccountAuditLogSink", spec=sink_spec).async_operation)
+    sink = c.call("GetAccountAuditLogSink", name="py-sink").sink
+    check("audit log sink", sink.state == active and sink.health == account.AuditLogSink.HEALTH_OK
+          and sink.last_succeeded_time.seconds > 0 and sink.spec.pub_sub_sink.topic_name == "audit", sink)
+    c.wait(c.call("DeleteAccountAuditLogSink", name="py-sink", resource_version=sink.resource_version).async_operation)
+    check("audit log sink deleted", len(c.call("GetAccountAuditLogSinks").sinks) == 0)
 
     # a rate-limit rejection, with RetryInfo in the status details
     reader = Client(channel, rr, args.reader_key)

@@ -19,7 +19,7 @@ describe("emulator namespaces", function()
       assert.are.equal(3, err.code, i)
     end
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {}))
-    S.fails("UNIMPLEMENTED", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("p"), project_id = "x" }))
+    S.fails("NOT_FOUND", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("p"), project_id = "x" }))
   end)
 
   it("derive endpoints, replicas, region status and limits", function()
@@ -215,7 +215,7 @@ describe("emulator service accounts and API keys", function()
   it("create account- and namespace-scoped service accounts", function()
     local ns = S.namespace(emu, "sans")
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateServiceAccount", { spec = { name = "none" } }))
-    S.fails("UNIMPLEMENTED", emu.owner:call("CreateServiceAccount", { spec = { name = "p",
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateServiceAccount", { spec = { name = "p",
       project_scoped_access = { project_id = "x" } } }))
     local id = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "ci",
       namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_WRITE" } } } })).service_account_id

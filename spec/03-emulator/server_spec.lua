@@ -4,12 +4,7 @@ local emulator = require "cloudops.emulator"
 local has_core, core = pcall(require, "cloudops.core")
 local has_client, cloudops = pcall(require, "cloudops")
 
-local function connect(emu, extra)
-  local opts = { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
-                 rate_limit = false, retry = false, timeout = 10 }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return assert(cloudops.connect(opts))
-end
+local connect = require("03-emulator.emu_support").connect
 
 local function wait_op(c, id)
   local deadline = core.now() + 5

@@ -31,6 +31,7 @@ accepted API keys, then "ready".
                            (20), --rate-account N (40); 0 turns one limit off
   --no-rate-limit          no rate limits at all
   --page-size N            default page size (100); --max-page-size N (1000)
+  --max-projects N         projects per account, the Default Project included (default 5)
   --fault RULE             inject a fault; RULE is key=value pairs separated by commas:
                            method=NAME|*, code=UNAVAILABLE, when=before|after, delay=S,
                            operation=FAILED|REJECTED|CANCELLED, reason=TEXT,
@@ -81,7 +82,7 @@ end
 local NUMBER_FLAGS = {
   ["--port"] = "port", ["--op-duration"] = "op_duration", ["--op-pending"] = "op_pending",
   ["--check-duration"] = "check_duration", ["--page-size"] = "default_page_size",
-  ["--max-page-size"] = "max_page_size",
+  ["--max-page-size"] = "max_page_size", ["--max-projects"] = "max_projects",
 }
 local STRING_FLAGS = {
   ["--host"] = "host", ["--state"] = "state_file", ["--log"] = "log",

@@ -17,6 +17,7 @@ M.defaults = {
   rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
   default_page_size = 100,
   max_page_size = 1000,
+  max_projects = 5,         -- projects per account (the Default Project included)
   faults = nil,             -- array of fault rules (faults.lua)
   seed = nil,               -- { namespaces = n, users = n, service_accounts = n,
                             --   audit_logs = n }
@@ -33,11 +34,11 @@ local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
   "op_duration", "op_durations", "check_duration", "rate_limits", "default_page_size",
   "max_page_size", "faults", "seed", "state_file", "save_interval", "log", "clock",
-  "random", "encode" } do KNOWN[k] = true end
+  "random", "encode", "max_projects" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true,
-  default_page_size = true, max_page_size = true, save_interval = true,
+  default_page_size = true, max_page_size = true, save_interval = true, max_projects = true,
 }
 
 function M.normalize(opts)

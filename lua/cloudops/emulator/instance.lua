@@ -7,6 +7,7 @@ local config = require "cloudops.emulator.config"
 local statelib = require "cloudops.emulator.state"
 local ops = require "cloudops.emulator.operations"
 local auth = require "cloudops.emulator.auth"
+local grants = require "cloudops.emulator.grants"
 local errors = require "cloudops.emulator.errors"
 local paging = require "cloudops.emulator.paging"
 local ratelimit = require "cloudops.emulator.ratelimit"
@@ -17,6 +18,7 @@ local persist = require "cloudops.emulator.persist"
 local methods = require "cloudops.emulator.methods"
 local handlers = require "cloudops.emulator.handlers"
 local seed = require "cloudops.emulator.seed"
+local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
 
 local copy = util.copy
@@ -111,7 +113,7 @@ local function dispatch(self, ctx, md)
   end
   local id, err = auth.identify(self.st, md, ctx.now)
   if not id then return nil, err end
-  ctx.identity = id
+  ctx.identity = grants.bind(self.st, grants.extend(self.st, id), method, ctx.req)
   local v = md[VERSION_HEADER]
   if v == nil or v == "" then
     return errors.invalid("the %s header is required", VERSION_HEADER)
@@ -210,6 +212,12 @@ function Emulator:save(path)
     self.last_save = self.clock()
   end
   return ok, err
+end
+
+-- Removes the billing report files of an emulator without a state file (with one, they stay
+-- beside it until their download URL expires). Called when the server shuts down.
+function Emulator:close()
+  if not self.cfg.state_file then billing_csv.sweep(self.st) end
 end
 
 -- A caller bound to an API key, for specs and in-process use:

@@ -15,9 +15,9 @@ local WITH_DEPRECATED = {
   namespaces = true, users = true, groups = true, service_accounts = true, api_keys = true,
 }
 -- Fields some messages lack (a table with an unknown key does not encode).
-local NO_CREATED = { account = true, sinks = true }
-local NO_MODIFIED = { account = true, sinks = true, rules = true }
-local NO_OP_ID = { sinks = true }
+local NO_CREATED = { account = true, sinks = true, audit_sinks = true }
+local NO_MODIFIED = { account = true, sinks = true, rules = true, audit_sinks = true }
+local NO_OP_ID = { sinks = true, audit_sinks = true }
 
 -- Records which operation last changed a resource: its finalizer acts only if no later
 -- operation took over (also for messages without an async_operation_id field).

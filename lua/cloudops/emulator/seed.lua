@@ -7,6 +7,8 @@ local users = require "cloudops.emulator.handlers.users"
 local service_accounts = require "cloudops.emulator.handlers.service_accounts"
 local api_keys = require "cloudops.emulator.handlers.api_keys"
 local namespaces = require "cloudops.emulator.handlers.namespaces"
+local projects = require "cloudops.emulator.handlers.projects"
+local statelib = require "cloudops.emulator.state"
 
 local format, ts = string.format, util.ts
 
@@ -33,9 +35,11 @@ local function key_spec(owner_id, kind, name, now)
   }
 end
 
--- Creates the bootstrap principals on a fresh state; binds cfg.api_key to the owner.
--- Returns { owner = token, admin = token, developer = token, reader = token }.
+-- Creates the bootstrap principals and the Default Project on a fresh state; binds
+-- cfg.api_key to the owner. Returns { owner = token, admin = token, developer = token,
+-- reader = token }.
 function M.bootstrap(st, cfg, now)
+  projects.bootstrap(statelib.complete(st), now)
   st.bootstrap = st.bootstrap or {}
   local b = st.bootstrap
   for _, p in ipairs(M.PRINCIPALS) do

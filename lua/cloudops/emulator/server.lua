@@ -163,6 +163,7 @@ function Server:shutdown()
   for _, p in ipairs(self.pending) do finish(p.call, p.code, p.message, p.bytes, p.details) end
   self.pending = {}
   self.srv:shutdown()
+  self.emu:close()
   if self.emu.cfg.state_file then return self.emu:save() end
   return true
 end

@@ -15,6 +15,10 @@ M.collections = {
   "nexus",             -- endpoint id -> Endpoint
   "rules",             -- connectivity rule id -> ConnectivityRule
   "sinks",             -- "namespace/name" -> ExportSink
+  "projects",          -- project id -> Project
+  "custom_roles",      -- custom role id -> CustomRole
+  "billing_reports",   -- billing report id -> BillingReport
+  "audit_sinks",       -- audit log sink name -> AuditLogSink
 }
 
 function M.new(account_id, now)
@@ -35,6 +39,12 @@ function M.new(account_id, now)
     created = now,
   }
   for _, c in ipairs(M.collections) do st[c] = {} end
+  return st
+end
+
+-- Adds the collections a state saved by an older emulator lacks.
+function M.complete(st)
+  for _, c in ipairs(M.collections) do st[c] = st[c] or {} end
   return st
 end
 

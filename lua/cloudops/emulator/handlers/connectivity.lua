@@ -45,13 +45,14 @@ local function used_by(st, id)
 end
 
 function H.CreateConnectivityRule(ctx, req)
-  local ok, err = C.project_check(req, "CreateConnectivityRule.project_id")
-  if not ok then return nil, err end
+  local project, err = C.project_of(ctx, req.project_id)
+  if not project then return nil, err end
+  local ok
   ok, err = C.require_role(ctx, "ROLE_ADMIN")
   if not ok then return nil, err end
   ok, err = check_spec(req.spec)
   if not ok then return nil, err end
-  local rule = { id = util.id(32), spec = copy(req.spec) }
+  local rule = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "rules", rule.id, rule)
   ctx.audit_details = { connectivity_rule_id = rule.id }
   return { connectivity_rule_id = rule.id }
@@ -66,9 +67,7 @@ function H.GetConnectivityRule(ctx, req)
 end
 
 function H.GetConnectivityRules(ctx, req)
-  local ok, err = C.project_check(req, "GetConnectivityRules.project_id")
-  if not ok then return nil, err end
-  ok, err = C.require_role(ctx, "ROLE_READ")
+  local ok, err = C.require_role(ctx, "ROLE_READ")
   if not ok then return nil, err end
   local only
   if req.namespace and req.namespace ~= "" then
@@ -77,7 +76,9 @@ function H.GetConnectivityRules(ctx, req)
     only = {}
     for _, id in ipairs(ns.spec.connectivity_rule_ids or {}) do only[id] = true end
   end
-  local items, keys = C.list(ctx.st.rules, C.by_id, function(r) return not only or only[r.id] end)
+  local items, keys = C.list(ctx.st.rules, C.by_id, function(r)
+    return (not only or only[r.id]) and C.in_project(r, req.project_id)
+  end)
   local page, token = C.page(ctx, items, keys)
   if not page then return nil, token end
   return { connectivity_rules = page, next_page_token = token }

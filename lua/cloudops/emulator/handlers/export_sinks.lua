@@ -16,24 +16,10 @@ local REQUIRED = {
                  "resource_group" },
 }
 
+local KINDS = { "s3", "gcs", "azure_blob" }
+
 local function check_spec(spec)
-  if spec == nil then return errors.invalid("spec is required") end
-  local name = spec.name or ""
-  if not name:match("^[%a][%w_%-]*$") or #name > 63 then
-    return errors.invalid("spec.name must start with a letter and hold letters, digits, '-' or '_' (at most 63)")
-  end
-  local dest
-  for kind in pairs(REQUIRED) do
-    if spec[kind] then
-      if dest then return errors.invalid("spec: only one of s3, gcs and azure_blob may be set") end
-      dest = kind
-    end
-  end
-  if not dest then return errors.invalid("spec: one of s3, gcs and azure_blob is required") end
-  for _, f in ipairs(REQUIRED[dest]) do
-    if (spec[dest][f] or "") == "" then return errors.invalid("spec.%s.%s is required", dest, f) end
-  end
-  return true
+  return C.check_sink_spec(spec, KINDS, REQUIRED)
 end
 
 local function key(ns, name) return ns .. "/" .. (name or "") end

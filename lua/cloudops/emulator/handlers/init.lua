@@ -4,7 +4,8 @@ local methods = require "cloudops.emulator.methods"
 local M = {}
 
 for _, family in ipairs { "users", "groups", "service_accounts", "api_keys", "namespaces",
-  "export_sinks", "nexus", "connectivity", "account", "assignments", "unimplemented" } do
+  "export_sinks", "nexus", "connectivity", "account", "assignments", "projects",
+  "project_access", "custom_roles", "billing", "audit_sinks" } do
   local mod = require("cloudops.emulator.handlers." .. family)
   for name, fn in pairs(mod) do
     if methods.by_name[name] then

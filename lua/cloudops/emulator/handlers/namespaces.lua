@@ -189,7 +189,7 @@ function H.build(st, now, spec, tags, created)
   spec = normalize(spec)
   local id = spec.name .. "." .. st.account.id
   local ns = {
-    namespace = id, resource_version = util.id(16), spec = spec,
+    namespace = id, resource_version = util.id(16), spec = spec, project_id = st.default_project or nil,
     state = "RESOURCE_STATE_ACTIVE", state_deprecated = "active",
     created_time = ts(created or now), tags = copy(tags or {}), replicas = {},
   }
@@ -206,12 +206,9 @@ ops.on_remove.namespaces = function(st, id)
   for key in pairs(st.sinks) do
     if key:sub(1, #id + 1) == id .. "/" then st.sinks[key] = nil end
   end
-  for _, coll in ipairs { "users", "groups", "service_accounts" } do
-    for _, res in pairs(st[coll]) do
-      local a = res.spec.access
-      if a and a.namespace_accesses then a.namespace_accesses[id] = nil end
-    end
-  end
+  C.each_access(st, function(a)
+    if a.namespace_accesses then a.namespace_accesses[id] = nil end
+  end)
 end
 
 -- Replicas being added become active, those being removed go, when the operation is
@@ -247,13 +244,12 @@ local function get_ns(ctx, id)
 end
 
 function H.GetNamespaces(ctx, req)
-  local ok, err = C.project_check(req, "GetNamespaces.project_id")
-  if not ok then return nil, err end
   local name = req.name ~= "" and req.name or nil
   local id = ctx.identity
   local items, keys = C.list(ctx.st.namespaces, function(ns) return ns.namespace end,
     function(ns)
       return auth.can_see(id, ns.namespace) and (not name or ns.spec.name == name)
+        and C.in_project(ns, req.project_id)
     end)
   local page, token = C.page(ctx, items, keys)
   if not page then return nil, token end
@@ -267,8 +263,9 @@ function H.GetNamespace(ctx, req)
 end
 
 function H.CreateNamespace(ctx, req)
-  local ok, err = C.project_check(req, "CreateNamespace.project_id")
-  if not ok then return nil, err end
+  local project, err = C.project_of(ctx, req.project_id)
+  if not project then return nil, err end
+  local ok
   ok, err = C.require_role(ctx, "ROLE_DEVELOPER")
   if not ok then return nil, err end
   ok, err = check_spec(ctx, req.spec)
@@ -280,7 +277,8 @@ function H.CreateNamespace(ctx, req)
   local id = spec.name .. "." .. ctx.st.account.id
   if ctx.st.namespaces[id] then return errors.exists("namespace already exists: %s", id) end
   ca_plan(ctx, spec)
-  local ns = { namespace = id, spec = spec, tags = copy(req.tags or {}), replicas = {} }
+  local ns = { namespace = id, spec = spec, tags = copy(req.tags or {}), replicas = {},
+               project_id = project.id }
   for i, r in ipairs(wanted_regions(spec)) do
     ns.replicas[i] = new_replica(r, i == 1, "REPLICA_STATE_ADDING")
   end

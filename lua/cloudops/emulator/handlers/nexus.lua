@@ -46,9 +46,7 @@ local function check_spec(ctx, spec, except)
 end
 
 function H.GetNexusEndpoints(ctx, req)
-  local ok, err = C.project_check(req, "GetNexusEndpoints.project_id")
-  if not ok then return nil, err end
-  ok, err = C.require_role(ctx, "ROLE_READ")
+  local ok, err = C.require_role(ctx, "ROLE_READ")
   if not ok then return nil, err end
   local ns = req.target_namespace_id ~= "" and req.target_namespace_id or nil
   local tq = req.target_task_queue ~= "" and req.target_task_queue or nil
@@ -56,7 +54,7 @@ function H.GetNexusEndpoints(ctx, req)
   local items, keys = C.list(ctx.st.nexus, C.by_id, function(e)
     local w = target(e.spec) or {}
     return (not ns or w.namespace_id == ns) and (not tq or w.task_queue == tq)
-      and (not name or e.spec.name == name)
+      and (not name or e.spec.name == name) and C.in_project(e, req.project_id)
   end)
   local page, token = C.page(ctx, items, keys)
   if not page then return nil, token end
@@ -72,11 +70,12 @@ function H.GetNexusEndpoint(ctx, req)
 end
 
 function H.CreateNexusEndpoint(ctx, req)
-  local ok, err = C.project_check(req, "CreateNexusEndpoint.project_id")
-  if not ok then return nil, err end
+  local project, err = C.project_of(ctx, req.project_id)
+  if not project then return nil, err end
+  local ok
   ok, err = check_spec(ctx, req.spec)
   if not ok then return nil, err end
-  local e = { id = util.id(32), spec = copy(req.spec) }
+  local e = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "nexus", e.id, e)
   ctx.audit_details = { endpoint_id = e.id }
   return { endpoint_id = e.id }

@@ -123,10 +123,18 @@ function M.namespace_access_setter(kind)
     if not res then return nil, gerr end
     ok, err = check_access(res, req, kind)
     if not ok then return nil, err end
+    -- A project-scoped one reaches the namespaces of its project only.
+    local psa = kind.scopable and res.spec.project_scoped_access
+    if psa and ns.project_id ~= psa.project_id then
+      return errors.invalid("%s %s is scoped to project %s, which does not hold namespace %s",
+        kind.what, res.id, psa.project_id, ns.namespace)
+    end
     R.update(ctx, kind.coll, res.id, res, function(r)
       local nsa = scoped_access(r, kind)
       if nsa then
         nsa.access = copy(req.access)
+      elseif psa then
+        C.set_namespace_access(r.spec.project_scoped_access, req.namespace, req.access)
       else
         r.spec.access = r.spec.access or {}
         C.set_namespace_access(r.spec.access, req.namespace, req.access)

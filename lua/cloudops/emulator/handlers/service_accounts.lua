@@ -1,5 +1,5 @@
--- Service accounts: account-scoped (with an Access) or namespace-scoped (one namespace).
--- Project-scoped ones need projects, which the emulator does not implement.
+-- Service accounts: account-scoped (with an Access), namespace-scoped (one namespace) or
+-- project-scoped (one project).
 local errors = require "cloudops.emulator.errors"
 local auth = require "cloudops.emulator.auth"
 local R = require "cloudops.emulator.resource"
@@ -28,10 +28,43 @@ local function name_taken(st, name, except)
   end
 end
 
+-- A project-scoped service account (identity.v1.ProjectScopedAccess): tied to one project,
+-- for good, with a project role and access to namespaces of that project.
+local function check_project_scoped(ctx, spec, current)
+  local psa = spec.project_scoped_access
+  if current and (current.spec.project_scoped_access == nil) ~= (psa == nil) then
+    return errors.invalid("spec: the scope of a service account cannot be changed")
+  end
+  if spec.access or spec.namespace_scoped_access then
+    return errors.invalid("spec: only one of access, namespace_scoped_access and project_scoped_access may be set")
+  end
+  if (psa.project_id or "") == "" then
+    return errors.invalid("spec.project_scoped_access.project_id is required")
+  end
+  if current and psa.project_id ~= current.spec.project_scoped_access.project_id then
+    return errors.invalid("spec.project_scoped_access.project_id cannot be changed")
+  end
+  local ok, err = C.check_project_access(ctx, psa.project_id, psa.access, "spec.project_scoped_access")
+  if not ok then return nil, err end
+  for ns, na in pairs(psa.namespace_accesses or {}) do
+    local n = ctx.st.namespaces[ns]
+    if not n or n.project_id ~= psa.project_id then
+      return errors.invalid("spec.project_scoped_access.namespace_accesses: namespace %s is not in project %s",
+        ns, psa.project_id)
+    end
+    if not C.PERMISSIONS[auth.permission_of(na)] then
+      return errors.invalid("spec.project_scoped_access.namespace_accesses[%s]: a permission is required", ns)
+    end
+  end
+  return true
+end
+
 local function check_spec(ctx, spec, current)
   if spec == nil then return errors.invalid("spec is required") end
   if spec.name == nil or spec.name == "" then return errors.invalid("spec.name is required") end
-  if spec.project_scoped_access then return C.no_projects("spec.project_scoped_access") end
+  if spec.project_scoped_access or (current and current.spec.project_scoped_access) then
+    return check_project_scoped(ctx, spec, current)
+  end
   local nsa = spec.namespace_scoped_access
   if spec.access and nsa then
     return errors.invalid("spec: only one of access and namespace_scoped_access may be set")
