@@ -79,13 +79,15 @@ function redis.identity(client, opts)
 end
 
 --- The Redis side of one client: settings from redis.options; env: { on_event =, limits =,
--- clock = (seconds, default the core's monotonic clock), endpoint = (specs) }.
+-- clock = (seconds, default the core's monotonic clock), retry = (seconds before Redis is
+-- tried again after a failure, doubling; default 1), endpoint = (specs) }.
 function redis.new(settings, env)
   env = env or {}
   local clock = env.clock or core.now
   return setmetatable({
     settings = settings, limits = env.limits or LIMITS, clock = clock, keys = nil,
-    store = store.new(settings.where, settings.timeout, clock, env.on_event, env.endpoint),
+    store = store.new{ where = settings.where, timeout = settings.timeout, clock = clock,
+                       on_event = env.on_event, retry = env.retry, endpoint = env.endpoint },
   }, Shared)
 end
 

@@ -22,12 +22,13 @@ local function shown(where)
   return "redis://" .. where.host .. ":" .. where.port .. (where.db and ("/" .. where.db) or "")
 end
 
---- where: endpoint.parse's table; timeout: seconds per Redis step; clock: seconds;
--- on_event: function(ev) or nil; ep: an endpoint-like object (specs), default a real one.
-function store.new(where, timeout, clock, on_event, ep)
+--- o: { where = endpoint.parse's table, timeout = seconds per Redis step, clock = seconds,
+-- on_event = function(ev) or nil, retry = seconds to the first try again (default
+-- RETRY_FIRST), endpoint = an endpoint-like object (specs; default a real one) }.
+function store.new(o)
   return setmetatable({
-    ep = ep or endpoint.new(where, timeout), url = shown(where), clock = clock,
-    on_event = on_event, memory = memory.new(clock),
+    ep = o.endpoint or endpoint.new(o.where, o.timeout), url = shown(o.where), clock = o.clock,
+    on_event = o.on_event, memory = memory.new(o.clock), first = o.retry or RETRY_FIRST,
     retry_at = nil, backoff = nil,
   }, Store)
 end
@@ -60,7 +61,7 @@ function Store:run(keys, on_down, on_up, ...)
     return v, "redis"
   end
   local first = self.retry_at == nil
-  self.backoff = self.backoff and min(self.backoff * 2, RETRY_MAX) or RETRY_FIRST
+  self.backoff = self.backoff and min(self.backoff * 2, RETRY_MAX) or self.first
   self.retry_at = self.clock() + self.backoff
   self.ep:close()
   if first then
