@@ -25,38 +25,25 @@ local function host(url, max, lease, pause)
 end
 
 describe("cloudops.redis slots", function()
-  local r, admin
-  lazy_setup(function()
-    r = S.start_redis()
-    admin = S.connect(r.port)
-  end)
-  lazy_teardown(function()
-    if admin then admin:close() end
-    if r then r.stop() end
-    helpers.cleanup()
-  end)
-  before_each(function()
-    if not r.alive() then r = S.start_redis(r.port) admin = S.connect(r.port) end
-    assert.equal("OK", admin:command("FLUSHALL"))
-  end)
+  local fx = S.redis_for_tests(lazy_setup, lazy_teardown, before_each)
 
   it("counts the account's operations of every host together", function()
-    local a = host(r.url, 3)
-    local b = host(r.url, 3)
+    local a = host(fx.r.url, 3)
+    local b = host(fx.r.url, 3)
     local s1 = a:acquire()
     a:started(s1, "op-1")
     b:acquire()
     a:acquire()
     assert.equal(3, a:count())
     assert.equal(3, b:count())
-    local members = admin:command("ZRANGE", "cloudops:{emu01}:ops", 0, -1)
+    local members = fx.admin:command("ZRANGE", "cloudops:{emu01}:ops", 0, -1)
     assert.is_truthy(table.concat(members, " "):find("op-1", 1, true))
   end)
 
   it("a host waits for a slot until another host's operation ends", function()
     local polls = 0
-    local b = host(r.url, 2)
-    local a = host(r.url, 2, nil, function(seconds)
+    local b = host(fx.r.url, 2)
+    local a = host(fx.r.url, 2, nil, function(seconds)
       polls = polls + 1
       assert.is_true(seconds > 0 and seconds <= 1)
       -- while `a` waits, the other host's operation ends
@@ -72,11 +59,11 @@ describe("cloudops.redis slots", function()
   end)
 
   it("the leases of a host that died come back when they expire", function()
-    local dead = host(r.url, 2, 0.2)
+    local dead = host(fx.r.url, 2, 0.2)
     dead:started(dead:acquire(), "op-x")
     dead:acquire()
     -- `dead` never calls again; a live host gets its slots once the leases run out
-    local live = host(r.url, 2, 0.2)
+    local live = host(fx.r.url, 2, 0.2)
     local t0 = core.now()
     live:acquire()
     live:acquire()
@@ -85,7 +72,7 @@ describe("cloudops.redis slots", function()
   end)
 
   it("a host that keeps calling keeps its leases", function()
-    local a = host(r.url, 1, 0.3)
+    local a = host(fx.r.url, 1, 0.3)
     a:started(a:acquire(), "op-long")
     for _ = 1, 4 do
       core.sleep(0.1)
@@ -98,7 +85,7 @@ describe("cloudops.redis slots", function()
   end)
 
   it("ended also frees a slot whose mutation started no operation", function()
-    local a = host(r.url, 1)
+    local a = host(fx.r.url, 1)
     local s = a:acquire()
     a:ended(s)
     assert.equal(0, a:count())
@@ -107,9 +94,9 @@ describe("cloudops.redis slots", function()
   end)
 
   it("counts this host's operations alone while Redis is down", function()
-    local a, shared = host(r.url, 2)
+    local a, shared = host(fx.r.url, 2)
     a:acquire()
-    r.stop("KILL")
+    fx.r.stop("KILL")
     assert.equal(0, a:count())          -- the local fallback knows no other host
     assert.is_false(shared.store:up())
     local s = a:acquire()

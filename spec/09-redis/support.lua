@@ -47,6 +47,30 @@ function S.start_redis(port)
   error("redis-server did not start on any of 5 free ports")
 end
 
+--- A Redis for the tests of the enclosing describe block: started once, emptied before each
+-- test, started again on its port when a test killed it, stopped at the end. Returns the
+-- table holding `r` (the server, as start_redis's) and `admin` (a raw connection); restart()
+-- starts it again on the same port. busted's hooks are the spec file's, not this module's:
+-- pass them in.
+function S.redis_for_tests(lazy_setup, lazy_teardown, before_each)
+  local fx = {}
+  function fx.restart()
+    fx.r = S.start_redis(fx.r and fx.r.port)
+    fx.admin = S.connect(fx.r.port)
+  end
+  lazy_setup(fx.restart)
+  lazy_teardown(function()
+    if fx.admin then fx.admin:close() end
+    if fx.r then fx.r.stop() end
+    helpers.cleanup()
+  end)
+  before_each(function()
+    if not fx.r.alive() then fx.restart() end
+    assert(fx.admin:command("FLUSHALL") == "OK")
+  end)
+  return fx
+end
+
 --- A raw connection for the specs' own looks at Redis (cloudops.redis.resp).
 function S.connect(port)
   return assert(require("cloudops.redis.resp").connect("127.0.0.1", port, 2))

@@ -22,7 +22,7 @@ local redis = require "cloudops.redis"
 local retry = require "cloudops.retry"
 local sleep = require "cloudops.sleep"
 local core = require "cloudops.core"
-local new_uuid = require "cloudops.uuid"
+local client = require "cloudops.client"
 local errors = require "cloudops.errors"
 local codes = require "cloudops.codes"
 
@@ -68,23 +68,14 @@ local function bucket_of(proxy)
   return b
 end
 
--- A mutation's empty async_operation_id is filled here, once, so that every attempt (each a
--- separate crossing to the pool) sends the same operation.
-local function with_operation_id(m, req, opts)
-  if not m.mutation or (opts and opts.auto_operation_id == false) then return req end
-  if req ~= nil and (req.async_operation_id or "") ~= "" then return req end
-  local copy = {}
-  for k, v in pairs(req or {}) do copy[k] = v end
-  copy.async_operation_id = new_uuid()
-  return copy
-end
-
 --- One call of method m (resolved) through the proxy, every attempt paced by the shared
 -- bucket in the request. Returns what a call returns.
 function M.call(proxy, m, req, opts)
   local b, err = bucket_of(proxy)
   if not b then return nil, err end
-  if proxy._auto_id then req = with_operation_id(m, req, opts) end
+  -- A mutation's empty async_operation_id is filled here, once, so that every attempt (each a
+  -- separate crossing to the pool) sends the same operation.
+  req = client.with_operation_id(m, req, proxy._auto_id and not (opts and opts.auto_operation_id == false))
   local policy = opts and opts.retry ~= nil and retry.policy(opts.retry, proxy._retry or nil) or proxy._retry
   local once = one_attempt(opts)
   local started = now()
