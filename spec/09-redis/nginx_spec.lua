@@ -45,6 +45,12 @@ describe("two nginx instances sharing a Redis bucket", function()
   end)
 
   it("keep a burst over both within the identity's limit", function()
+    -- Each worker asks the identity (two requests outside the bucket, booked once it is known)
+    -- at its first call: one request each first, so that they are booked before the burst.
+    for _, inst in ipairs { a, b } do
+      local status, _, body = N.request(inst.port, "GET", "/namespaces", nil, 30)
+      assert.equal(200, status, body)
+    end
     -- 3 * RATE requests at once, half to each instance: more than the emulator's bucket holds
     local socks = {}
     local t0 = core.now()
@@ -62,10 +68,10 @@ describe("two nginx instances sharing a Redis bucket", function()
     assert.equal(3 * RATE, attempts)
     local by_code = N.log_counts(reqlog)
     assert.is_nil(by_code.RESOURCE_EXHAUSTED)
-    -- 30 calls and each worker's two identity calls, at RATE/s after the emulator's burst of
-    -- RATE: about 2.4 s. Each instance alone at RATE would finish in about half that (and be
-    -- refused); both together cannot be faster than the shared rate allows.
-    assert.is_true(wall >= (3 * RATE + 4 - RATE) / RATE - 0.3, "wall " .. wall)
+    -- After the warm-up (six calls) the emulator's bucket holds about RATE - 6 tokens, so the
+    -- burst takes about (3 * RATE - 4) / RATE s. Each instance on its own bucket at RATE would
+    -- be done in about half a second (and be refused).
+    assert.is_true(wall >= 2, "wall " .. wall)
     -- the tokens came from Redis: the identity's bucket is there
     local keys = R.connect(redis.port):command("KEYS", "cloudops:*")
     assert.is_true(#keys >= 2, "keys: " .. table.concat(keys, ", "))
