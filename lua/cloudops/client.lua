@@ -499,4 +499,5 @@ Client.update = require "cloudops.update"
 
 client.Client = Client
 client.invoke = invoke
+client.with_operation_id = with_operation_id
 return client

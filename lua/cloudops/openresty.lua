@@ -69,6 +69,7 @@ local sleep = require "cloudops.sleep"
 local secrets = require "cloudops.secrets"
 local plain = require "cloudops.openresty.plain"
 local paging = require "cloudops.paging"
+local redis_openresty = require "cloudops.redis.openresty"
 
 local type, pairs, ipairs, pcall, error, tostring, setmetatable, rawget, next =
   type, pairs, ipairs, pcall, error, tostring, setmetatable, rawget, next
@@ -114,10 +115,14 @@ function openresty.connect(opts)
   end
   local policy, perr = retry.policy(opts.retry)
   if policy == nil then return bad(perr) end
+  -- A Redis-shared limit is taken in the request, over cosockets (cloudops.redis.openresty).
+  local shared_rl, rerr = redis_openresty.configure(opts.rate_limit)
+  if rerr then return bad(rerr) end
   -- What crosses into the threads: the options but those handled here.
   local config = {}
   for k, v in pairs(opts) do config[k] = v end
   config.pool, config.on_event = nil, nil
+  if shared_rl then config.rate_limit = false end
   if type(api_key) == "function" then config.api_key = nil end
   local ok, why = plain.check(config, "options")
   if not ok then return bad(why) end
@@ -135,6 +140,7 @@ function openresty.connect(opts)
     _auto_id = opts.auto_operation_id ~= false,
     _clock = core.now,
     _sleep = sleep,
+    _redis = shared_rl,
   }, Proxy)
   -- The key, and the config and cache key that hold it, are kept out of the proxy's fields.
   secrets.set(proxy, { key = api_key, config = config, cache_key = key, headers = {} })
@@ -170,6 +176,7 @@ local function invoke(self, m, req, opts)
   -- message from the thread.
   local fits, why = pcall(encode, m.input, req)
   if not fits then error(why, 2) end
+  if self._redis and not (opts and opts.rate_limit == false) then return redis_openresty.call(self, m, req, opts) end
   local key
   if self._dynamic_key then
     local kerr

@@ -1,0 +1,75 @@
+-- Several processes of one service account sharing one bucket in Redis, against an emulator
+-- that allows that account exactly the bucket's rate (spec/09-redis/worker.lua drives the
+-- bucket around each call as the client's call path does): the server rejects nothing and
+-- every call succeeds; with Redis killed in the middle, every call still succeeds.
+-- bench/redis_limit.lua runs the full-size batch and the comparison without Redis.
+local helpers = require "helpers"
+local S = require "09-redis.support"
+local batch = require "09-redis.batch"
+local emulator = require "cloudops.emulator"
+
+if not S.find() then
+  describe("processes sharing a Redis bucket", function()
+    it("needs redis-server", function() pending(select(2, S.find())) end)
+  end)
+  return
+end
+
+local RATE, PROCS, CALLS = 10, 4, 10
+
+-- RESOURCE_EXHAUSTED answers in an emulator request log.
+local function rejections(log)
+  local n = 0
+  for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
+    if line:find(" RESOURCE_EXHAUSTED ", 1, true) then n = n + 1 end
+  end
+  return n
+end
+
+describe("processes of one identity sharing a Redis bucket", function()
+  local r, emu, log
+  lazy_setup(function()
+    r = S.start_redis()
+  end)
+  lazy_teardown(function()
+    if r then r.stop() end
+    helpers.cleanup()
+  end)
+  before_each(function()
+    log = helpers.tmpdir() .. "/requests.log"
+    emu = assert(emulator.spawn{ rate_limits = { service_account = RATE }, op_duration = 0.05,
+                                 op_pending = 0.01, log = log })
+  end)
+  after_each(function()
+    if emu then emu.stop() end
+  end)
+
+  it("stay together within the identity's limit: no rejection, no failure, the full rate", function()
+    local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint,
+                         api_key = emu.keys.admin, redis = r.url, rate = RATE, procs = PROCS, calls = CALLS }
+    assert.equal(0, t.failed, table.concat(t.outputs, "\n"))
+    assert.equal(0, t.rejected)
+    assert.equal(0, rejections(log))
+    -- together at the shared rate, not each at a fraction of it (the emulator's bucket starts
+    -- full, so a little under N / rate is possible)
+    local ideal = PROCS * CALLS / RATE
+    assert.is_true(t.wall < 1.5 * ideal, string.format("wall %.2f s, ideal %.2f s", t.wall, ideal))
+    assert.equal(0, t.unavailable)
+  end)
+
+  it("lose no call when Redis is killed in the middle", function()
+    local killed = false
+    local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint,
+                         api_key = emu.keys.admin, redis = r.url, rate = RATE, procs = 3, calls = 12,
+                         during = function(elapsed)
+                           if not killed and elapsed > 1.2 then
+                             killed = true
+                             r.stop("KILL")
+                           end
+                         end }
+    assert.is_true(killed)
+    assert.equal(0, t.failed, table.concat(t.outputs, "\n"))
+    -- every process saw Redis go and said so (on_event)
+    assert.equal(3, t.unavailable)
+  end)
+end)
