@@ -11,6 +11,8 @@ local new_uuid = require "cloudops.uuid"
 local secrets = require "cloudops.secrets"
 local scheduler = require "cloudops.scheduler"
 local slots = require "cloudops.slots"
+local identity = require "cloudops.identity"
+local redis = require "cloudops.redis"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
@@ -19,9 +21,7 @@ local open = io.open
 
 local VERSION = "0.1.0"
 local DEFAULT_ENDPOINT = "saas-api.tmprl.cloud:443"
--- The service's documented limits (Temporal Cloud, Cloud Ops API page): requests per second
--- per identity kind and per account, and async operations in flight per account.
-local LIMITS = { user = 40, service_account = 80, account = 160, operations = 10 }
+local LIMITS = require "cloudops.limits"
 
 local Client = {}
 Client.__index = Client
@@ -123,9 +123,18 @@ end
 -- The limiter for a rate_limit option: a bucket, false, or nil, err. "auto" (the default)
 -- starts at the identity's documented rate and follows the server's refusals; with `shared`,
 -- the bucket lives in that lua_shared_dict, one for every nginx worker (cloudops.shared_limit).
-local function limiter(opt)
+local function limiter(opt, on_event)
   if opt == false then return false end
-  if opt == nil or opt == true or opt == "auto" then return ratelimit.auto(now) end
+  if opt == nil or opt == true or opt == "auto" then return ratelimit.auto(now, LIMITS) end
+  if type(opt) == "table" and opt.redis ~= nil then
+    -- Shared with every client of the identity, on any host (cloudops.redis).
+    local settings, err = redis.options(opt)
+    if not settings then return nil, err end
+    local shared = redis.new(settings, { on_event = on_event, limits = LIMITS })
+    local b = shared:bucket()
+    b.needs_identity, b.wants_account, b.shared = true, true, shared
+    return b
+  end
   local rate, burst, shared = opt, nil, nil
   if type(opt) == "table" then
     for k in pairs(opt) do
@@ -149,14 +158,15 @@ local function limiter(opt)
   return ratelimit.new(rate, burst, now)
 end
 
--- The operation slots for a max_operations option: slots, false, or nil, err.
-local function operation_slots(opt)
+-- The operation slots for a max_operations option: slots, false, or nil, err. With a Redis
+-- limit, the account's slots are leases there, counted across hosts.
+local function operation_slots(opt, bucket)
   if opt == false then return false end
   if opt == nil then opt = LIMITS.operations end
   if type(opt) ~= "number" or opt < 1 or opt ~= math.floor(opt) or opt == math.huge then
     return nil, "max_operations must be a whole number, at least 1, or false"
   end
-  return slots.new(opt, now)
+  return slots.new(opt, now, bucket and bucket.shared and bucket.shared:slots(opt))
 end
 
 --- cloudops.connect: see API.md "Loading and connecting".
@@ -172,9 +182,9 @@ function client.connect(opts)
   if not ok then return bad(err) end
   local policy, perr = retry.policy(opts.retry)
   if policy == nil then return bad(perr) end
-  local bucket, lerr = limiter(opts.rate_limit)
+  local bucket, lerr = limiter(opts.rate_limit, opts.on_event)
   if bucket == nil then return bad(lerr) end
-  local ops, oerr = operation_slots(opts.max_operations)
+  local ops, oerr = operation_slots(opts.max_operations, bucket)
   if ops == nil then return bad(oerr) end
   local chopts, cerr = channel_options(opts)
   if not chopts then return bad(cerr) end
@@ -344,23 +354,26 @@ local function send(ch, m, payload, timeout, headers)
   return h:result()
 end
 
--- An auto rate limit learns the identity's documented rate from GetCurrentIdentity, once per
--- client (tasks that need it meanwhile wait for the first one's answer). If that fails, the
--- lower of the per-identity rates is used: the server's refusals then tune it.
+-- A limiter keyed by the identity (an auto rate limit: the documented rate of its kind; a
+-- Redis one: its buckets and the account's) learns it once per client, before the first call
+-- (tasks that need it meanwhile wait for the first one's answer). If it cannot be learnt, the
+-- lower per-identity rate is used (the server's refusals then tune it) under an id of its own.
+local IDENTITY_CALL = { rate_limit = false, retry = { max_elapsed = 10 } }
 local function learn_identity(self, bucket)
   local pending = rawget(self, "_identity_pending")
   if pending then
     local task = task_of()
     while bucket.needs_identity and task do pending:wait(task) end
-    if bucket.needs_identity then bucket:start(LIMITS.user) end
-    return
+    if not bucket.needs_identity then return end
   end
   pending = scheduler.condition()
   self._identity_pending = pending
-  local resp = self:call("GetCurrentIdentity", nil, { rate_limit = false, retry = { max_elapsed = 10 } })
-  local kind = resp and (resp.service_account and "service_account" or resp.user and "user")
-  self._identity = resp and { kind = kind, id = resp[kind] and resp[kind].id } or nil
-  if bucket.needs_identity then bucket:start(LIMITS[kind] or LIMITS.user) end
+  local id, sent = identity.of(self, IDENTITY_CALL, bucket.wants_account)
+  if type(id) ~= "table" then id, sent = { kind = "user", id = "unidentified" }, bucket.wants_account and 2 or 1 end
+  self._identity = id
+  bucket:start(id, sent)
+  bucket.needs_identity = nil
+  if self._slots then self._slots:start(id) end
   self._identity_pending = nil
   pending:signal()
 end
@@ -372,7 +385,6 @@ local function attempts(self, ch, m, req, payload, s)
   local started = clock()
   local deadline = policy and started + policy.max_elapsed
   local attempt, refused, last = 0, 0, nil
-  if lim and lim.needs_identity then learn_identity(self, lim) end
   while true do
     attempt = attempt + 1
     local headers, kerr = self:_attempt_headers(s)
@@ -435,13 +447,15 @@ local function invoke(self, m, req, opts)
   req = with_operation_id(m, req, s.auto_id)
   local ok, payload = pcall(m.encode, req)
   if not ok then error(payload, 2) end
+  local lim = s.limiter
+  if lim and lim.needs_identity then learn_identity(self, lim) end
   local ops = self._slots
   if ops and m.mutation then
     local budget = s.policy and s.policy.max_elapsed or s.timeout
-    local got, serr2 = ops:acquire(self, self._clock() + budget, m.name)
-    if not got then return nil, serr2 end
+    local slot, serr2 = ops:acquire(self, self._clock() + budget, m.name)
+    if not slot then return nil, serr2 end
     local resp, err, info = attempts(self, ch, m, req, payload, s)
-    ops:release(resp)
+    ops:release(slot, resp)
     return resp, err, info
   end
   local resp, err, info = attempts(self, ch, m, req, payload, s)

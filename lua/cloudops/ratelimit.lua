@@ -36,18 +36,21 @@ function ratelimit.new(rate, burst, clock)
   return setmetatable({ rate = rate, burst = burst, tokens = burst, last = clock(), clock = clock }, Bucket)
 end
 
---- A bucket whose rate comes from the identity: needs_identity until start(rate) is called.
-function ratelimit.auto(clock)
+--- A bucket whose rate comes from the identity: needs_identity until start(identity) is
+-- called. limits: the documented rates by identity kind (cloudops.LIMITS).
+function ratelimit.auto(clock, limits)
   local b = ratelimit.new(MIN_RATE, 1, clock)
-  b.auto, b.needs_identity = true, true
+  b.auto, b.needs_identity, b.limits = true, true, limits
   return b
 end
 
---- Starts an auto bucket at `rate` (the identity's documented limit), full.
-function Bucket:start(rate)
+--- Starts an auto bucket at the documented rate of identity.kind, full but for the `sent`
+-- requests made to learn the identity.
+function Bucket:start(identity, sent)
   local now = self.clock()
+  local rate = self.limits[identity.kind] or self.limits.user
   self.needs_identity = nil
-  self.initial, self.rate, self.burst, self.tokens, self.last = rate, rate, rate, rate, now
+  self.initial, self.rate, self.burst, self.tokens, self.last = rate, rate, rate, rate - (sent or 0), now
   self.hold_until, self.grown_at = now, now
 end
 

@@ -18,11 +18,11 @@ local endpoint = require "cloudops.redis.endpoint"
 local bucket = require "cloudops.redis.bucket"
 local slots = require "cloudops.redis.slots"
 local core = require "cloudops.core"
+local identity = require "cloudops.identity"
 
 local type, pairs, tostring, setmetatable, error = type, pairs, tostring, setmetatable, error
 
--- The documented limits (requests/s; operations in flight), as cloudops.LIMITS.
-local LIMITS = { user = 40, service_account = 80, account = 160, operations = 10 }
+local LIMITS = require "cloudops.limits"
 -- Seconds a Redis step may take (connect, send, receive each): a local network's round trip
 -- is well under a millisecond, so this only bounds a Redis that is gone or stuck.
 local TIMEOUT = 0.1
@@ -62,20 +62,11 @@ function redis.options(t)
 end
 
 --- The identity the limits are keyed by, asked through `client` (its public methods):
--- GetCurrentIdentity, then GetAccount for the account id (a key without account read access
--- gets PERMISSION_DENIED there: no account id then). Returns the identity { kind =, id =,
--- account_id = } and the number of requests sent (for bucket:start), or nil, err.
--- opts: call options for both requests (e.g. { rate_limit = false }).
+-- GetCurrentIdentity, then GetAccount for the account id (cloudops.identity). Returns the
+-- identity { kind =, id =, account_id = } and the number of requests sent (for
+-- bucket:start), or nil, err. opts: call options for both requests (e.g. { rate_limit = false }).
 function redis.identity(client, opts)
-  local who, err = client:get_current_identity({}, opts)
-  if not who then return nil, err end
-  local kind, principal = "user", who.user
-  if who.service_account then kind, principal = "service_account", who.service_account end
-  if not (principal and principal.id) then return nil, "GetCurrentIdentity named no principal" end
-  local acct = client:get_account({}, opts)
-  local account_id = acct and acct.account and acct.account.id or nil
-  if account_id == "" then account_id = nil end
-  return { kind = kind, id = principal.id, account_id = account_id }, 2
+  return identity.of(client, opts, true)
 end
 
 --- The Redis side of one client: settings from redis.options; env: { on_event =, limits =,

@@ -4,7 +4,8 @@
 -- the operation it started, if that is still running, or freed. An operation's slot is freed
 -- when any answer shows it ended: `wait`, any GetAsyncOperation, or the poll of the oldest
 -- operation that a mutation waiting for a slot makes itself, at that operation's
--- check_duration.
+-- check_duration. With a Redis limit (`shared`, cloudops.redis.slots), a slot is also a lease
+-- in Redis, so that every host of the account counts the account's operations together.
 local scheduler = require "cloudops.scheduler"
 local sleep = require "cloudops.sleep"
 local errors = require "cloudops.errors"
@@ -16,6 +17,8 @@ local format = string.format
 
 -- Bounds of the pause before polling the oldest operation (its check_duration otherwise).
 local MIN_POLL, MAX_POLL = 0.1, 30
+-- Pauses while other hosts hold the account's slots: short first, doubling, at most a second.
+local FIRST_SHARED_POLL, MAX_SHARED_POLL = 0.05, 1
 
 local TERMINAL = { STATE_FULFILLED = true, STATE_FAILED = true, STATE_CANCELLED = true,
                    STATE_REJECTED = true }
@@ -25,9 +28,14 @@ Slots.__index = Slots
 
 local slots = { MIN_POLL = MIN_POLL, MAX_POLL = MAX_POLL }
 
-function slots.new(max_operations, clock)
-  return setmetatable({ max = max_operations, clock = clock, reserved = 0, count = 0, ops = {},
-                        order = {}, changed = scheduler.condition() }, Slots)
+function slots.new(max_operations, clock, shared)
+  return setmetatable({ max = max_operations, clock = clock, shared = shared or nil, reserved = 0,
+                        count = 0, ops = {}, order = {}, changed = scheduler.condition() }, Slots)
+end
+
+--- The identity the shared slots are keyed by (its account): see cloudops.redis.
+function Slots:start(identity)
+  if self.shared then self.shared:start(identity) end
 end
 
 local function seconds(d)
@@ -44,6 +52,7 @@ local function forget(self, id)
   if not self.ops[id] then return end
   self.ops[id] = nil
   self.count = self.count - 1
+  if self.shared then self.shared:ended(id) end
   self.changed:signal()
 end
 
@@ -86,43 +95,61 @@ local function poll(self, client, op)
   self.changed:signal()
 end
 
+local function no_slot(self, method)
+  return nil, errors.new("DEADLINE_EXCEEDED", format("no operation slot came free in time: %d async " ..
+    "operations are in flight (max_operations = %d)", self:taken(), self.max),
+    { code = codes.DEADLINE_EXCEEDED, method = method, retryable = false, attempts = 0 })
+end
+
+-- A slot if one is free: true (or the Redis lease's token), or nil and, when other hosts hold
+-- the account's slots, the seconds until one of their leases expires.
+local function take(self)
+  if self:taken() >= self.max then return nil end
+  if not self.shared then return true end
+  return self.shared:try_acquire()
+end
+
 --- Takes a slot for a mutation about to be sent, waiting until `deadline` (a clock time) for
--- one. Returns true, or nil, err.
+-- one. Returns the slot (for release), or nil, err.
 function Slots:acquire(client, deadline, method)
-  while self:taken() >= self.max do
-    local now = self.clock()
-    if now >= deadline then
-      return nil, errors.new("DEADLINE_EXCEEDED", format("no operation slot came free in time: %d async " ..
-        "operations of this client are in flight (max_operations = %d)", self:taken(), self.max),
-        { code = codes.DEADLINE_EXCEEDED, method = method, retryable = false, attempts = 0 })
+  local shared_pause = FIRST_SHARED_POLL
+  while true do
+    local slot, lease_left = take(self)
+    if slot then
+      self.reserved = self.reserved + 1
+      return slot
     end
-    local task = scheduler.task()
-    local op = oldest(self)
-    if task and (self.polling or not op) then
-      -- Another task polls, or only mutations in flight hold the slots: their answers signal.
+    local now = self.clock()
+    if now >= deadline then return no_slot(self, method) end
+    local other_hosts = lease_left and min(lease_left, shared_pause)
+    if other_hosts then shared_pause = min(shared_pause * 2, MAX_SHARED_POLL) end
+    local task, op = scheduler.task(), oldest(self)
+    local due = op and op.seen + max(MIN_POLL, min(MAX_POLL, op.check or MIN_POLL))
+    if op and now >= due and not self.polling then
+      poll(self, client, op)
+    elseif task and not other_hosts and (self.polling or not op) then
+      -- Another task polls, or mutations in flight hold the slots: their answers signal.
       self.changed:wait(task)
-    elseif op then
-      local due = op.seen + max(MIN_POLL, min(MAX_POLL, op.check or MIN_POLL))
-      if now < due then
-        sleep(min(due, deadline) - now)
-      else
-        poll(self, client, op)
-      end
+    elseif op or other_hosts then
+      sleep(min(deadline, due or deadline, other_hosts and now + other_hosts or deadline) - now)
     else
-      -- Outside a task nothing else runs: only mutations of ours in flight (a finalizer's)
-      -- could hold the slots. Give up rather than wait in vain.
+      -- Outside a task nothing else runs: only mutations in flight (a finalizer's) could
+      -- hold the slots. Give up rather than wait in vain.
       return nil, errors.new("RESOURCE_EXHAUSTED", "every operation slot is held by a mutation in flight",
         { method = method, retryable = false, attempts = 0 })
     end
   end
-  self.reserved = self.reserved + 1
-  return true
 end
 
 --- Gives back a mutation's slot: kept for the operation its answer started, if any.
-function Slots:release(resp)
+function Slots:release(slot, resp)
   self.reserved = self.reserved - 1
-  if resp then self:observe(resp.async_operation, true) end
+  local op = resp and resp.async_operation
+  self:observe(op, true)
+  if self.shared and slot ~= true then
+    if type(op) == "table" and self.ops[op.id] then self.shared:started(slot, op.id)
+    else self.shared:ended(slot) end
+  end
   self.changed:signal()
 end
 

@@ -63,6 +63,18 @@ function Slots:acquire()
   end
 end
 
+--- One try: a slot token, or nil and the seconds until the first lease expires.
+function Slots:try_acquire()
+  self:renew()
+  local token = "slot:" .. new_uuid()
+  local r = self:_run("acquire", self.max, floor(self.lease * 1e6), token)
+  if r[1] == 1 then
+    self.mine[token] = true
+    return token
+  end
+  return nil, r[2] / 1e6
+end
+
 function Slots:started(slot, operation_id)
   self:_run("started", floor(self.lease * 1e6), slot, operation_id)
   self.mine[slot] = nil
