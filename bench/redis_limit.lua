@@ -28,7 +28,7 @@ if not S.find() then
 end
 
 local function run(url)
-  local emu = assert(emulator.spawn{ rate_limits = { service_account = R }, op_duration = 0.05, op_pending = 0.01 })
+  local emu = assert(emulator.spawn{ rate_limits = { service_account = R }, op_duration = 0, op_pending = 0 })
   local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint, api_key = emu.keys.admin,
                        redis = url, rate = R, procs = P, calls = N, timeout = 20 * ideal + 60 }
   emu.stop()

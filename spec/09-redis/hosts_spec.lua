@@ -37,8 +37,8 @@ describe("processes of one identity sharing a Redis bucket", function()
   end)
   before_each(function()
     log = helpers.tmpdir() .. "/requests.log"
-    emu = assert(emulator.spawn{ rate_limits = { service_account = RATE }, op_duration = 0.05,
-                                 op_pending = 0.01, log = log })
+    emu = assert(emulator.spawn{ rate_limits = { service_account = RATE }, op_duration = 0, op_pending = 0,
+                                 log = log })
   end)
   after_each(function()
     if emu then emu.stop() end
