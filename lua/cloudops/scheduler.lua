@@ -46,7 +46,8 @@ end
 local function heap_pop()
   local h = timers
   local top, n = h[1], #h
-  h[1], h[n] = h[n], nil
+  h[1] = h[n]
+  h[n] = nil
   n = n - 1
   local i = 1
   while true do
@@ -122,13 +123,14 @@ end
 function scheduler.await_call(task, h)
   calls[h] = task
   n_calls = n_calls + 1
-  suspend()
+  repeat suspend() until calls[h] == nil
 end
 
 --- Pauses the running task for `seconds`.
 function scheduler.sleep(task, seconds)
-  heap_push({ due = now() + seconds, task = task })
-  suspend()
+  local timer = { due = now() + seconds, task = task }
+  heap_push(timer)
+  repeat suspend() until timer.fired
 end
 
 --- A condition tasks wait on: cond:wait(task) until cond:signal() wakes every waiter.
@@ -163,7 +165,11 @@ end
 
 local function fire_timers()
   local t = now()
-  while timers[1] and timers[1].due <= t do wake(heap_pop().task) end
+  while timers[1] and timers[1].due <= t do
+    local timer = heap_pop()
+    timer.fired = true
+    wake(timer.task)
+  end
 end
 
 local function run_ready()

@@ -1,0 +1,190 @@
+-- The C core's asynchronous calls (issue 10): ch:start, core.poll, call handles, cancelling,
+-- closing a channel with calls in flight, handles collected in flight, and a blocking ch:call
+-- sharing the queue with started calls. Against spec/support/test_server.lua, whose
+-- x-test-delay answers later without holding up other calls.
+local helpers = require "helpers"
+local core = require "cloudops.core"
+local schema = require "cloudops.schema"
+
+local GET = schema.method("GetNamespaces")
+local PAYLOAD = core.encode(GET.input, { page_size = 1 })
+
+describe("asynchronous calls in the core", function()
+  local server
+  lazy_setup(function() server = helpers.test_server() end)
+  lazy_teardown(function()
+    if server then server.stop() end
+    helpers.cleanup()
+  end)
+
+  local function channel()
+    return core.channel(server.endpoint, { insecure = true })
+  end
+
+  local function md(t)
+    local m = { authorization = "Bearer spec" }
+    for k, v in pairs(t or {}) do m[k] = v end
+    return m
+  end
+
+  -- Polls until every handle of `want` came back; returns them in the order they came.
+  local function poll_all(want, limit)
+    local got, deadline = {}, core.now() + (limit or 10)
+    while #got < want and core.now() < deadline do
+      for _, h in ipairs(core.poll(0.5)) do got[#got + 1] = h end
+    end
+    return got
+  end
+
+  it("runs calls side by side: three 0.4 s calls end together, in the order they finish", function()
+    local ch = channel()
+    local t0 = core.now()
+    local slow = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.4" })
+    local fast = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.1" })
+    local slow2 = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.4" })
+    assert.is_false(slow:done())
+    local got = poll_all(3)
+    local elapsed = core.now() - t0
+    assert.equal(3, #got)
+    assert.equal(fast, got[1])
+    assert.is_true(elapsed < 0.8, "elapsed " .. elapsed)  -- not 0.9 s one after another
+    for _, h in ipairs { slow, fast, slow2 } do
+      assert.is_true(h:done())
+      local resp, code, message, headers, trailers = h:result()
+      assert.is_table(resp)
+      assert.equal(0, code)
+      assert.is_nil(message)
+      assert.is_table(headers)
+      assert.equal("Bearer spec", trailers["x-echo-authorization"])
+    end
+    ch:close()
+  end)
+
+  it("gives a result once, and refuses it while the call is in flight", function()
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.2" })
+    assert.has_error(function() h:result() end, "the call is still in flight (wait for core.poll to return it)")
+    assert.equal(1, #poll_all(1))
+    assert.is_table((h:result()))
+    assert.has_error(function() h:result() end, "this call's result was already taken")
+    assert.matches("released", tostring(h))
+    ch:close()
+  end)
+
+  it("reports a failed call like ch:call does", function()
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-code"] = "5" })
+    poll_all(1)
+    local resp, code, message, _, trailers = h:result()
+    assert.is_nil(resp)
+    assert.equal(5, code)
+    assert.equal("requested status 5", message)
+    assert.is_table(trailers)
+    ch:close()
+  end)
+
+  it("cancels a call: it completes at once with CANCELLED", function()
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 30, md{ ["x-test-delay"] = "5" })
+    local t0 = core.now()
+    h:cancel()
+    assert.equal(1, #poll_all(1))
+    assert.is_true(core.now() - t0 < 1)
+    local resp, code = h:result()
+    assert.is_nil(resp)
+    assert.equal(1, code) -- CANCELLED
+    ch:close()
+  end)
+
+  it("times a started call out at its deadline", function()
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 0.2, md{ ["x-test-delay"] = "3" })
+    poll_all(1)
+    local _, code = h:result()
+    assert.equal(4, code) -- DEADLINE_EXCEEDED
+    ch:close()
+  end)
+
+  it("closing a channel cancels and drains its calls; their handles report CANCELLED", function()
+    local ch = channel()
+    local hs = {}
+    for i = 1, 5 do hs[i] = ch:start(GET.index, PAYLOAD, 30, md{ ["x-test-delay"] = "10" }) end
+    local t0 = core.now()
+    ch:close()
+    assert.is_true(core.now() - t0 < 2, "close took " .. (core.now() - t0))
+    for _, h in ipairs(hs) do
+      assert.is_true(h:done())
+      local resp, code, message = h:result()
+      assert.is_nil(resp)
+      assert.equal(1, code)
+      assert.equal("the client was closed", message)
+    end
+    assert.has_error(function() ch:start(GET.index, PAYLOAD, 1) end, "the client is closed")
+  end)
+
+  it("a handle collected in flight cancels its call, which the server then sees go", function()
+    local ch = channel()
+    do ch:start(GET.index, PAYLOAD, 30, md{ ["x-test-delay"] = "10", ["x-test-key"] = "orphan" }) end
+    collectgarbage()
+    collectgarbage()
+    -- Nothing is left to report, and nothing waits: the orphan was freed when its
+    -- cancellation completed (ASan and valgrind check the freeing).
+    local t0 = core.now()
+    while core.now() - t0 < 1 do assert.same({}, core.poll(0.05)) end
+    -- the channel still works
+    local resp, code = ch:call(GET.index, PAYLOAD, 5, md())
+    assert.equal(0, code)
+    assert.is_table(resp)
+    ch:close()
+  end)
+
+  it("a blocking call in between leaves the started calls' completions for poll", function()
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.05" })
+    -- this one ends after h: h's completion is taken while ch:call waits
+    local resp, code = ch:call(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.3" })
+    assert.equal(0, code)
+    assert.is_table(resp)
+    assert.is_true(h:done())
+    assert.same({ h }, core.poll(0))
+    assert.is_table((h:result()))
+    ch:close()
+  end)
+
+  it("two channels share the state's queue", function()
+    local a, b = channel(), channel()
+    local ha = a:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.1" })
+    local hb = b:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.1" })
+    local got = poll_all(2)
+    assert.equal(2, #got)
+    assert.is_true((got[1] == ha and got[2] == hb) or (got[1] == hb and got[2] == ha))
+    a:close()
+    b:close()
+  end)
+
+  it("poll returns at once when nothing is in flight, and within its timeout otherwise", function()
+    local t0 = core.now()
+    assert.same({}, core.poll(5))
+    assert.is_true(core.now() - t0 < 0.5)
+    local ch = channel()
+    local h = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "1" })
+    t0 = core.now()
+    assert.same({}, core.poll(0.2))
+    local waited = core.now() - t0
+    assert.is_true(waited >= 0.15 and waited < 0.8, "waited " .. waited)
+    h:cancel()
+    poll_all(1)
+    ch:close()
+  end)
+
+  it("refuses bad arguments before starting anything", function()
+    local ch = channel()
+    assert.has_error(function() ch:start(0, PAYLOAD, 5) end)
+    assert.has_error(function() ch:start(GET.index, PAYLOAD) end)
+    assert.has_error(function() ch:call(GET.index, PAYLOAD, -1) end)
+    assert.has_error(function() ch:start(GET.index, PAYLOAD, 5, { ["Bad Name"] = "x" }) end)
+    assert.has_error(function() core.poll(0 / 0) end)
+    assert.same({}, core.poll(0))
+    ch:close()
+  end)
+end)

@@ -1,0 +1,202 @@
+-- cloudops.map (API.md "Concurrency"): tasks over the completion queue, results in the order
+-- of the list, a raising task ending alone, nesting, several clients, and every wait of the
+-- library yielding inside a task (calls, pauses, retries' backoff, paging). Against
+-- spec/support/test_server.lua, whose x-test-delay answers later without holding up others.
+local helpers = require "helpers"
+local cloudops = require "cloudops"
+local core = require "cloudops.core"
+
+describe("cloudops.map", function()
+  local server
+  lazy_setup(function() server = helpers.test_server() end)
+  lazy_teardown(function()
+    if server then server.stop() end
+    helpers.cleanup()
+  end)
+
+  local function connect(opts)
+    local o = { endpoint = server.endpoint, insecure = true, api_key = "spec-key", rate_limit = false }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return assert(cloudops.connect(o))
+  end
+
+  local function delayed(seconds, extra)
+    local md = { ["x-test-delay"] = tostring(seconds) }
+    for k, v in pairs(extra or {}) do md[k] = v end
+    return { metadata = md }
+  end
+
+  it("runs the calls side by side and returns results in the order of the list", function()
+    local c = connect()
+    -- later items answer sooner: the order of the results is the list's, not the answers'
+    local delays = { 0.5, 0.4, 0.3, 0.2, 0.1, 0.05, 0.3, 0.2 }
+    local t0 = core.now()
+    local results, errs = cloudops.map(function(d, i)
+      local resp, err = c:get_namespaces({ page_size = i }, delayed(d))
+      if not resp then return nil, err end
+      return i, d
+    end, delays, { concurrency = 8 })
+    local elapsed = core.now() - t0
+    assert.is_true(elapsed < 1.2, "elapsed " .. elapsed)  -- one after another: 2.05 s
+    for i, d in ipairs(delays) do
+      assert.equal(i, results[i])
+      assert.equal(d, errs[i])
+    end
+    c:close()
+  end)
+
+  it("keeps at most `concurrency` tasks running", function()
+    local c = connect()
+    local running, most = 0, 0
+    local items = {}
+    for i = 1, 9 do items[i] = i end
+    local t0 = core.now()
+    local results = cloudops.map(function()
+      running = running + 1
+      if running > most then most = running end
+      local resp = c:get_namespaces({}, delayed(0.2))
+      running = running - 1
+      return resp ~= nil
+    end, items, { concurrency = 3 })
+    local elapsed = core.now() - t0
+    assert.equal(3, most)
+    assert.is_true(elapsed >= 0.55 and elapsed < 1.5, "elapsed " .. elapsed)  -- three rounds of 0.2 s
+    for i = 1, 9 do assert.is_true(results[i]) end
+    c:close()
+  end)
+
+  it("ends a raising task alone: its result is nil and its error the raised value", function()
+    local c = connect()
+    local results, errs = cloudops.map(function(x)
+      if x == 2 then error({ why = "boom" }) end
+      if x == 3 then error("plain message", 0) end
+      local resp = c:get_namespaces({}, delayed(0.05))
+      return x * 10, resp and "ok"
+    end, { 1, 2, 3, 4 })
+    assert.same({ 10, nil, nil, 40 }, { results[1], results[2], results[3], results[4] })
+    assert.equal("ok", errs[1])
+    assert.same({ why = "boom" }, errs[2])
+    assert.equal("plain message", errs[3])
+    assert.equal("ok", errs[4])
+    c:close()
+  end)
+
+  it("nests: a map inside a task runs its tasks on the same scheduler", function()
+    local c = connect()
+    local t0 = core.now()
+    local results = cloudops.map(function(group)
+      local inner = cloudops.map(function(item)
+        local resp = c:get_namespaces({}, delayed(0.2))
+        return resp and (group * 10 + item)
+      end, { 1, 2, 3 }, { concurrency = 3 })
+      return inner
+    end, { 1, 2 }, { concurrency = 2 })
+    local elapsed = core.now() - t0
+    assert.same({ { 11, 12, 13 }, { 21, 22, 23 } }, results)
+    assert.is_true(elapsed < 0.6, "elapsed " .. elapsed)  -- six calls of 0.2 s together
+    c:close()
+  end)
+
+  it("works with several clients of the state at once", function()
+    local a, b = connect(), connect{ user_agent = "second" }
+    local t0 = core.now()
+    local results = cloudops.map(function(x)
+      local cl = x % 2 == 0 and a or b
+      local resp, err, info = cl:get_namespaces({}, delayed(0.3))
+      assert(resp, tostring(err))
+      return info.trailers["x-echo-user-agent"]:match("^second") and "b" or "a"
+    end, { 1, 2, 3, 4 })
+    assert.same({ "b", "a", "b", "a" }, results)
+    assert.is_true(core.now() - t0 < 0.6)
+    a:close()
+    b:close()
+  end)
+
+  it("yields during a retry's backoff and a pause: the other tasks go on", function()
+    local c = connect{ retry = { initial = 0.3, max = 0.3, multiplier = 1 } }
+    local order = {}
+    local t0 = core.now()
+    cloudops.map(function(x)
+      if x == 1 then
+        -- fails twice (UNAVAILABLE), waits up to 0.3 s between attempts
+        local resp = c:get_namespaces({}, { metadata = { ["x-test-fail-first"] = "map-backoff:2:14" } })
+        order[#order + 1] = resp and "retried" or "failed"
+      else
+        require("cloudops.sleep")(0.05)
+        order[#order + 1] = "slept"
+      end
+    end, { 1, 2 })
+    assert.same({ "slept", "retried" }, order)
+    assert.is_true(core.now() - t0 < 1)
+    c:close()
+  end)
+
+  it("yields while paging: pages of two listings are fetched side by side", function()
+    local c = connect()
+    local t0 = core.now()
+    local results = cloudops.map(function()
+      local n = 0
+      for resp, err in c:pages("get_namespaces", {}, delayed(0.2, { ["x-test-items"] = "2" })) do
+        assert(resp, tostring(err))
+        n = n + #resp.namespaces
+      end
+      return n
+    end, { 1, 2, 3 })
+    assert.same({ 2, 2, 2 }, results)
+    assert.is_true(core.now() - t0 < 0.5)
+    c:close()
+  end)
+
+  it("leaves code outside a task unchanged: calls block as before", function()
+    local c = connect()
+    local t0 = core.now()
+    assert(c:get_namespaces({}, delayed(0.1)))
+    assert(c:get_namespaces({}, delayed(0.1)))
+    assert.is_true(core.now() - t0 >= 0.2)
+    c:close()
+  end)
+
+  it("client:map runs one method over a list of requests", function()
+    local c = connect()
+    local reqs = { { page_size = 1 }, { page_size = 2 }, { page_size = 3 } }
+    local t0 = core.now()
+    local results, errs = c:map("get_namespaces", reqs, { concurrency = 3 }, delayed(0.2))
+    assert.is_true(core.now() - t0 < 0.5)
+    for i = 1, 3 do
+      assert.is_table(results[i])
+      assert.is_nil(errs[i])
+    end
+    assert.has_error(function() c:map("no_such_method", reqs) end, "map: unknown method 'no_such_method'")
+    c:close()
+  end)
+
+  it("returns empty arrays for an empty list and refuses bad arguments", function()
+    local results, errs = cloudops.map(function() error("never") end, {})
+    assert.same({}, results)
+    assert.same({}, errs)
+    assert.has_error(function() cloudops.map("f", {}) end, "cloudops.map: expected a function, got string")
+    assert.has_error(function() cloudops.map(print, 5) end, "cloudops.map: expected a list (table), got number")
+    assert.has_error(function() cloudops.map(print, {}, { concurrency = 0 }) end,
+      "cloudops.map: concurrency must be a whole number, at least 1")
+    assert.has_error(function() cloudops.map(print, {}, { workers = 2 }) end, "cloudops.map: unknown option 'workers'")
+  end)
+
+  it("says so when a task yields by itself", function()
+    assert.has_error(function()
+      cloudops.map(function() coroutine.yield("mine") end, { 1 })
+    end)
+  end)
+
+  it("a task's own coroutines still work, their calls blocking inside them", function()
+    local c = connect()
+    local results = cloudops.map(function()
+      local gen = coroutine.wrap(function()
+        local resp = c:get_namespaces({}, delayed(0.05))
+        coroutine.yield(resp and "inner")
+      end)
+      return gen()
+    end, { 1, 2 })
+    assert.same({ "inner", "inner" }, results)
+    c:close()
+  end)
+end)
