@@ -140,7 +140,7 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
   CallHandle *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->c = NULL;
   luaL_setmetatable(L, CALL_MT);
-  CoCall *c = calloc(1, sizeof *c);
+  CoCall *c = calloc(1, sizeof *c + n_md * sizeof c->send_md[0]);
   if (!c) luaL_error(L, "out of memory");
   c->q = ch->q;
   co_queue_ref(c->q);

@@ -48,14 +48,14 @@ struct CoCall {
   grpc_call *call;
   const ProtobufCMethodDescriptor *md;
   grpc_byte_buffer *req, *resp;
-  grpc_metadata send_md[CO_MAX_METADATA];
-  size_t n_md;
   grpc_metadata_array headers, trailers;
   grpc_status_code status;
   grpc_slice details;
   const char *error_string;  /* gRPC's, gpr_free'd */
   const char *local_error;   /* ours, static text */
   unsigned in_flight : 1, owned : 1, async : 1, ready : 1;
+  size_t n_md;
+  grpc_metadata send_md[];   /* n_md of them */
 };
 
 /* The queue of the Lua state (made on first use, with grpc_init). */

@@ -128,6 +128,16 @@ function openresty.connect(opts)
   if not ok then return bad(why) end
   -- A key function's clients differ from the environment's (api_key absent) ones.
   local key = plain.key(config) .. (type(api_key) == "function" and "+key function" or "")
+  -- A map runs in one pool thread with a client of its own there, which takes its tokens
+  -- itself: from the Redis bucket too (over lua-socket, in the thread), so it keeps the
+  -- rate_limit as given.
+  local map_config, map_key = config, key
+  if shared_rl then
+    map_config = {}
+    for k, v in pairs(config) do map_config[k] = v end
+    map_config.rate_limit = opts.rate_limit
+    map_key = plain.key(map_config) .. (type(api_key) == "function" and "+key function" or "")
+  end
   local proxy = setmetatable({
     endpoint = opts.endpoint or "saas-api.tmprl.cloud:443",
     _pool = pool,
@@ -143,7 +153,8 @@ function openresty.connect(opts)
     _redis = shared_rl,
   }, Proxy)
   -- The key, and the config and cache key that hold it, are kept out of the proxy's fields.
-  secrets.set(proxy, { key = api_key, config = config, cache_key = key, headers = {} })
+  secrets.set(proxy, { key = api_key, config = config, cache_key = key, map_config = map_config,
+                       map_cache_key = map_key, headers = {} })
   return proxy
 end
 
@@ -162,6 +173,21 @@ local function run_worker_thread()
       "or a timer)", 3)
   end
   return run
+end
+
+-- Posts a task to the pool, waiting (ngx.sleep) for a free VM of the worker within `budget`
+-- seconds: true, out or false, the error text.
+local function post(self, budget, ...)
+  local run = run_worker_thread()
+  local deadline, pause = now() + budget, FIRST_PAUSE
+  while true do
+    local ok, out = run(self._pool, MODULE, ...)
+    if ok or out ~= NO_VM or now() + pause > deadline then return ok, out end
+    -- Every VM of the worker (lua_worker_thread_vm_pool_size) is running or queued for a
+    -- pool thread: wait for one here, with ngx.sleep, within the call's time budget.
+    sleep(pause)
+    pause = min(pause * 2, MAX_PAUSE)
+  end
 end
 
 -- One call through the pool: method m resolved. Raises (level 2: the user's call site, as the
@@ -186,19 +212,9 @@ local function invoke(self, m, req, opts)
       return nil, kerr
     end
   end
-  local run = run_worker_thread()
-  local deadline, pause = now() + (s.policy and s.policy.max_elapsed or s.timeout), FIRST_PAUSE
-  local ok, out
-  while true do
-    local hidden = secrets.get(self)
-    ok, out = run(self._pool, MODULE, "thread_call", hidden.cache_key, hidden.config, key,
-                  m.name, req, opts, self._on_event ~= nil)
-    if ok or out ~= NO_VM or now() + pause > deadline then break end
-    -- Every VM of the worker (lua_worker_thread_vm_pool_size) is running or queued for a
-    -- pool thread: wait for one here, with ngx.sleep, within the call's time budget.
-    sleep(pause)
-    pause = min(pause * 2, MAX_PAUSE)
-  end
+  local hidden = secrets.get(self)
+  local ok, out = post(self, s.policy and s.policy.max_elapsed or s.timeout, "thread_call",
+    hidden.cache_key, hidden.config, key, m.name, req, opts, self._on_event ~= nil)
   if not ok or type(out) ~= "table" then
     return nil, errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
       { method = m.name, retryable = false, attempts = 0 })
@@ -223,6 +239,52 @@ for _, m in ipairs(schema.methods()) do
   Proxy[m.snake] = function(self, req, opts)
     return invoke(self, m, req, opts)
   end
+end
+
+--- client:map(method, requests, map_opts, call_opts): the same call for every request, run
+-- concurrently by cloudops.map in one pool thread (its VM cannot run closures of the request's
+-- VM, so the method and the plain requests cross, not a function), while the request waits on
+-- the thread without blocking the worker. Returns results and errs indexed like requests.
+function Proxy:map(method, requests, map_opts, call_opts)
+  local m = type(method) == "string" and schema.method(method)
+  if not m then error("map: unknown method '" .. tostring(method) .. "'", 2) end
+  if type(requests) ~= "table" then error("map: expected a list of requests, got " .. type(requests), 2) end
+  local s, serr = Client._settings(self, call_opts)
+  if not s then error("map: " .. serr, 2) end
+  for i = 1, #requests do
+    local fits, why = pcall(encode, m.input, requests[i])
+    if not fits then error("map: requests[" .. i .. "]: " .. tostring(why), 2) end
+  end
+  local mok, merr = plain.check(map_opts, "map options")
+  if not mok then error("map: " .. merr, 2) end
+  local key
+  if self._dynamic_key then
+    local kerr
+    key, kerr = Client._api_key(self)
+    if not key then error(tostring(kerr), 2) end
+  end
+  local hidden = secrets.get(self)
+  local ok, out = post(self, s.policy and s.policy.max_elapsed or s.timeout, "thread_map",
+    hidden.map_cache_key, hidden.map_config, key, m.name, requests, map_opts, call_opts,
+    self._on_event ~= nil)
+  if not ok or type(out) ~= "table" then
+    local err = errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
+      { method = m.name, retryable = false, attempts = 0 })
+    local errs = {}
+    for i = 1, #requests do errs[i] = err end
+    return {}, errs
+  end
+  local on_event = self._on_event
+  if on_event and out.events then
+    for _, ev in ipairs(out.events) do on_event(ev) end
+  end
+  if out.raised then error(out.raised, 2) end
+  local errs = {}
+  for i = 1, #requests do
+    local e = out.errs[i]
+    if type(e) == "table" then errs[i] = plain.rebuild(e) else errs[i] = e end
+  end
+  return out.results, errs
 end
 
 -- The helpers run here, in the request: each RPC they make is one hop, and their pauses are
@@ -292,6 +354,32 @@ function openresty.thread_call(cache_key, config, api_key, method, req, opts, wa
     if not ok then out = { raised = tostring(resp) }
     elseif resp then out = { resp = resp, info = info }
     else out = { err = plain.error(err) } end
+  end
+  out.events = call_events
+  call_key, call_events = nil, nil
+  return out
+end
+
+--- The task of Proxy:map (not for direct use): cloudops.map over the requests, with this VM's
+-- client. Returns { results =, errs = (plain errors) } or { raised = message }, with `events`.
+function openresty.thread_map(cache_key, config, api_key, method, requests, map_opts, call_opts, want_events)
+  call_key, call_events = api_key, want_events and {} or nil
+  local out
+  local c, cerr = thread_client(cache_key, config, api_key ~= nil)
+  if not c then
+    local errs = {}
+    for i = 1, #requests do errs[i] = plain.error(cerr) end
+    out = { results = {}, errs = errs }
+  else
+    local ok, results, errs = pcall(c.map, c, method, requests, map_opts, call_opts)
+    if not ok then
+      out = { raised = tostring(results) }
+    else
+      for i = 1, #requests do
+        if errs[i] ~= nil then errs[i] = errors.is(errs[i]) and plain.error(errs[i]) or tostring(errs[i]) end
+      end
+      out = { results = results, errs = errs }
+    end
   end
   out.events = call_events
   call_key, call_events = nil, nil

@@ -89,6 +89,32 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.equal("workers", connect { pool = "workers" }._pool)
   end)
 
+  it("maps one method over a list of requests in one hop, results in the list's order", function()
+    local co = assert(connect())
+    local hops = #ngx.hops
+    local reqs = { { namespace = "nope.emu01" }, { namespace = "missing.emu01" } }
+    local list = assert(co:get_namespaces { page_size = 3 })
+    for i, ns in ipairs(list.namespaces) do reqs[#reqs + 1] = { namespace = ns.namespace, _i = i } end
+    for _, r in ipairs(reqs) do r._i = nil end
+    hops = #ngx.hops
+    local results, errs = co:map("get_namespace", reqs, { concurrency = 4 })
+    assert.equal(hops + 1, #ngx.hops)
+    assert.equal("thread_map", ngx.hops[#ngx.hops].fname)
+    assert.is_nil(results[1])
+    assert.equal("NOT_FOUND", errs[1].name)
+    assert.equal("GetNamespace: NOT_FOUND (5): " .. errs[1].message, tostring(errs[1]))
+    assert.equal("NOT_FOUND", errs[2].name)
+    for i = 3, #reqs do
+      assert.is_nil(errs[i])
+      assert.equal(reqs[i].namespace, results[i].namespace.namespace)
+    end
+    -- mistakes raise in the request, before the hop
+    hops = #ngx.hops
+    assert.has_error(function() co:map("get_namespace", { { bogus = 1 } }) end)
+    assert.has_error(function() co:map("NoSuchMethod", {}) end, "map: unknown method 'NoSuchMethod'")
+    assert.equal(hops, #ngx.hops)
+  end)
+
   it("rebuilds errors on the request side: a table with __tostring, its cause too", function()
     local co = assert(connect())
     local resp, err = co:get_namespace { namespace = "nope.emu01" }
