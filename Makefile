@@ -159,7 +159,7 @@ test-asan: python
 # process they start (servers) under valgrind too. Clean means 0 errors and nothing definitely or
 # indirectly lost (DESIGN.md "Testing"); the core pins itself loaded, so gRPC's process-lifetime
 # state stays reachable and needs no suppression.
-CORE_SPECS ?= spec/01-core spec/02-client
+CORE_SPECS ?= spec/01-core spec/02-client spec/08-concurrency/core_calls_spec.lua spec/08-concurrency/map_spec.lua
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
   --errors-for-leak-kinds=definite,indirect --num-callers=30 --child-silent-after-fork=yes
 VG_LOGS := $(CURDIR)/$(BUILD)/valgrind

@@ -38,6 +38,7 @@ describe("asynchronous calls in the core", function()
 
   it("runs calls side by side: three 0.4 s calls end together, in the order they finish", function()
     local ch = channel()
+    assert(ch:call(GET.index, PAYLOAD, 5, md()))  -- connected before timing
     local t0 = core.now()
     local slow = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.4" })
     local fast = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.1" })
