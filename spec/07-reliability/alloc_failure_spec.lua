@@ -1,0 +1,100 @@
+-- A memory error raised halfway through a call leaks nothing (issue 11, item 2): the call's
+-- gRPC buffers, metadata and status belong to its handle, which the garbage collector frees
+-- when Lua runs out of memory while decoding the answer or pushing its metadata; the same for a
+-- server's request. spec/support/alloc_limit.c is a Lua whose allocator fails past a limit;
+-- the script runs under valgrind, which must find nothing definitely or indirectly lost.
+local helpers = require "helpers"
+
+local q = helpers.sh_quote
+
+local VALGRIND = "valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect " ..
+  "--errors-for-leak-kinds=definite,indirect --num-callers=30"
+
+describe("a memory error halfway through", function()
+  local server, bin, dir
+  lazy_setup(function()
+    assert(not jit, "alloc_limit embeds Lua 5.4: run this spec under Lua 5.4")
+    dir = helpers.tmpdir()
+    bin = dir .. "/alloc_limit"
+    local out, ok = helpers.run("cc -std=c11 -O1 -g -o " .. q(bin) .. " " .. q(helpers.ROOT .. "spec/support/alloc_limit.c") ..
+      " $(pkg-config --cflags --libs lua5.4) 2>&1")
+    assert(ok, "cannot build spec/support/alloc_limit.c: " .. out)
+    server = helpers.test_server()
+  end)
+  lazy_teardown(function()
+    if server then server.stop() end
+    helpers.cleanup()
+  end)
+
+  local function run_script(body)
+    local path = dir .. "/script.lua"
+    helpers.write_file(path, table.concat({
+      "package.path = " .. string.format("%q", helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;") .. " .. package.path",
+      "package.cpath = " .. string.format("%q", helpers.CORE_CPATH .. ";") .. " .. package.cpath",
+      body,
+    }, "\n"))
+    local log = dir .. "/valgrind.log"
+    local out, ok = helpers.run(VALGRIND .. " --log-file=" .. q(log) .. " " .. q(bin) .. " " .. q(path) .. " 2>&1")
+    return out, ok, helpers.read_file(log) or ""
+  end
+
+  it("a call whose answer cannot be decoded for lack of memory leaks nothing", function()
+    local out, ok, log = run_script(table.concat({
+      "local cloudops = require 'cloudops'",
+      "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
+        ", insecure = true, api_key = 'k', rate_limit = false, retry = false })",
+      "local opts = { metadata = { ['x-test-items'] = '3000' } }",
+      "assert(c:get_namespaces({}, opts))",
+      "local raised = 0",
+      "for i = 1, 5 do",
+      "  collectgarbage()",
+      "  alloc_limit(200000)",
+      "  local ok, err = pcall(c.get_namespaces, c, {}, opts)",
+      "  alloc_limit()",
+      "  if not ok and tostring(err):find('not enough memory') then raised = raised + 1 end",
+      "end",
+      "assert(raised == 5, 'expected 5 memory errors, got ' .. raised)",
+      "assert(c:get_namespaces({}, opts))  -- the client goes on",
+      "c:close()",
+      "print('done')",
+    }, "\n"))
+    assert.is_true(ok, out .. "\n" .. log)
+    assert.matches("done", out)
+    assert.matches("definitely lost: 0 bytes", log)
+    assert.matches("indirectly lost: 0 bytes", log)
+    assert.matches("ERROR SUMMARY: 0 errors", log)
+  end)
+
+  it("a server whose request cannot be pushed for lack of memory leaks nothing", function()
+    local out, ok, log = run_script(table.concat({
+      "local core = require 'cloudops.core'",
+      "local schema = require 'cloudops.schema'",
+      "local srv = assert(core.server{ address = '127.0.0.1:0' })",
+      "local ch = core.channel('127.0.0.1:' .. srv.port, { insecure = true })",
+      "local m = schema.method('GetNamespaces')",
+      "local big = string.rep('x', 4000)",
+      "local raised = 0",
+      "for i = 1, 5 do",
+      "  local h = ch:start(m.index, core.encode(m.input, { page_token = big }), 5, { ['x-pad'] = big })",
+      "  collectgarbage()",
+      "  alloc_limit(3000)",
+      "  local ok, err = pcall(srv.next, srv, 5)",
+      "  alloc_limit()",
+      "  if not ok and tostring(err):find('not enough memory') then raised = raised + 1 end",
+      "  h:cancel()",
+      "  while not h:done() do core.poll(1) end",
+      "  h:result()",
+      "  collectgarbage()",
+      "end",
+      "assert(raised == 5, 'expected 5 memory errors, got ' .. raised)",
+      "ch:close()",
+      "srv:shutdown()",
+      "print('done')",
+    }, "\n"))
+    assert.is_true(ok, out .. "\n" .. log)
+    assert.matches("done", out)
+    assert.matches("definitely lost: 0 bytes", log)
+    assert.matches("indirectly lost: 0 bytes", log)
+    assert.matches("ERROR SUMMARY: 0 errors", log)
+  end)
+end)
