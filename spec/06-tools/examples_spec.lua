@@ -7,7 +7,7 @@ local cloudops = require "cloudops"
 local json = require "cloudops.json"
 
 local COVERED = {
-  ["create_namespace.lua"] = true, ["grant_namespace_access.lua"] = true,
+  ["create_namespace.lua"] = true, ["create_namespaces.lua"] = true, ["grant_namespace_access.lua"] = true,
   ["export_users.lua"] = true, ["rotate_api_key.lua"] = true,
   ["tour.lua"] = true, -- the emulator engineer's, run by make demo
 }
@@ -41,6 +41,21 @@ describe("examples/", function()
     assert.are.equal(1, status)
     assert.matches("create_namespace: .*ALREADY_EXISTS", err)
     local _, uerr, ustatus = T.example(emu, "create_namespace.lua", {})
+    assert.are.equal(2, ustatus)
+    assert.matches("usage", uerr)
+  end)
+
+  it("create_namespaces.lua creates several namespaces side by side and waits for all", function()
+    local out, err, status = T.example(emu, "create_namespaces.lua", { "batch", "3", "aws-us-west-2" })
+    assert.are.equal(0, status, err)
+    for i = 1, 3 do
+      assert.matches("batch%-" .. i .. ": batch%-" .. i .. "%.emu01 is ready", out)
+      local ns = assert(client:get_namespace { namespace = "batch-" .. i .. ".emu01" }).namespace
+      assert.are.equal("RESOURCE_STATE_ACTIVE", ns.state)
+      assert.are.equal("aws-us-west-2", ns.spec.replicas[1].region)
+    end
+    assert.matches("3 namespaces in [%d.]+ s, 0 failed", out)
+    local _, uerr, ustatus = T.example(emu, "create_namespaces.lua", { "batch" })
     assert.are.equal(2, ustatus)
     assert.matches("usage", uerr)
   end)
