@@ -184,6 +184,7 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 bench: all $(BENCH_BINS)
 	$(LUA) bench/run.lua
 	$(LUA) bench/ratelimit_batch.lua
+	$(LUA) bench/latency_batch.lua
 	$(LUA) bench/redis_limit.lua
 
 # Memory under load: 100,000 calls and 10,000 clients, RSS sampled (issue 7); by hand.
