@@ -25,7 +25,9 @@ end
 local endpoint, key = os.getenv("CLOUDOPS_ENDPOINT"), os.getenv("TEMPORAL_CLOUD_API_KEY")
 local emu
 if not endpoint then
-  emu = check(emulator.spawn { seed = { namespaces = 12 }, op_duration = 1.5, op_pending = 0.3 })
+  -- A user limit of 10 requests/s (the service allows 40) makes step 6's burst visible.
+  emu = check(emulator.spawn { seed = { namespaces = 12 }, op_duration = 1.5, op_pending = 0.3,
+                               rate_limits = { user = 10 } })
   endpoint, key = emu.endpoint, emu.api_key
   printf("started the emulator on %s (bin/cloudops-emulator)", endpoint)
 end

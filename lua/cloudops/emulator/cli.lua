@@ -27,8 +27,8 @@ accepted API keys, then "ready".
   --op-duration S          seconds until an async operation ends (default 2)
   --op-pending S           seconds an operation stays PENDING (default 0.5)
   --check-duration S       fixed check_duration hint (default: the time left)
-  --rate-user N            requests/s per user (default 10); also --rate-service-account N
-                           (20), --rate-account N (40); 0 turns one limit off
+  --rate-user N            requests/s per user (default 40); also --rate-service-account N
+                           (80), --rate-account N (160); 0 turns one limit off
   --no-rate-limit          no rate limits at all
   --page-size N            default page size (100); --max-page-size N (1000)
   --max-projects N         projects per account, the Default Project included (default 5)

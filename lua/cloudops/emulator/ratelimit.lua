@@ -7,9 +7,10 @@ local format, min = string.format, math.min
 local M = {}
 M.__index = M
 
--- The Cloud's documented defaults (requests per second); later docs raise them to
--- 40/80/160, hence settings.
-M.defaults = { user = 10, service_account = 20, account = 40 }
+-- The documented defaults, requests per second: 40 per user, 80 per service account, 160
+-- per account (docs.temporal.io/cloud/operation-api, "Rate limits"; raised from 10/20/40 in
+-- late 2025, hence settings rather than constants).
+M.defaults = { user = 40, service_account = 80, account = 160 }
 
 -- limits: { user =, service_account =, account =, burst = { ... } } or false (no limits).
 function M.new(limits)
