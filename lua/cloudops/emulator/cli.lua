@@ -27,6 +27,8 @@ accepted API keys, then "ready".
   --op-duration S          seconds until an async operation ends (default 2)
   --op-pending S           seconds an operation stays PENDING (default 0.5)
   --check-duration S       fixed check_duration hint (default: the time left)
+  --latency S              hold every answer back S seconds (give or take 10%), as a
+                           distant server would; other calls are served meanwhile
   --rate-user N            requests/s per user (default 40); also --rate-service-account N
                            (80), --rate-account N (160); 0 turns one limit off
   --no-rate-limit          no rate limits at all
@@ -81,7 +83,8 @@ end
 
 local NUMBER_FLAGS = {
   ["--port"] = "port", ["--op-duration"] = "op_duration", ["--op-pending"] = "op_pending",
-  ["--check-duration"] = "check_duration", ["--page-size"] = "default_page_size",
+  ["--check-duration"] = "check_duration", ["--latency"] = "latency",
+  ["--page-size"] = "default_page_size",
   ["--max-page-size"] = "max_page_size", ["--max-projects"] = "max_projects",
 }
 local STRING_FLAGS = {

@@ -14,6 +14,8 @@ M.defaults = {
   op_duration = 2,          -- seconds from start to the end state of an operation
   op_durations = nil,       -- { CreateNamespace = 5, ... }: per method
   check_duration = nil,     -- fixed check_duration hint; nil: the time left
+  latency = 0,              -- seconds every answer is held back (within 10% either way), as
+                            -- if the server were far away; other calls go on meanwhile
   rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
   default_page_size = 100,
   max_page_size = 1000,
@@ -32,12 +34,12 @@ M.defaults = {
 -- Every option name, also those whose default is nil (absent from the table above).
 local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
-  "op_duration", "op_durations", "check_duration", "rate_limits", "default_page_size",
+  "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "default_page_size",
   "max_page_size", "faults", "seed", "state_file", "save_interval", "log", "clock",
   "random", "encode", "max_projects" } do KNOWN[k] = true end
 
 local NUMBERS = {
-  port = true, op_pending = true, op_duration = true, check_duration = true,
+  port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,
   default_page_size = true, max_page_size = true, save_interval = true, max_projects = true,
 }
 

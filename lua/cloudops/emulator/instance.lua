@@ -21,7 +21,7 @@ local seed = require "cloudops.emulator.seed"
 local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
 
-local copy = util.copy
+local copy, random = util.copy, math.random
 
 local M = {}
 
@@ -172,6 +172,7 @@ function Emulator:call(method, req, md, extra)
   self:tick(later)
   if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
   local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
+    + self:latency()
   local info = { delay = delay > 0 and delay or nil, identity = ctx.identity }
   if self.log then
     self.log(reqlog.line {
@@ -181,6 +182,14 @@ function Emulator:call(method, req, md, extra)
     })
   end
   return resp, err, info
+end
+
+-- How long this answer travels: cfg.latency, give or take 10%, so that answers sent
+-- together do not all arrive in the same instant.
+function Emulator:latency()
+  local s = self.cfg.latency
+  if s <= 0 then return 0 end
+  return s * (0.9 + 0.2 * random())
 end
 
 -- Moves operations on and writes the state file when due. Called around every call and
