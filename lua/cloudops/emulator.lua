@@ -80,6 +80,8 @@ local function flags(opts)
   add("--op-pending", opts.op_pending)
   add("--check-duration", opts.check_duration)
   add("--latency", opts.latency)
+  if opts.max_operations == false then add("--max-operations", 0)
+  else add("--max-operations", opts.max_operations) end
   add("--page-size", opts.default_page_size)
   add("--max-page-size", opts.max_page_size)
   add("--max-projects", opts.max_projects)
@@ -118,10 +120,10 @@ end
 
 -- Starts bin/cloudops-emulator as a child process and waits for its banner. opts: the
 -- options of `new` that have flags (port, op_duration, op_pending, check_duration,
--- latency, rate_limits, default_page_size, max_page_size, max_projects, faults, seed,
--- state_file, log, api_key, account_id, tls = { cert_file, key_file }), plus lua (the
--- interpreter; default: the one running, lua5.4 or luajit), bin (the launcher) and timeout
--- (seconds to wait).
+-- latency, rate_limits, max_operations, default_page_size, max_page_size, max_projects,
+-- faults, seed, state_file, log, api_key, account_id, tls = { cert_file, key_file }), plus
+-- lua (the interpreter; default: the one running, lua5.4 or luajit), bin (the launcher) and
+-- timeout (seconds to wait).
 -- Returns { endpoint, port, api_key (the owner's), keys = { owner, admin, developer,
 -- reader }, pid, stop = function } or nil, err.
 function M.spawn(opts)

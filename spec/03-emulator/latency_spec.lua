@@ -23,12 +23,6 @@ describe("emulator latency", function()
     assert.is_nil(plain.delay)   -- the default: no latency
   end)
 
-  it("is a flag of the launcher", function()
-    local cli = require "cloudops.emulator.cli"
-    assert.are.equal(0.15, cli.parse { "--latency", "0.15" }.latency)
-    assert.is_nil(cli.parse { "--latency", "-1" })
-  end)
-
   it("keeps answers in flight together: four calls sent at once each take S, not up to 4S", function()
     if not has_core then pending("needs the built core") return end
     local emu = assert(emulator.spawn { latency = 0.5, rate_limits = false })

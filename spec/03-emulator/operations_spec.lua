@@ -112,4 +112,35 @@ describe("emulator async operations", function()
     assert.are.equal(7, now.spec.retention_days)
     assert.are.equal("RESOURCE_STATE_ACTIVE", now.state)
   end)
+
+  it("allow 10 counted operations in flight per account; the 11th mutation is RESOURCE_EXHAUSTED", function()
+    local function user(i, caller, id)
+      return (caller or emu.owner):call("CreateUser", { async_operation_id = id, spec = {
+        email = "u" .. i .. "@example.com", access = { account_access = { role = "ROLE_READ" } } } })
+    end
+    local ns = S.namespace(emu, "limits").namespace   -- its operation has ended
+    local first
+    for i = 1, 10 do
+      local r = S.ok(user(i, i % 2 == 0 and emu.admin or nil, i == 1 and "op-1" or nil))
+      first = first or r.user_id
+    end
+    local err = S.fails("RESOURCE_EXHAUSTED", user(11, emu.admin))   -- another principal, same account
+    assert.matches("async operations in flight", err.message)
+    assert.matches("limit is 10 per account", err.message)
+    assert.is_true(err.retry_delay > 0 and err.retry_delay <= 1)
+    -- a repeated request is answered, not counted again; a mutation the limit does not count
+    -- (not a Create, Update or Delete) still goes through
+    assert.are.equal(first, S.ok(user(1, nil, "op-1")).user_id)
+    S.ok(emu.owner:call("SetUserNamespaceAccess", { user_id = first, namespace = ns,
+      access = { permission = "PERMISSION_READ" } }))
+    emu.advance(1)
+    S.ok(user(11))
+    -- the limit is a setting
+    local free = S.new { max_operations = false }
+    for i = 1, 12 do S.ok(user(i, free.owner)) end
+    local two = S.new { max_operations = 2 }
+    S.ok(user(1, two.owner))
+    S.ok(user(2, two.owner))
+    S.fails("RESOURCE_EXHAUSTED", user(3, two.owner))
+  end)
 end)

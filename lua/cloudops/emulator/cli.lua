@@ -32,6 +32,8 @@ accepted API keys, then "ready".
   --rate-user N            requests/s per user (default 40); also --rate-service-account N
                            (80), --rate-account N (160); 0 turns one limit off
   --no-rate-limit          no rate limits at all
+  --max-operations N       async operations in flight per account (default 10; 0: no limit);
+                           one more mutation is answered RESOURCE_EXHAUSTED
   --page-size N            default page size (100); --max-page-size N (1000)
   --max-projects N         projects per account, the Default Project included (default 5)
   --fault RULE             inject a fault; RULE is key=value pairs separated by commas:
@@ -86,6 +88,7 @@ local NUMBER_FLAGS = {
   ["--check-duration"] = "check_duration", ["--latency"] = "latency",
   ["--page-size"] = "default_page_size",
   ["--max-page-size"] = "max_page_size", ["--max-projects"] = "max_projects",
+  ["--max-operations"] = "max_operations",
 }
 local STRING_FLAGS = {
   ["--host"] = "host", ["--state"] = "state_file", ["--log"] = "log",

@@ -17,6 +17,7 @@ M.defaults = {
   latency = 0,              -- seconds every answer is held back (within 10% either way), as
                             -- if the server were far away; other calls go on meanwhile
   rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
+  max_operations = 10,      -- async operations in flight per account; false or 0: no limit
   default_page_size = 100,
   max_page_size = 1000,
   max_projects = 5,         -- projects per account (the Default Project included)
@@ -34,9 +35,9 @@ M.defaults = {
 -- Every option name, also those whose default is nil (absent from the table above).
 local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
-  "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "default_page_size",
-  "max_page_size", "faults", "seed", "state_file", "save_interval", "log", "clock",
-  "random", "encode", "max_projects" } do KNOWN[k] = true end
+  "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
+  "default_page_size", "max_page_size", "max_projects", "faults", "seed", "state_file",
+  "save_interval", "log", "clock", "random", "encode" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,
@@ -62,6 +63,11 @@ function M.normalize(opts)
     error("emulator option 'default_page_size' must be within 1..max_page_size", 3)
   end
   if cfg.rate_limits == nil then cfg.rate_limits = ratelimit.defaults end
+  local mo = cfg.max_operations
+  if mo ~= false and (type(mo) ~= "number" or mo < 0 or mo ~= math.floor(mo)) then
+    error("emulator option 'max_operations' must be a count or false", 3)
+  end
+  if mo == 0 then cfg.max_operations = false end
   cfg.seed = cfg.seed or {}
   cfg.op_durations = cfg.op_durations or {}
   return cfg

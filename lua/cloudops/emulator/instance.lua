@@ -104,6 +104,21 @@ local function replay(self, ctx, id)
   return copy(op.response or {})
 end
 
+-- At most cfg.max_operations counted operations in flight per account: one more mutation
+-- that would start one is RESOURCE_EXHAUSTED, with the time until the first of them ends as
+-- RetryInfo. (The code the service answers with is not documented.)
+local function operation_limit(self, ctx)
+  local limit = self.cfg.max_operations
+  if not limit or not ops.counted(ctx.method) then return nil end
+  local n, soonest = ops.in_flight(self.st)
+  if n < limit then return nil end
+  local e = errors.new("RESOURCE_EXHAUSTED",
+    "too many async operations in flight: the account has %d, the limit is %d per account; retry when one has ended",
+    n, limit)
+  e.retry_delay = soonest and soonest > ctx.now and (soonest - ctx.now) or 0.01
+  return e
+end
+
 local function dispatch(self, ctx, md)
   local method = ctx.method
   local m = methods.by_name[method]
@@ -130,6 +145,10 @@ local function dispatch(self, ctx, md)
   end
   local aid = m.mutation and ctx.req.async_operation_id
   if aid and aid ~= "" and self.st.ops[aid] then return replay(self, ctx, aid) end
+  if m.mutation then
+    err = operation_limit(self, ctx)
+    if err then return nil, err end
+  end
   local resp
   resp, err = handler(ctx, ctx.req)
   if resp and ctx.op then
