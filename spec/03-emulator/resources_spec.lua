@@ -7,7 +7,8 @@ describe("emulator namespaces", function()
 
   it("validate the spec", function()
     local bad = {
-      { name = "A" }, { name = "has_underscore" }, { regions = {} }, { regions = { "mars-1" } },
+      { name = "A" }, { name = "has_underscore" }, { name = "1abc" }, { name = "a--b" }, { name = "ab-" },
+      { name = string.rep("a", 40) }, { regions = {} }, { regions = { "mars-1" } },
       { retention_days = 0 }, { retention_days = 91 }, { api_key_auth = { enabled = false } },
       { mtls_auth = { enabled = true } }, { regions = { "aws-us-east-1", "aws-us-west-2", "aws-eu-west-1" } },
       { search_attributes = { Foo = "SEARCH_ATTRIBUTE_TYPE_UNSPECIFIED" } },
@@ -19,6 +20,8 @@ describe("emulator namespaces", function()
       assert.are.equal(3, err.code, i)
     end
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {}))
+    S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("a1-b2") }))
+    S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec(string.rep("z", 39)) }))
     S.fails("NOT_FOUND", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("p"), project_id = "x" }))
   end)
 

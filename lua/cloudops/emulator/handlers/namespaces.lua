@@ -99,9 +99,13 @@ end
 local function check_spec(ctx, spec, current)
   if spec == nil then return errors.invalid("spec is required") end
   if current == nil then
+    -- docs.temporal.io/cloud/namespaces, "What is a Cloud Namespace Name?": 2 to 39
+    -- characters, lowercase letters, digits and single hyphens, beginning with a letter and
+    -- ending with a letter or digit.
     local name = spec.name or ""
-    if #name < 2 or #name > 39 or not name:match("^[a-z0-9][a-z0-9%-]*[a-z0-9]$") then
-      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or hyphens, starting and ending with a letter or digit")
+    if #name < 2 or #name > 39 or not name:match("^[a-z][a-z0-9%-]*[a-z0-9]$")
+      or name:find("--", 1, true) then
+      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or single hyphens, beginning with a letter and ending with a letter or digit")
     end
   elseif spec.name ~= nil and spec.name ~= "" and spec.name ~= current.spec.name then
     return errors.invalid("spec.name cannot be changed")
