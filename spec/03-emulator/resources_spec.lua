@@ -127,6 +127,29 @@ describe("emulator namespaces", function()
     S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_remove = { "a", "zz" } }))
     ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.same({ b = "2" }, ns.tags)
+    -- an account admin may edit them too; a developer or a reader may not
+    S.ok(emu.admin:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { ["team.x_y-z@1"] = "a" } }))
+    S.fails("PERMISSION_DENIED", emu.developer:call("UpdateNamespaceTags", { namespace = ns.namespace,
+      tags_to_upsert = { c = "3" } }))
+    -- keys and values: 1 to 63 of a-z 0-9 . _ - @; at most 10 on a namespace
+    for _, bad in ipairs { { Upper = "x" }, { k = "" }, { k = "has space" }, { [string.rep("k", 64)] = "v" },
+                           { k = string.rep("v", 64) }, { ["k:v"] = "x" } } do
+      S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = bad }))
+    end
+    local eight = {}
+    for i = 1, 8 do eight["t" .. i] = "v" end
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = eight }))   -- 10 now
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace,
+      tags_to_upsert = { eleventh = "v" } }))
+    assert.matches("at most 10 tags", err.message)
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { eleventh = "v" },
+      tags_to_remove = { "t1" } }))
+    -- the same rules when a namespace is created with tags
+    S.fails("PERMISSION_DENIED", emu.developer:call("CreateNamespace", { spec = S.namespace_spec("dev-tags"),
+      tags = { env = "dev" } }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("bad-tags"),
+      tags = { Env = "dev" } }))
+    S.ok(emu.admin:call("CreateNamespace", { spec = S.namespace_spec("admin-tags"), tags = { env = "dev" } }))
   end)
 
   it("change capacity through a request that completes", function()

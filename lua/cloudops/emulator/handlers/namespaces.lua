@@ -243,6 +243,36 @@ ops.finalizers.ns_replicas = function(st, eff, outcome, op)
   H.refresh(st, ns)
 end
 
+-- Tags, as docs.temporal.io/cloud/namespaces "How to tag a Namespace" says: at most 10 on
+-- a namespace, keys and values 1 to 63 characters of a-z 0-9 . _ - @, and only Account Admins
+-- (Global Admins) and Account Owners create and edit them.
+H.MAX_TAGS = 10
+local TAG_TEXT = "^[a-z0-9%._%-@]+$"
+
+local function check_tag_editor(ctx)
+  local role = ctx.identity.role
+  if role ~= "ROLE_OWNER" and role ~= "ROLE_ADMIN" then
+    return errors.denied("permission denied: only account admins and owners can set namespace tags")
+  end
+  return true
+end
+
+local function check_tags(tags, what)
+  local n = 0
+  for k, v in pairs(tags) do
+    n = n + 1
+    for _, s in ipairs { k, v } do
+      if #s < 1 or #s > 63 or not s:match(TAG_TEXT) then
+        return errors.invalid("%s: tag keys and values must be 1 to 63 characters of a-z, 0-9, '.', '_', '-' and '@', got %q", what, s)
+      end
+    end
+  end
+  if n > H.MAX_TAGS then
+    return errors.invalid("%s: a namespace has at most %d tags, got %d", what, H.MAX_TAGS, n)
+  end
+  return true
+end
+
 local function get_ns(ctx, id)
   return C.namespace(ctx, id)
 end
@@ -274,8 +304,11 @@ function H.CreateNamespace(ctx, req)
   if not ok then return nil, err end
   ok, err = check_spec(ctx, req.spec)
   if not ok then return nil, err end
-  if next(req.tags or {}) ~= nil and ctx.identity.role ~= "ROLE_OWNER" then
-    return errors.denied("permission denied: only an account owner can set namespace tags")
+  if next(req.tags or {}) ~= nil then
+    ok, err = check_tag_editor(ctx)
+    if not ok then return nil, err end
+    ok, err = check_tags(req.tags, "tags")
+    if not ok then return nil, err end
   end
   local spec = normalize(req.spec)
   local id = spec.name .. "." .. ctx.st.account.id
@@ -478,23 +511,22 @@ end
 function H.UpdateNamespaceTags(ctx, req)
   local ns, err = get_ns(ctx, req.namespace)
   if not ns then return nil, err end
-  if ctx.identity.role ~= "ROLE_OWNER" then
-    return errors.denied("permission denied: only an account owner can set namespace tags")
-  end
+  local ok
+  ok, err = check_tag_editor(ctx)
+  if not ok then return nil, err end
   local up, rm = req.tags_to_upsert or {}, req.tags_to_remove or {}
   if next(up) == nil and #rm == 0 then
     return errors.invalid("at least one of tags_to_upsert and tags_to_remove must be specified")
   end
-  for k, v in pairs(up) do
-    if k == "" or #k > 63 or #v > 63 then
-      return errors.invalid("tag keys must be 1 to 63 characters and values at most 63")
-    end
-  end
+  ok, err = check_tags(up, "tags_to_upsert")
+  if not ok then return nil, err end
+  local tags = copy(ns.tags or {})
+  for _, k in ipairs(rm) do tags[k] = nil end
+  for k, v in pairs(up) do tags[k] = v end
+  ok, err = check_tags(tags, "the namespace's tags after this change")
+  if not ok then return nil, err end
   ctx.audit_details = { namespace = ns.namespace }
-  update(ctx, ns, function(r)
-    for _, k in ipairs(rm) do r.tags[k] = nil end
-    for k, v in pairs(up) do r.tags[k] = v end
-  end)
+  update(ctx, ns, function(r) r.tags = tags end)
   return {}
 end
 
