@@ -297,6 +297,71 @@ describe("emulator service accounts and API keys", function()
     base.owner_type_deprecated, base.owner_type = "service-account", nil
     S.ok(emu.owner:call("CreateApiKey", { spec = base }))
   end)
+
+  it("allow 10 unexpired keys per user and 20 per service account", function()
+    local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user   -- holds its bootstrap key
+    local function key(caller, owner_id, kind, expiry)
+      return caller:call("CreateApiKey", { spec = { owner_id = owner_id, owner_type = kind,
+        display_name = "k", expiry_time = expiry or S.year_from(emu) } })
+    end
+    local soon = { seconds = emu.test_clock.t + 60, nanos = 0 }
+    S.ok(key(emu.reader, me.id, "OWNER_TYPE_USER", soon))
+    for i = 3, 10 do
+      S.ok(key(emu.reader, me.id, "OWNER_TYPE_USER"))
+      if i % 5 == 0 then emu.advance(2) end   -- within the operations in flight
+    end
+    local err = S.fails("FAILED_PRECONDITION", key(emu.reader, me.id, "OWNER_TYPE_USER"))
+    assert.matches("10 unexpired API keys", err.message)
+    emu.advance(61)   -- one of them expires: room for another
+    S.ok(key(emu.reader, me.id, "OWNER_TYPE_USER"))
+    S.fails("FAILED_PRECONDITION", key(emu.owner, me.id, "OWNER_TYPE_USER"))
+    local sa = S.ok(emu.admin:call("GetCurrentIdentity", {})).service_account
+    for i = 2, 20 do
+      S.ok(key(emu.owner, sa.id, "OWNER_TYPE_SERVICE_ACCOUNT"))
+      if i % 5 == 0 then emu.advance(2) end
+    end
+    err = S.fails("FAILED_PRECONDITION", key(emu.owner, sa.id, "OWNER_TYPE_SERVICE_ACCOUNT"))
+    assert.matches("20 unexpired API keys", err.message)
+  end)
+
+  it("keep an API key's expiry within two years when it is updated", function()
+    local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user
+    local id = S.ok(emu.reader:call("CreateApiKey", { spec = { owner_id = me.id, owner_type = "OWNER_TYPE_USER",
+      display_name = "k", expiry_time = S.year_from(emu) } })).key_id
+    emu.advance(2)
+    local far = { seconds = emu.test_clock.t + 3 * 365 * 86400, nanos = 0 }
+    local err = S.fails("INVALID_ARGUMENT", emu.reader:call("UpdateApiKey", { key_id = id,
+      spec = { display_name = "k", expiry_time = far } }))
+    assert.matches("two years", err.message)
+    S.ok(emu.reader:call("UpdateApiKey", { key_id = id, spec = { display_name = "renamed" } }))
+  end)
+
+  it("enable or disable a key when the update's operation ends, not at once", function()
+    local sa = S.ok(emu.admin:call("GetCurrentIdentity", {})).service_account
+    local created = S.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = sa.id,
+      owner_type = "OWNER_TYPE_SERVICE_ACCOUNT", display_name = "bot", expiry_time = S.year_from(emu) } }))
+    emu.advance(2)
+    local bot = emu:client(created.token)
+    local function set(disabled)
+      local k = S.ok(emu.owner:call("GetApiKey", { key_id = created.key_id })).api_key
+      k.spec.disabled = disabled
+      return S.ok(emu.owner:call("UpdateApiKey", { key_id = k.id, spec = k.spec, resource_version = k.resource_version }))
+    end
+    set(true)
+    S.ok(bot:call("GetRegions", {}))                       -- still enabled while the update runs
+    emu.advance(2)
+    S.fails("UNAUTHENTICATED", bot:call("GetRegions", {}))
+    set(false)
+    S.fails("UNAUTHENTICATED", bot:call("GetRegions", {}))  -- still disabled while it runs
+    emu.advance(2)
+    S.ok(bot:call("GetRegions", {}))
+    -- a disable whose operation is rejected leaves the key enabled, as it was
+    emu:fault { method = "UpdateApiKey", operation = "REJECTED", reason = "no" }
+    set(true)
+    emu.advance(2)
+    S.ok(bot:call("GetRegions", {}))
+    assert.is_false(S.ok(emu.owner:call("GetApiKey", { key_id = created.key_id })).api_key.spec.disabled)
+  end)
 end)
 
 describe("emulator Nexus endpoints, connectivity rules and export sinks", function()

@@ -75,7 +75,11 @@ function M.identify(st, metadata, now)
     return errors.unauthenticated("API key is not active (state %s)", tostring(key.state))
   end
   local spec = key.spec
-  if spec.disabled then return errors.unauthenticated("API key is disabled") end
+  -- An enable or disable still in flight has not taken effect (handlers/api_keys.lua).
+  local pending = st.key_status and st.key_status[key.id]
+  local disabled = spec.disabled
+  if pending then disabled = pending.disabled end
+  if disabled then return errors.unauthenticated("API key is disabled") end
   if spec.expiry_time and util.to_seconds(spec.expiry_time) <= now then
     return errors.unauthenticated("API key has expired")
   end

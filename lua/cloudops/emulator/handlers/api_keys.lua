@@ -11,7 +11,11 @@ local copy = util.copy
 
 local H = {}
 
-local MAX_LIFETIME = 2 * 366 * 86400   -- keys expire within two years
+-- docs.temporal.io/cloud/api-keys, FAQ: "Up to 10 non-expired keys per user and 20
+-- non-expired keys per Service Account"; "The maximum expiration time for an API key is 2
+-- years".
+local MAX_LIFETIME = 2 * 366 * 86400
+H.MAX_KEYS = { OWNER_TYPE_USER = 10, OWNER_TYPE_SERVICE_ACCOUNT = 20 }
 
 local DEPRECATED_OWNER = { OWNER_TYPE_USER = "user", OWNER_TYPE_SERVICE_ACCOUNT = "service-account" }
 
@@ -30,6 +34,7 @@ ops.on_remove.api_keys = function(st, id)
   for token, kid in pairs(st.tokens) do
     if kid == id then st.tokens[token] = nil end
   end
+  if st.key_status then st.key_status[id] = nil end
 end
 
 -- Keys do not outlive their owner: users and service accounts call this when removed.
@@ -71,10 +76,7 @@ local function key_to_change(ctx, req)
   return k
 end
 
-local function check_common(ctx, spec)
-  if spec.display_name == nil or spec.display_name == "" then
-    return errors.invalid("spec.display_name is required")
-  end
+local function check_expiry(ctx, spec)
   local exp = util.to_seconds(spec.expiry_time)
   if not exp then return errors.invalid("spec.expiry_time is required") end
   if exp <= ctx.now then return errors.invalid("spec.expiry_time must be in the future") end
@@ -82,6 +84,37 @@ local function check_common(ctx, spec)
     return errors.invalid("spec.expiry_time must be within two years")
   end
   return true
+end
+
+local function check_common(ctx, spec)
+  if spec.display_name == nil or spec.display_name == "" then
+    return errors.invalid("spec.display_name is required")
+  end
+  return check_expiry(ctx, spec)
+end
+
+-- The owner's keys that still count against its limit: not expired, not being deleted.
+local function live_keys(ctx, owner_id)
+  local n = 0
+  for _, k in pairs(ctx.st.api_keys) do
+    if k.spec.owner_id == owner_id and k.state ~= "RESOURCE_STATE_DELETING"
+      and (util.to_seconds(k.spec.expiry_time) or math.huge) > ctx.now then
+      n = n + 1
+    end
+  end
+  return n
+end
+
+-- A key's disabled flag as authentication sees it: the value from before an update that is
+-- still in flight, else the spec's. Enabling or disabling takes effect when the update's
+-- operation ends ("There may be a delay after changing the status", docs.temporal.io/cloud/
+-- api-keys).
+ops.finalizers.api_key_status = function(st, eff, outcome)
+  local pending = st.key_status and st.key_status[eff.key]
+  if not pending or pending.op ~= eff.op then return end
+  st.key_status[eff.key] = nil
+  local k = st.api_keys[eff.key]
+  if k and outcome ~= "STATE_FULFILLED" then k.spec.disabled = pending.disabled end
 end
 
 function H.GetApiKeys(ctx, req)
@@ -128,6 +161,10 @@ function H.CreateApiKey(ctx, req)
   if not ok then return nil, err end
   ok, err = check_common(ctx, spec)
   if not ok then return nil, err end
+  if live_keys(ctx, spec.owner_id) >= H.MAX_KEYS[otype] then
+    return errors.precondition("%s %s already has %d unexpired API keys, the most allowed",
+      otype == "OWNER_TYPE_USER" and "user" or "service account", spec.owner_id, H.MAX_KEYS[otype])
+  end
   local stored = copy(spec)
   stored.owner_type = otype
   stored.owner_type_deprecated = DEPRECATED_OWNER[otype]
@@ -159,12 +196,23 @@ function H.UpdateApiKey(ctx, req)
   if spec.display_name == nil or spec.display_name == "" then
     return errors.invalid("spec.display_name is required")
   end
-  R.update(ctx, "api_keys", k.id, k, function(r)
+  if util.to_seconds(spec.expiry_time) ~= util.to_seconds(k.spec.expiry_time) then
+    local ok
+    ok, err = check_expiry(ctx, spec)
+    if not ok then return nil, err end
+  end
+  local was_disabled = k.spec.disabled == true
+  local op = R.update(ctx, "api_keys", k.id, k, function(r)
     local s = copy(spec)
     s.owner_id, s.owner_type = r.spec.owner_id, r.spec.owner_type
     s.owner_type_deprecated = r.spec.owner_type_deprecated
     r.spec = s
   end)
+  if (spec.disabled == true) ~= was_disabled then
+    ctx.st.key_status = ctx.st.key_status or {}
+    ctx.st.key_status[k.id] = { disabled = was_disabled, op = op.id }
+    op.effects[#op.effects + 1] = { fn = "api_key_status", key = k.id, op = op.id }
+  end
   ctx.audit_details = { key_id = k.id }
   return {}
 end
