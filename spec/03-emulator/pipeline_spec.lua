@@ -104,15 +104,16 @@ describe("emulator roles", function()
       email = "x@example.com", access = { account_access = { role = "ROLE_READ" } } } }))
   end)
 
-  it("keeps ownership and tags to owners", function()
+  it("keeps ownership to owners and tags to owners and admins", function()
     S.fails("PERMISSION_DENIED", emu.admin:call("CreateUser", { spec = {
       email = "boss@example.com", access = { account_access = { role = "ROLE_OWNER" } } } }))
     S.ok(emu.owner:call("CreateUser", { spec = {
       email = "boss@example.com", access = { account_access = { role = "ROLE_OWNER" } } } }))
     local ns = S.namespace(emu, "tagged")
-    S.fails("PERMISSION_DENIED", emu.admin:call("UpdateNamespaceTags", {
+    S.fails("PERMISSION_DENIED", emu.developer:call("UpdateNamespaceTags", {
       namespace = ns.namespace, tags_to_upsert = { team = "a" } }))
-    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { team = "a" } }))
+    S.ok(emu.admin:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { team = "a" } }))
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { team = "b" } }))
   end)
 
   it("gives namespace admins rights on their namespace through a group", function()
