@@ -131,20 +131,28 @@ describe("emulator roles", function()
     S.ok(emu.reader:call("UpdateNamespace", req))
   end)
 
-  it("limits a namespace-scoped service account to its namespace", function()
+  it("gives a namespace-scoped service account the Read role and its one namespace's permission", function()
     local a = S.namespace(emu, "scoped-a")
     local b = S.namespace(emu, "scoped-b")
     local sa = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "scoped",
-      namespace_scoped_access = { namespace = a.namespace, access = { permission = "PERMISSION_READ" } } } }))
+      namespace_scoped_access = { namespace = a.namespace, access = { permission = "PERMISSION_ADMIN" } } } }))
     local key = S.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = sa.service_account_id,
       owner_type = "OWNER_TYPE_SERVICE_ACCOUNT", display_name = "k", expiry_time = S.year_from(emu) } }))
     emu.advance(2)
     local c = emu:client(key.token)
-    local list = S.ok(c:call("GetNamespaces", {}))
-    assert.are.equal(1, #list.namespaces)
-    assert.are.equal(a.namespace, list.namespaces[1].namespace)
-    S.fails("PERMISSION_DENIED", c:call("GetNamespace", { namespace = b.namespace }))
-    S.fails("PERMISSION_DENIED", c:call("GetUsers", {}))
+    -- the Read account role: it reads the account
+    assert.are.equal(2, #S.ok(c:call("GetNamespaces", {})).namespaces)
+    S.ok(c:call("GetUsers", {}))
+    S.fails("PERMISSION_DENIED", c:call("CreateUser", { spec = { email = "x@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    -- and admin on its namespace only
+    for _, ns in ipairs { a, b } do
+      ns = S.ok(c:call("GetNamespace", { namespace = ns.namespace })).namespace
+      ns.spec.retention_days = 12
+      local resp, err = c:call("UpdateNamespace", { namespace = ns.namespace, spec = ns.spec,
+                                                   resource_version = ns.resource_version })
+      if ns.namespace == a.namespace then S.ok(resp, err) else S.fails("PERMISSION_DENIED", resp, err) end
+    end
   end)
 end)
 

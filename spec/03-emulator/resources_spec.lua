@@ -263,6 +263,57 @@ describe("emulator service accounts and API keys", function()
     assert.are.equal(2, #all)
   end)
 
+  it("let a namespace admin manage the service accounts scoped to its namespace and their keys", function()
+    -- the developer creates a namespace, so administers it; another one it cannot touch
+    local mine = S.ok(emu.developer:call("CreateNamespace", { spec = S.namespace_spec("devns") })).namespace
+    local other = S.namespace(emu, "otherns")
+    local function scoped(caller, ns, name)
+      return caller:call("CreateServiceAccount", { spec = { name = name,
+        namespace_scoped_access = { namespace = ns, access = { permission = "PERMISSION_WRITE" } } } })
+    end
+    local id = S.ok(scoped(emu.developer, mine, "dev-bot")).service_account_id
+    S.fails("PERMISSION_DENIED", scoped(emu.developer, other.namespace, "other-bot"))
+    S.fails("PERMISSION_DENIED", emu.developer:call("CreateServiceAccount", { spec = { name = "acct-bot",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    emu.advance(2)
+    local sa = S.ok(emu.developer:call("GetServiceAccount", { service_account_id = id })).service_account
+    sa.spec.description = "deploys"
+    S.ok(emu.developer:call("UpdateServiceAccount", { service_account_id = id, spec = sa.spec,
+      resource_version = sa.resource_version }))
+    S.fails("PERMISSION_DENIED", emu.reader:call("UpdateServiceAccount", { service_account_id = id, spec = sa.spec }))
+    local key = S.ok(emu.developer:call("CreateApiKey", { spec = { owner_id = id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+      display_name = "deploy", expiry_time = S.year_from(emu) } }))
+    local listed = S.ok(emu.developer:call("GetApiKeys", { owner_id = id })).api_keys
+    assert.are.equal(1, #listed)
+    S.fails("PERMISSION_DENIED", emu.reader:call("GetApiKey", { key_id = key.key_id }))
+    emu.advance(2)
+    -- the key works, and the service account may make itself a new one but not delete its own
+    local bot = emu:client(key.token)
+    S.ok(bot:call("CreateApiKey", { spec = { owner_id = id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+      display_name = "rotated", expiry_time = S.year_from(emu) } }))
+    S.fails("PERMISSION_DENIED", bot:call("DeleteApiKey", { key_id = key.key_id }))
+    S.ok(emu.developer:call("DeleteApiKey", { key_id = key.key_id }))
+    emu.advance(2)
+    S.fails("UNAUTHENTICATED", bot:call("GetRegions", {}))
+  end)
+
+  it("delete the service accounts scoped to a namespace, and their keys, with the namespace", function()
+    local ns = S.namespace(emu, "goes")
+    local id = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "bot",
+      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_READ" } } } })).service_account_id
+    local key = S.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+      display_name = "k", expiry_time = S.year_from(emu) } }))
+    emu.advance(2)
+    local bot = emu:client(key.token)
+    S.ok(bot:call("GetRegions", {}))
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    S.ok(emu.owner:call("DeleteNamespace", { namespace = ns.namespace, resource_version = ns.resource_version }))
+    emu.advance(2)
+    S.fails("NOT_FOUND", emu.owner:call("GetServiceAccount", { service_account_id = id }))
+    S.fails("NOT_FOUND", emu.owner:call("GetApiKey", { key_id = key.key_id }))
+    S.fails("UNAUTHENTICATED", bot:call("GetRegions", {}))
+  end)
+
   it("return an API key's token once and never show it again", function()
     local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user
     local r = S.ok(emu.reader:call("CreateApiKey", { spec = { owner_id = me.id,

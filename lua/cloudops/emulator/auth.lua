@@ -93,9 +93,12 @@ function M.identify(st, metadata, now)
                role = "ROLE_UNSPECIFIED", namespaces = {}, accesses = {} }
   local pspec = principal.spec
   if kind == "service_account" and pspec.namespace_scoped_access then
+    -- "a Namespace-scoped Service Account must always have a Read Account Role"
+    -- (docs.temporal.io/cloud/manage-access/service-accounts).
     local nsa = pspec.namespace_scoped_access
     id.namespaces[nsa.namespace] = M.permission_of(nsa.access)
     id.scoped = nsa.namespace
+    id.role = "ROLE_READ"
   else
     merge_access(id, pspec.access)
   end

@@ -50,25 +50,38 @@ local function owner_type(spec)
     and "OWNER_TYPE_SERVICE_ACCOUNT" or nil
 end
 
--- Admins manage every key; anyone manages the keys they own.
-local function may_manage(ctx, owner_id)
-  if owner_id == ctx.identity.id then return true end
+-- Whether the caller administers the namespace a service account is scoped to: namespace
+-- admins manage the keys of those (docs.temporal.io/cloud/api-keys, "API key permissions").
+local function manages_scoped(ctx, owner_id)
+  local sa = ctx.st.service_accounts[owner_id]
+  local nsa = sa and sa.spec.namespace_scoped_access
+  return nsa ~= nil and auth.ns_permission(ctx.identity, nsa.namespace) == "PERMISSION_ADMIN"
+end
+
+-- Admins manage every key; anyone manages the keys they own, except that a service account
+-- may not delete its own keys without the rights to manage it ("Service Accounts cannot
+-- delete their own API keys without the requisite permissions", docs.temporal.io/cloud/
+-- api-keys).
+local function may_manage(ctx, owner_id, deleting)
+  local own = owner_id == ctx.identity.id
+  if own and not (deleting and ctx.identity.kind == "service_account") then return true end
+  if manages_scoped(ctx, owner_id) then return true end
   return C.require_role(ctx, "ROLE_ADMIN")
 end
 
 -- The key a request names, if the caller may manage it.
-local function managed_key(ctx, req)
+local function managed_key(ctx, req, deleting)
   local k, err = R.get(ctx.st, "api_keys", req.key_id, "API key")
   if not k then return nil, err end
   local ok
-  ok, err = may_manage(ctx, k.spec.owner_id)
+  ok, err = may_manage(ctx, k.spec.owner_id, deleting)
   if not ok then return nil, err end
   return k
 end
 
 -- The key a change names: managed by the caller, at the version it read, not being deleted.
-local function key_to_change(ctx, req)
-  local k, err = managed_key(ctx, req)
+local function key_to_change(ctx, req, deleting)
+  local k, err = managed_key(ctx, req, deleting)
   if not k then return nil, err end
   local ok
   ok, err = R.check_version(k, req.resource_version, "API key")
@@ -130,7 +143,9 @@ function H.GetApiKeys(ctx, req)
   local owner = req.owner_id ~= "" and req.owner_id or nil
   local me = ctx.identity.id
   local items, keys = C.list(ctx.st.api_keys, C.by_id, function(k)
-    if not admin and k.spec.owner_id ~= me then return false end
+    if not admin and k.spec.owner_id ~= me and not manages_scoped(ctx, k.spec.owner_id) then
+      return false
+    end
     if owner and k.spec.owner_id ~= owner then return false end
     if want_type and owner_type(k.spec) ~= want_type then return false end
     return true
@@ -218,7 +233,7 @@ function H.UpdateApiKey(ctx, req)
 end
 
 function H.DeleteApiKey(ctx, req)
-  local k, err = key_to_change(ctx, req)
+  local k, err = key_to_change(ctx, req, true)
   if not k then return nil, err end
   R.delete(ctx, "api_keys", k.id, k)
   ctx.audit_details = { key_id = k.id }

@@ -205,11 +205,20 @@ function H.build(st, now, spec, tags, created)
   return ns
 end
 
--- What goes with a namespace: its export sinks and the access others had to it.
+-- What goes with a namespace: its export sinks, the service accounts scoped to it with
+-- their API keys ("When a Namespace is deleted, all associated Namespace-scoped Service
+-- Accounts and their associated API keys are automatically deleted", docs.temporal.io/cloud/
+-- manage-access/service-accounts), and the access others had to it.
 ops.on_remove.namespaces = function(st, id)
   for key in pairs(st.sinks) do
     if key:sub(1, #id + 1) == id .. "/" then st.sinks[key] = nil end
   end
+  local scoped = {}
+  for sid, sa in pairs(st.service_accounts) do
+    local nsa = sa.spec.namespace_scoped_access
+    if nsa and nsa.namespace == id then scoped[#scoped + 1] = sid end
+  end
+  for _, sid in ipairs(scoped) do ops.remove(st, "service_accounts", sid) end
   C.each_access(st, function(a)
     if a.namespace_accesses then a.namespace_accesses[id] = nil end
   end)

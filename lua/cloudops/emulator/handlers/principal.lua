@@ -9,6 +9,8 @@
 --   what           how messages name one ("user")
 --   self_readable  true when a principal may read itself without the Read role
 --   scopable       true when one may be namespace-scoped (service accounts only)
+--   authorize      function(ctx, spec) -> true | nil, err: whether the caller may create,
+--                  change or delete one with this spec (default: account admins only)
 local errors = require "cloudops.emulator.errors"
 local util = require "cloudops.emulator.util"
 local auth = require "cloudops.emulator.auth"
@@ -19,9 +21,27 @@ local copy = util.copy
 
 local M = {}
 
+local function admins_only(ctx) return C.require_role(ctx, "ROLE_ADMIN") end
+
+local function authorize(ctx, kind, spec)
+  return (kind.authorize or admins_only)(ctx, spec)
+end
+
 -- The one a change names: found, at the version the caller read, not being deleted.
 local function find_current(ctx, req, kind)
   return R.get_current(ctx.st, kind.coll, req[kind.id_field], req.resource_version, kind.what)
+end
+
+-- The same, once the caller is known to be allowed to change it (who may can depend on the
+-- one it is: a namespace admin manages the service accounts scoped to that namespace).
+local function authorized_current(ctx, req, kind)
+  local res, err = R.get(ctx.st, kind.coll, req[kind.id_field], kind.what)
+  local ok, aerr = authorize(ctx, kind, res and res.spec)
+  if not ok then return nil, aerr end
+  if not res then return nil, err end
+  ok, err = R.check_version(res, req.resource_version, kind.what)
+  if not ok then return nil, err end
+  return res
 end
 
 -- Get{User,UserGroup,ServiceAccount}.
@@ -42,7 +62,7 @@ end
 -- beside the spec, before the resource is stored.
 function M.creator(kind, check, fill)
   return function(ctx, req)
-    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
+    local ok, err = authorize(ctx, kind, req.spec)
     if not ok then return nil, err end
     ok, err = check(ctx, req.spec)
     if not ok then return nil, err end
@@ -58,10 +78,8 @@ end
 -- against the current one and returns the spec to store (or nil, err).
 function M.updater(kind, check)
   return function(ctx, req)
-    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-    if not ok then return nil, err end
-    local res, gerr = find_current(ctx, req, kind)
-    if not res then return nil, gerr end
+    local res, err = authorized_current(ctx, req, kind)
+    if not res then return nil, err end
     local spec
     spec, err = check(ctx, res, req.spec)
     if not spec then return nil, err end
@@ -75,10 +93,9 @@ end
 -- one may go (true, or nil, err).
 function M.deleter(kind, check)
   return function(ctx, req)
-    local ok, err = C.require_role(ctx, "ROLE_ADMIN")
-    if not ok then return nil, err end
-    local res, gerr = find_current(ctx, req, kind)
-    if not res then return nil, gerr end
+    local res, err = authorized_current(ctx, req, kind)
+    if not res then return nil, err end
+    local ok
     if check then
       ok, err = check(ctx, res)
       if not ok then return nil, err end

@@ -10,9 +10,20 @@ local P = require "cloudops.emulator.handlers.principal"
 
 local H = {}
 
+-- Account admins manage every service account; a namespace admin manages those scoped to
+-- that namespace ("Namespace-scoped Service Accounts can be created and managed by
+-- Namespace Admins", docs.temporal.io/cloud/manage-access/service-accounts).
+local function authorize(ctx, spec)
+  local nsa = spec and spec.namespace_scoped_access
+  if nsa and nsa.namespace and nsa.namespace ~= "" then
+    return C.require_ns_admin(ctx, nsa.namespace)
+  end
+  return C.require_role(ctx, "ROLE_ADMIN")
+end
+
 local SERVICE_ACCOUNT = { coll = "service_accounts", id_field = "service_account_id",
                           field = "service_account", what = "service account",
-                          self_readable = true, scopable = true }
+                          self_readable = true, scopable = true, authorize = authorize }
 
 -- A service account as the seeding and bootstrap code creates it: active.
 function H.build(st, now, spec) return R.build_active(st, SERVICE_ACCOUNT.coll, now, spec) end
