@@ -116,6 +116,27 @@ describe("emulator roles", function()
     S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { team = "b" } }))
   end)
 
+  it("lets only an account owner grant Finance Admin, to users, groups and service accounts", function()
+    local finance = { account_access = { role = "ROLE_FINANCE_ADMIN" } }
+    local reads = { account_access = { role = "ROLE_READ" } }
+    S.fails("PERMISSION_DENIED", emu.admin:call("CreateUser", { spec = { email = "f@example.com", access = finance } }))
+    S.fails("PERMISSION_DENIED", emu.admin:call("CreateUserGroup", { spec = { display_name = "fin",
+      cloud_group = {}, access = finance } }))
+    S.fails("PERMISSION_DENIED", emu.admin:call("CreateServiceAccount", { spec = { name = "fin", access = finance } }))
+    local uid = S.ok(emu.admin:call("CreateUser", { spec = { email = "r@example.com", access = reads } })).user_id
+    emu.advance(2)
+    local u = S.ok(emu.admin:call("GetUser", { user_id = uid })).user
+    u.spec.access = finance
+    S.fails("PERMISSION_DENIED", emu.admin:call("UpdateUser", { user_id = uid, spec = u.spec }))
+    S.ok(emu.owner:call("UpdateUser", { user_id = uid, spec = u.spec, resource_version = u.resource_version }))
+    emu.advance(2)
+    -- an admin may change what else a finance admin has, keeping the role
+    u = S.ok(emu.admin:call("GetUser", { user_id = uid })).user
+    u.spec.access.namespace_accesses = { [S.namespace(emu, "fin-ns").namespace] = { permission = "PERMISSION_READ" } }
+    S.ok(emu.admin:call("UpdateUser", { user_id = uid, spec = u.spec }))
+    S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "fin", access = finance } }))
+  end)
+
   it("gives namespace admins rights on their namespace through a group", function()
     local ns = S.namespace(emu, "grp")
     local reader = S.ok(emu.reader:call("GetCurrentIdentity", {})).user

@@ -65,8 +65,10 @@ end
 
 -- Checks an Access table (users, groups, account-scoped service accounts): an account
 -- role is required (groups may have none), namespaces must exist, and only an owner may
--- hand out ownership.
-function M.check_access(ctx, access, what, role_optional)
+-- hand out ownership or Finance Admin ("Only an Account Owner can assign Finance Admin to a
+-- user, group, or Service Account", docs.temporal.io/cloud/manage-access/users). current:
+-- the Access being replaced, if any (keeping a role is not assigning it).
+function M.check_access(ctx, access, what, role_optional, current)
   if access == nil then
     if role_optional then return true end
     return errors.invalid("%s.access is required", what)
@@ -81,6 +83,10 @@ function M.check_access(ctx, access, what, role_optional)
   end
   if role == "ROLE_OWNER" and ctx.identity.role ~= "ROLE_OWNER" then
     return errors.denied("permission denied: only an account owner can grant the owner role")
+  end
+  if role == "ROLE_FINANCE_ADMIN" and ctx.identity.role ~= "ROLE_OWNER"
+    and auth.role_of(current) ~= role then
+    return errors.denied("permission denied: only an account owner can grant the finance admin role")
   end
   local ok, err = check_custom_roles(ctx, aa and aa.custom_roles, what .. ".access.account_access.custom_roles")
   if not ok then return nil, err end

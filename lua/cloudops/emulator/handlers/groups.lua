@@ -59,7 +59,7 @@ local function check_spec(ctx, spec, current)
       return errors.invalid("spec.google_group.email_address: a valid email address is required")
     end
   end
-  return C.check_access(ctx, spec.access, "spec", true)
+  return C.check_access(ctx, spec.access, "spec", true, current and current.spec.access)
 end
 
 local function name_key(g) return g.spec.display_name .. "\0" .. g.id end

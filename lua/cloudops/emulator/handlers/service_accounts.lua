@@ -104,7 +104,7 @@ local function check_spec(ctx, spec, current)
   if not spec.access then
     return errors.invalid("spec: one of access, namespace_scoped_access or project_scoped_access is required")
   end
-  return C.check_access(ctx, spec.access, "spec")
+  return C.check_access(ctx, spec.access, "spec", false, current and current.spec.access)
 end
 
 function H.GetServiceAccounts(ctx, req)

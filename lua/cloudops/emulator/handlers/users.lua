@@ -51,12 +51,12 @@ end
 
 H.GetUser = P.getter(USER)
 
-local function check_spec(ctx, spec)
+local function check_spec(ctx, spec, current)
   if spec == nil then return errors.invalid("spec is required") end
   if spec.email == nil or not spec.email:match(C.EMAIL) then
     return errors.invalid("spec.email: a valid email address is required")
   end
-  return C.check_access(ctx, spec.access, "spec")
+  return C.check_access(ctx, spec.access, "spec", false, current and current.spec.access)
 end
 
 -- A new user is invited: the invitation stands for INVITATION_DAYS.
@@ -88,7 +88,7 @@ H.UpdateUser = P.updater(USER, function(ctx, u, spec)
     spec = copy(spec)
     spec.email = u.spec.email
   end
-  ok, err = check_spec(ctx, spec)
+  ok, err = check_spec(ctx, spec, u)
   if not ok then return nil, err end
   if spec.email:lower() ~= u.spec.email:lower() then
     return errors.invalid("spec.email cannot be changed")
