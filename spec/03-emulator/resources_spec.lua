@@ -466,6 +466,53 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
       resource_version = rule.resource_version }))
   end)
 
+  it("keep connectivity rules within the documented limits and roles", function()
+    local function rule(spec, caller) return (caller or emu.owner):call("CreateConnectivityRule", { spec = spec }) end
+    local pub = S.ok(rule { public_rule = {} }).connectivity_rule_id
+    local err = S.fails("ALREADY_EXISTS", rule { public_rule = { enable_stable_ips = true } })
+    assert.matches(pub, err.message, 1, true)
+    -- a private rule only in the namespace's region
+    local west = S.ok(rule { private_rule = { region = "aws-us-west-2", connection_id = "vpce-w" } }).connectivity_rule_id
+    emu.advance(2)
+    local spec = ns.spec   -- the namespace is in aws-us-east-1
+    spec.connectivity_rule_ids = { pub, west }
+    err = S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    assert.matches("not a region of this namespace", err.message)
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("ruled",
+      { connectivity_rule_ids = { west } }) }))
+    -- at most 5 private rules on a namespace
+    local ids = { pub }
+    for i = 1, 6 do
+      ids[#ids + 1] = S.ok(rule { private_rule = { region = "aws-us-east-1", connection_id = "vpce-" .. i } })
+        .connectivity_rule_id
+      if i % 4 == 0 then emu.advance(2) end
+    end
+    emu.advance(2)
+    spec.connectivity_rule_ids = ids
+    err = S.fails("FAILED_PRECONDITION", emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    assert.matches("at most 5 private", err.message)
+    ids[#ids] = nil
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = spec }))
+    -- developers and above see them; readers do not; only admins and owners create them
+    S.ok(emu.developer:call("GetConnectivityRules", {}))
+    S.ok(emu.developer:call("GetConnectivityRule", { connectivity_rule_id = pub }))
+    S.fails("PERMISSION_DENIED", emu.reader:call("GetConnectivityRules", {}))
+    S.fails("PERMISSION_DENIED", emu.reader:call("GetConnectivityRule", { connectivity_rule_id = pub }))
+    S.fails("PERMISSION_DENIED", rule({ private_rule = { region = "aws-us-east-1", connection_id = "d" } }, emu.developer))
+  end)
+
+  it("allow at most 50 private connectivity rules per account", function()
+    local fresh = S.new { max_operations = false }
+    for i = 1, 50 do
+      S.ok(fresh.owner:call("CreateConnectivityRule", { spec = {
+        private_rule = { region = "aws-us-east-1", connection_id = "vpce-" .. i } } }))
+    end
+    local err = S.fails("FAILED_PRECONDITION", fresh.owner:call("CreateConnectivityRule", { spec = {
+      private_rule = { region = "aws-us-east-1", connection_id = "vpce-51" } } }))
+    assert.matches("50 private connectivity rules", err.message)
+    S.ok(fresh.owner:call("CreateConnectivityRule", { spec = { public_rule = {} } }))
+  end)
+
   it("manage export sinks", function()
     local spec = { name = "hist", enabled = true,
                    gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-central1" } }

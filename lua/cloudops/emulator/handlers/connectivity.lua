@@ -11,6 +11,20 @@ local copy = util.copy
 
 local H = {}
 
+-- docs.temporal.io/cloud/connectivity, "Permissions and limits": one public rule per
+-- account; by default at most 5 private rules per namespace and 50 per account; created and
+-- managed by account admins and owners, visible to developers too.
+H.MAX_PRIVATE_PER_NAMESPACE = 5
+H.MAX_PRIVATE_PER_ACCOUNT = 50
+
+local function count(st, kind)
+  local n, any = 0, nil
+  for id, r in pairs(st.rules) do
+    if r.spec[kind] and r.state ~= "RESOURCE_STATE_DELETING" then n, any = n + 1, id end
+  end
+  return n, any
+end
+
 local function check_spec(spec)
   if spec == nil then return errors.invalid("spec is required") end
   if spec.public_rule and spec.private_rule then
@@ -52,6 +66,15 @@ function H.CreateConnectivityRule(ctx, req)
   if not ok then return nil, err end
   ok, err = check_spec(req.spec)
   if not ok then return nil, err end
+  if req.spec.public_rule then
+    local n, existing = count(ctx.st, "public_rule")
+    if n > 0 then
+      return errors.exists("the account already has a public connectivity rule (%s): only one is allowed; reuse it", existing)
+    end
+  elseif count(ctx.st, "private_rule") >= H.MAX_PRIVATE_PER_ACCOUNT then
+    return errors.precondition("the account already has %d private connectivity rules, the most allowed",
+      H.MAX_PRIVATE_PER_ACCOUNT)
+  end
   local rule = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "rules", rule.id, rule)
   ctx.audit_details = { connectivity_rule_id = rule.id }
@@ -59,7 +82,7 @@ function H.CreateConnectivityRule(ctx, req)
 end
 
 function H.GetConnectivityRule(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_READ")
+  local ok, err = C.require_role(ctx, "ROLE_DEVELOPER")
   if not ok then return nil, err end
   local rule, gerr = R.get(ctx.st, "rules", req.connectivity_rule_id, "connectivity rule")
   if not rule then return nil, gerr end
@@ -67,7 +90,7 @@ function H.GetConnectivityRule(ctx, req)
 end
 
 function H.GetConnectivityRules(ctx, req)
-  local ok, err = C.require_role(ctx, "ROLE_READ")
+  local ok, err = C.require_role(ctx, "ROLE_DEVELOPER")
   if not ok then return nil, err end
   local only
   if req.namespace and req.namespace ~= "" then

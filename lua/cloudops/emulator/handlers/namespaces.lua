@@ -10,6 +10,7 @@ local ops = require "cloudops.emulator.operations"
 local regions = require "cloudops.emulator.regions"
 local statelib = require "cloudops.emulator.state"
 local C = require "cloudops.emulator.handlers.common"
+local connectivity = require "cloudops.emulator.handlers.connectivity"
 
 local copy, ts = util.copy, util.ts
 
@@ -151,8 +152,24 @@ local function check_spec(ctx, spec, current)
   if codec and (codec.endpoint or "") ~= "" and not codec.endpoint:match("^https://") then
     return errors.invalid("spec.codec_server.endpoint must be an https:// URL")
   end
+  -- A private rule serves a namespace in its own region only ("Must be the same region as
+  -- the Namespace"), at most 5 of them on a namespace (docs.temporal.io/cloud/connectivity).
+  local in_region, private = {}, 0
+  for _, r in ipairs(#want > 0 and want or wanted_regions(current.spec)) do in_region[r] = true end
   for _, id in ipairs(spec.connectivity_rule_ids or {}) do
-    if not ctx.st.rules[id] then return errors.invalid("connectivity rule not found: %s", id) end
+    local rule = ctx.st.rules[id]
+    if not rule then return errors.invalid("connectivity rule not found: %s", id) end
+    local p = rule.spec.private_rule
+    if p then
+      private = private + 1
+      if not in_region[p.region] then
+        return errors.invalid("connectivity rule %s is a private rule in %s, not a region of this namespace", id, p.region)
+      end
+    end
+  end
+  if private > connectivity.MAX_PRIVATE_PER_NAMESPACE then
+    return errors.precondition("spec.connectivity_rule_ids: at most %d private connectivity rules per namespace, got %d",
+      connectivity.MAX_PRIVATE_PER_NAMESPACE, private)
   end
   local cap = spec.capacity_spec
   if cap and cap.provisioned then
