@@ -570,3 +570,44 @@ describe("emulator account, regions, usage and audit logs", function()
     S.fails("PERMISSION_DENIED", emu.reader:call("GetAuditLogs", {}))
   end)
 end)
+
+describe("emulator updates that change nothing", function()
+  -- tcld --idempotent and the Terraform provider recognise INVALID_ARGUMENT "nothing to change"
+  it("answer INVALID_ARGUMENT 'nothing to change' and start no operation", function()
+    local emu = S.new()
+    local ns = S.namespace(emu, "same")
+    local uid = S.ok(emu.owner:call("CreateUser", { spec = { email = "same@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } })).user_id
+    local ep = S.ok(emu.owner:call("CreateNexusEndpoint", { spec = { name = "same",
+      target_spec = { worker_target_spec = { namespace_id = ns.namespace, task_queue = "q" } } } })).endpoint_id
+    local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user
+    local key = S.ok(emu.reader:call("CreateApiKey", { spec = { owner_id = me.id, owner_type = "OWNER_TYPE_USER",
+      display_name = "k", expiry_time = S.year_from(emu) } })).key_id
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { env = "dev" } }))
+    emu.advance(2)
+    local function nothing(method, req)
+      local before = 0
+      for _ in pairs(emu.st.ops) do before = before + 1 end
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call(method, req))
+      assert.matches("^nothing to change", err.message, nil, method)
+      local after = 0
+      for _ in pairs(emu.st.ops) do after = after + 1 end
+      assert.are.equal(before, after, method .. " started an operation")
+    end
+    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    nothing("UpdateNamespace", { namespace = ns.namespace, spec = ns.spec, resource_version = ns.resource_version })
+    nothing("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { env = "dev" } })
+    nothing("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_remove = { "absent" } })
+    local u = S.ok(emu.owner:call("GetUser", { user_id = uid })).user
+    nothing("UpdateUser", { user_id = uid, spec = u.spec })
+    nothing("SetUserNamespaceAccess", { user_id = uid, namespace = ns.namespace, access = {} })
+    local e = S.ok(emu.owner:call("GetNexusEndpoint", { endpoint_id = ep })).endpoint
+    nothing("UpdateNexusEndpoint", { endpoint_id = ep, spec = e.spec })
+    local k = S.ok(emu.owner:call("GetApiKey", { key_id = key })).api_key
+    nothing("UpdateApiKey", { key_id = key, spec = { display_name = k.spec.display_name } })
+    nothing("UpdateAccount", { spec = S.ok(emu.owner:call("GetAccount", {})).account.spec })
+    -- one real change goes through
+    ns.spec.retention_days = 8
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = ns.namespace, spec = ns.spec }))
+  end)
+end)

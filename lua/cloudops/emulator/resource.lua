@@ -49,6 +49,15 @@ function M.check_version(res, version, what)
   return true
 end
 
+-- An update that would leave `what` as it is: INVALID_ARGUMENT "nothing to change", the
+-- text tcld's --idempotent (its isNothingChangedErr) and the Terraform provider look for.
+function M.check_changes(old, new, what)
+  if util.same(old, new) then
+    return errors.invalid("nothing to change: the %s is already as requested", what)
+  end
+  return true
+end
+
 -- The resource a change names: found, at the version the caller read, not being deleted.
 function M.get_current(st, coll, key, version, what)
   local res, err = M.get(st, coll, key, what)

@@ -23,6 +23,29 @@ local function equal(a, b)
 end
 M.equal = equal
 
+-- Whether v is what proto3 leaves off the wire: nil, false, 0, "", an empty table or an
+-- enum's zero value (by the schema's convention, a name ending in _UNSPECIFIED).
+local function is_default(v)
+  if v == nil or v == false or v == 0 or v == "" then return true end
+  if type(v) == "string" then return v:find("_UNSPECIFIED$") ~= nil end
+  if type(v) == "table" then
+    for _, x in pairs(v) do if not is_default(x) then return false end end
+    return true
+  end
+  return false
+end
+
+-- Compares two messages as the wire would carry them: a field at its default is the same
+-- as one left out, so a table decoded from a request equals the one stored from it.
+local function same(a, b)
+  if is_default(a) and is_default(b) then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return a == b end
+  for k, v in pairs(a) do if not same(v, b[k]) then return false end end
+  for k, v in pairs(b) do if a[k] == nil and not is_default(v) then return false end end
+  return true
+end
+M.same = same
+
 -- Random bytes from the OS when we can read it (tokens must not be guessable);
 -- math.random otherwise. The core's random_bytes is used when the caller passes it.
 function M.random_bytes(n, source)

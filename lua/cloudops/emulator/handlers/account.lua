@@ -43,6 +43,8 @@ function H.UpdateAccount(ctx, req)
   ok, err = R.check_version(acct, req.resource_version, "account")
   if not ok then return nil, err end
   if req.spec == nil then return errors.invalid("spec is required") end
+  ok, err = R.check_changes(acct.spec, req.spec, "account")
+  if not ok then return nil, err end
   local ca = req.spec.metrics and req.spec.metrics.accepted_client_ca
   if ca and ca ~= "" and not ca:find("-----BEGIN CERTIFICATE-----", 1, true) then
     ctx:plan_outcome("STATE_FAILED", "invalid metrics accepted_client_ca: no PEM certificate found")

@@ -217,12 +217,13 @@ function H.UpdateApiKey(ctx, req)
     if not ok then return nil, err end
   end
   local was_disabled = k.spec.disabled == true
-  local op = R.update(ctx, "api_keys", k.id, k, function(r)
-    local s = copy(spec)
-    s.owner_id, s.owner_type = r.spec.owner_id, r.spec.owner_type
-    s.owner_type_deprecated = r.spec.owner_type_deprecated
-    r.spec = s
-  end)
+  local new = copy(spec)
+  new.owner_id, new.owner_type = k.spec.owner_id, k.spec.owner_type
+  new.owner_type_deprecated = k.spec.owner_type_deprecated
+  local ok
+  ok, err = R.check_changes(k.spec, new, "API key")
+  if not ok then return nil, err end
+  local op = R.update(ctx, "api_keys", k.id, k, function(r) r.spec = new end)
   if (spec.disabled == true) ~= was_disabled then
     ctx.st.key_status = ctx.st.key_status or {}
     ctx.st.key_status[k.id] = { disabled = was_disabled, op = op.id }

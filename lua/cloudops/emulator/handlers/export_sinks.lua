@@ -93,6 +93,8 @@ function H.UpdateNamespaceExportSink(ctx, req)
   local ok
   ok, err = R.check_version(sink, req.resource_version, "export sink")
   if not ok then return nil, err end
+  ok, err = R.check_changes(sink.spec, req.spec, "export sink")
+  if not ok then return nil, err end
   R.update(ctx, "sinks", k, sink, function(r) r.spec = copy(req.spec) end)
   return {}
 end

@@ -410,6 +410,18 @@ function H.UpdateNamespace(ctx, req)
       return errors.invalid("the type of search attribute %s cannot be changed", name)
     end
   end
+  local function without_regions(s)
+    s = copy(s)
+    s.regions, s.replicas = nil, nil
+    return s
+  end
+  if util.same(without_regions(spec), without_regions(ns.spec)) and #want == #cur then
+    local same_regions = true
+    for _, r in ipairs(cur) do same_regions = same_regions and wanted[r] == true end
+    if same_regions then
+      return errors.invalid("nothing to change: the namespace's spec is already as requested")
+    end
+  end
   local cap_changed = not util.equal(spec.capacity_spec, ns.spec.capacity_spec)
   local lr = ns.capacity and ns.capacity.latest_request
   if cap_changed and lr and lr.state == "STATE_CAPACITY_REQUEST_IN_PROGRESS" then
@@ -550,6 +562,8 @@ function H.UpdateNamespaceTags(ctx, req)
   for _, k in ipairs(rm) do tags[k] = nil end
   for k, v in pairs(up) do tags[k] = v end
   ok, err = check_tags(tags, "the namespace's tags after this change")
+  if not ok then return nil, err end
+  ok, err = R.check_changes(ns.tags, tags, "namespace's tags")
   if not ok then return nil, err end
   ctx.audit_details = { namespace = ns.namespace }
   update(ctx, ns, function(r) r.tags = tags end)

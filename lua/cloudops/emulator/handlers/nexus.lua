@@ -88,6 +88,8 @@ function H.UpdateNexusEndpoint(ctx, req)
   local ok
   ok, err = check_spec(ctx, req.spec, e.id)
   if not ok then return nil, err end
+  ok, err = R.check_changes(e.spec, req.spec, "Nexus endpoint")
+  if not ok then return nil, err end
   R.update(ctx, "nexus", e.id, e, function(r) r.spec = copy(req.spec) end)
   ctx.audit_details = { endpoint_id = e.id }
   return {}

@@ -83,6 +83,9 @@ function M.updater(kind, check)
     local spec
     spec, err = check(ctx, res, req.spec)
     if not spec then return nil, err end
+    local ok
+    ok, err = R.check_changes(res.spec, spec, kind.what)
+    if not ok then return nil, err end
     R.update(ctx, kind.coll, res.id, res, function(r) r.spec = copy(spec) end)
     ctx.audit_details = { [kind.id_field] = res.id }
     return {}
@@ -145,6 +148,13 @@ function M.namespace_access_setter(kind)
     if psa and ns.project_id ~= psa.project_id then
       return errors.invalid("%s %s is scoped to project %s, which does not hold namespace %s",
         kind.what, res.id, psa.project_id, ns.namespace)
+    end
+    local nsa = scoped_access(res, kind)
+    local now = nsa and nsa.access
+      or ((psa or res.spec.access or {}).namespace_accesses or {})[req.namespace]
+    if auth.permission_of(now) == auth.permission_of(req.access) then
+      return errors.invalid("nothing to change: %s %s already has that access to %s", kind.what, res.id,
+        req.namespace)
     end
     R.update(ctx, kind.coll, res.id, res, function(r)
       local nsa = scoped_access(r, kind)
