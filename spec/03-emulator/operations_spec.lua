@@ -68,6 +68,16 @@ describe("emulator async operations", function()
     local err = S.fails("ALREADY_EXISTS", emu.owner:call("DeleteNamespace",
       { namespace = ns.namespace, async_operation_id = "op-upd" }))
     assert.matches("UpdateNamespace", err.message)
+    -- the same id on another request of the same method is refused, not answered with the
+    -- first request's result
+    local other = { spec = S.namespace_spec("twice"), async_operation_id = "op-123" }
+    err = S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespace", other))
+    assert.matches("different CreateNamespace request", err.message)
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespace", { namespace = "twice." .. emu.st.account.id }))
+    -- fields left at their defaults do not make a request different
+    local again = { spec = S.namespace_spec("once", { connectivity_rule_ids = {}, codec_server = {} }),
+                    async_operation_id = "op-123", tags = {} }
+    assert.are.equal(r1.namespace, S.ok(emu.owner:call("CreateNamespace", again)).namespace)
   end)
 
   it("answers NOT_FOUND for an unknown operation", function()

@@ -41,7 +41,7 @@ function Ctx:start()
   local plan = self.fault and self.fault.operation and self.fault or self.plan
   self.op = ops.start(self.st, self.cfg, self.now, {
     id = id, method = self.method, input = self.emu:operation_input(self),
-    outcome = plan and plan.operation, reason = plan and plan.reason,
+    outcome = plan and plan.operation, reason = plan and plan.reason, request = copy(self.req),
   })
   return self.op
 end
@@ -94,10 +94,16 @@ function Emulator:operation_input(ctx)
   return nil
 end
 
+-- A repeated async_operation_id is answered with the first request's result, when it
+-- carries the same request (a retry); another request under that id is refused, not taken
+-- for the first one. (State saved before requests were kept has no op.request.)
 local function replay(self, ctx, id)
   local op = self.st.ops[id]
   if op.method ~= ctx.method then
     return errors.exists("async_operation_id %s was already used by a %s request", id, op.method)
+  end
+  if op.request and not util.same(op.request, ctx.req) then
+    return errors.exists("async_operation_id %s was already used by a different %s request", id, op.method)
   end
   ctx.op = op
   ctx.replayed = true

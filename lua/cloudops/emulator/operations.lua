@@ -91,7 +91,7 @@ M.finalizers.remove = function(st, eff, outcome, op)
 end
 
 -- Starts an operation. p = { id =, method =, input = Any or nil, outcome =, reason =,
--- effects = { { fn = "activate", coll =, key =, prev = }, ... } }.
+-- request = the request table, effects = { { fn = "activate", coll =, key =, prev = }, ... } }.
 function M.start(st, cfg, now, p)
   local total = cfg.op_durations and cfg.op_durations[p.method] or cfg.op_duration
   local pending = min(cfg.op_pending, total)
@@ -102,6 +102,7 @@ function M.start(st, cfg, now, p)
     t2 = now + total,
     outcome = p.outcome or "STATE_FULFILLED",
     reason = p.reason,
+    request = p.request,
     effects = p.effects or {},
     view = {
       id = p.id,
