@@ -543,6 +543,35 @@ describe("emulator account, regions, usage and audit logs", function()
     local r = S.ok(emu.reader:call("GetRegion", { region = "aws-us-west-2" })).region
     assert.are.equal("CLOUD_PROVIDER_AWS", r.cloud_provider)
     S.fails("NOT_FOUND", emu.reader:call("GetRegion", { region = "aws-moon-1" }))
+    -- regions of the docs' page that the emulator once refused
+    assert.are.equal("Seoul", S.ok(emu.reader:call("GetRegion", { region = "aws-ap-northeast-2" })).region.location)
+    local az = S.ok(emu.reader:call("GetRegion", { region = "azure-centralus" })).region
+    assert.are.equal("CLOUD_PROVIDER_AZURE", az.cloud_provider)
+    for _, id in ipairs { "aws-ap-northeast-2", "azure-centralus", "gcp-asia-southeast2" } do
+      S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("in-" .. id, { regions = { id } }) }))
+    end
+    emu.advance(2)
+    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = "in-azure-centralus." .. emu.st.account.id })).namespace
+    assert.are.equal("centralus.azure.api.temporal.io:7233", ns.endpoints.grpc_address)
+  end)
+
+  it("replicate a namespace only between the regions the docs pair", function()
+    local ok_pairs = { { "aws-us-east-1", "gcp-us-central1" }, { "aws-eu-west-1", "gcp-europe-west3" },
+                       { "aws-ap-south-1", "aws-ap-northeast-2" }, { "azure-centralus", "aws-us-west-2" } }
+    for i, p in ipairs(ok_pairs) do
+      S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("pair-" .. i, { regions = p }) }))
+      if i % 4 == 0 then emu.advance(2) end
+    end
+    for i, p in ipairs { { "aws-us-east-1", "aws-eu-west-1" }, { "aws-sa-east-1", "aws-us-east-1" },
+                         { "gcp-asia-southeast2", "gcp-asia-south1" } } do
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {
+        spec = S.namespace_spec("bad-pair-" .. i, { regions = p }) }))
+      assert.matches("cannot have replicas", err.message)
+    end
+    local single = S.namespace(emu, "single")   -- aws-us-east-1
+    S.fails("INVALID_ARGUMENT", emu.owner:call("AddNamespaceRegion", { namespace = single.namespace,
+      region = "aws-eu-central-1" }))
+    S.ok(emu.owner:call("AddNamespaceRegion", { namespace = single.namespace, region = "aws-ca-central-1" }))
   end)
 
   it("serve usage per day and namespace to owners and finance admins", function()

@@ -1,25 +1,56 @@
--- The fixed catalogue of regions the emulator offers (a subset of Temporal Cloud's).
+-- The regions the emulator offers: those of Temporal's regions page (docs.temporal.io/cloud/
+-- regions and its per-provider lists), as read for this version. AWS and GCP are complete
+-- there; of the Azure list only Central US could be confirmed, so the other Azure regions are
+-- left out rather than guessed (a script should not pass here and fail against the service).
+local function region(provider, code, location)
+  local prefix = provider:lower()
+  return { id = prefix .. "-" .. code, cloud_provider = "CLOUD_PROVIDER_" .. provider,
+           cloud_provider_region = code, location = location }
+end
+
 local M = {
-  { id = "aws-ap-northeast-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "ap-northeast-1", location = "Tokyo" },
-  { id = "aws-ap-south-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "ap-south-1", location = "Mumbai" },
-  { id = "aws-ap-southeast-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "ap-southeast-1", location = "Singapore" },
-  { id = "aws-ap-southeast-2", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "ap-southeast-2", location = "Sydney" },
-  { id = "aws-ca-central-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "ca-central-1", location = "Central Canada" },
-  { id = "aws-eu-central-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "eu-central-1", location = "Frankfurt" },
-  { id = "aws-eu-west-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "eu-west-1", location = "Ireland" },
-  { id = "aws-eu-west-2", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "eu-west-2", location = "London" },
-  { id = "aws-sa-east-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "sa-east-1", location = "Sao Paulo" },
-  { id = "aws-us-east-1", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "us-east-1", location = "North Virginia" },
-  { id = "aws-us-east-2", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "us-east-2", location = "Ohio" },
-  { id = "aws-us-west-2", cloud_provider = "CLOUD_PROVIDER_AWS", cloud_provider_region = "us-west-2", location = "Oregon" },
-  { id = "gcp-asia-south1", cloud_provider = "CLOUD_PROVIDER_GCP", cloud_provider_region = "asia-south1", location = "Mumbai" },
-  { id = "gcp-europe-west3", cloud_provider = "CLOUD_PROVIDER_GCP", cloud_provider_region = "europe-west3", location = "Frankfurt" },
-  { id = "gcp-us-central1", cloud_provider = "CLOUD_PROVIDER_GCP", cloud_provider_region = "us-central1", location = "Iowa" },
-  { id = "gcp-us-east4", cloud_provider = "CLOUD_PROVIDER_GCP", cloud_provider_region = "us-east4", location = "Northern Virginia" },
-  { id = "gcp-us-west1", cloud_provider = "CLOUD_PROVIDER_GCP", cloud_provider_region = "us-west1", location = "Oregon" },
-  { id = "azure-eastus", cloud_provider = "CLOUD_PROVIDER_AZURE", cloud_provider_region = "eastus", location = "Virginia" },
-  { id = "azure-westeurope", cloud_provider = "CLOUD_PROVIDER_AZURE", cloud_provider_region = "westeurope", location = "Netherlands" },
+  region("AWS", "ap-northeast-1", "Tokyo"),
+  region("AWS", "ap-northeast-2", "Seoul"),
+  region("AWS", "ap-south-1", "Mumbai"),
+  region("AWS", "ap-south-2", "Hyderabad"),
+  region("AWS", "ap-southeast-1", "Singapore"),
+  region("AWS", "ap-southeast-2", "Sydney"),
+  region("AWS", "ca-central-1", "Central Canada"),
+  region("AWS", "eu-central-1", "Frankfurt"),
+  region("AWS", "eu-west-1", "Ireland"),
+  region("AWS", "eu-west-2", "London"),
+  region("AWS", "sa-east-1", "São Paulo"),
+  region("AWS", "us-east-1", "Northern Virginia"),
+  region("AWS", "us-east-2", "Ohio"),
+  region("AWS", "us-west-2", "Oregon"),
+  region("GCP", "asia-south1", "Mumbai"),
+  region("GCP", "asia-southeast2", "Jakarta"),
+  region("GCP", "europe-west3", "Frankfurt"),
+  region("GCP", "us-central1", "Iowa"),
+  region("GCP", "us-east4", "Northern Virginia"),
+  region("GCP", "us-west1", "Oregon"),
+  region("AZURE", "centralus", "Central US"),
 }
+
+-- Which regions a namespace may replicate between: the page's "Multi-Region Replication" and
+-- "Multi-Cloud Replication" lists put them in groups whose members all pair with each other.
+-- A region in no group (aws-sa-east-1, gcp-asia-southeast2) has no replica elsewhere.
+local GROUPS = {
+  asia_pacific = { "aws-ap-northeast-1", "aws-ap-northeast-2", "aws-ap-south-1", "aws-ap-south-2",
+                   "aws-ap-southeast-1", "aws-ap-southeast-2", "gcp-asia-south1" },
+  europe = { "aws-eu-central-1", "aws-eu-west-1", "aws-eu-west-2", "gcp-europe-west3" },
+  north_america = { "aws-ca-central-1", "aws-us-east-1", "aws-us-east-2", "aws-us-west-2",
+                    "gcp-us-central1", "gcp-us-east4", "gcp-us-west1", "azure-centralus" },
+}
+local group_of = {}
+for name, ids in pairs(GROUPS) do
+  for _, id in ipairs(ids) do group_of[id] = name end
+end
+
+-- Whether a namespace may have replicas in both regions (two different ones).
+function M.can_replicate(a, b)
+  return group_of[a] ~= nil and group_of[a] == group_of[b]
+end
 
 M.by_id = {}
 for _, r in ipairs(M) do

@@ -124,6 +124,10 @@ local function check_spec(ctx, spec, current)
     if seen[r] then return errors.invalid("region %s is listed twice", r) end
     seen[r] = true
   end
+  if #want == 2 and not regions.can_replicate(want[1], want[2]) then
+    return errors.invalid("a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
+      want[1], want[2])
+  end
   local days = spec.retention_days or 0
   if days < 1 or days > 90 then
     return errors.invalid("spec.retention_days must be between 1 and 90, got %d", days)
@@ -519,6 +523,11 @@ function H.AddNamespaceRegion(ctx, req)
   end
   if #ns.replicas >= H.MAX_REPLICAS then
     return errors.precondition("namespace %s already has %d replicas", ns.namespace, #ns.replicas)
+  end
+  for _, rep in ipairs(ns.replicas) do
+    if not regions.can_replicate(rep.region, req.region) then
+      return errors.invalid("namespace %s in %s cannot have a replica in %s", ns.namespace, rep.region, req.region)
+    end
   end
   update(ctx, ns, function(r)
     r.replicas[#r.replicas + 1] = new_replica(req.region, false, "REPLICA_STATE_ADDING")
