@@ -214,7 +214,8 @@ def main():
     usage = c.call("GetUsage").summaries
     check("usage", len(usage) >= 1 and len(usage[-1].record_groups) >= 7)
     logs = c.call("GetAuditLogs", page_size=1000).logs
-    check("audit logs", any(l.operation == "CreateNamespace" and l.raw_details["namespace"] == ns.namespace
+    check("audit logs", any(l.operation == "CreateNamespaceAPI" and l.version == 2
+                            and l.raw_details["namespace"] == ns.namespace
                             for l in logs))
 
     # every RPC is served: an empty request may be refused, but never as UNIMPLEMENTED

@@ -587,15 +587,36 @@ describe("emulator account, regions, usage and audit logs", function()
     S.fails("PERMISSION_DENIED", emu.reader:call("GetUsage", {}))
   end)
 
-  it("record every accepted mutation in the audit log, after the seeded records", function()
-    S.namespace(emu, "audited")
+  it("record the documented events as the service names them, after the seeded records", function()
+    local ns = S.namespace(emu, "audited")
     local logs = S.ok(emu.owner:call("GetAuditLogs", {})).logs
     assert.are.equal(5, #logs)
     local last = logs[5]
-    assert.are.equal("CreateNamespace", last.operation)
+    assert.are.equal("CreateNamespaceAPI", last.operation)
+    assert.are.equal(2, last.version)
+    assert.are.equal("OK", last.status)
     assert.are.equal("owner@example.com", last.principal.name)
     assert.are.equal("user", last.principal.type)
     assert.are.equal("audited.emu01", last.raw_details.namespace)
+    assert.are.equal(emu.st.ops[last.async_operation_id].method, "CreateNamespace")
+    -- events the docs do not list leave no record; a service account's key is its own event
+    S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { a = "b" } }))
+    local gid = S.ok(emu.owner:call("CreateUserGroup", { spec = { display_name = "g", cloud_group = {} } })).group_id
+    local me = S.ok(emu.reader:call("GetCurrentIdentity", {})).user
+    S.ok(emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = me.id } }))
+    local sa = S.ok(emu.admin:call("GetCurrentIdentity", {})).service_account
+    S.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = sa.id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+      display_name = "k", expiry_time = S.year_from(emu) } }))
+    S.ok(emu.reader:call("CreateApiKey", { spec = { owner_id = me.id, owner_type = "OWNER_TYPE_USER",
+      display_name = "k", expiry_time = S.year_from(emu) } }))
+    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace, spec = { name = "v",
+      s3 = { role_name = "r", bucket_name = "b", region = "us-east-1", aws_account_id = "1" } } }))
+    local names = {}
+    for i, l in ipairs(S.ok(emu.owner:call("GetAuditLogs", {})).logs) do
+      if i > 5 then names[#names + 1] = l.operation end
+    end
+    assert.are.same({ "CreateUserGroup", "CreateServiceAccountAPIKey", "CreateAPIKey", "ValidateNamespaceExportSink" },
+      names)
     S.fails("PERMISSION_DENIED", emu.reader:call("GetAuditLogs", {}))
   end)
 end)

@@ -1,8 +1,46 @@
--- Audit log records: the emulator writes one for every mutation it accepts, so that
--- GetAuditLogs shows a dry run's own history; seeding adds older records.
+-- Audit log records, as the service writes them: one for each accepted call of the events
+-- docs.temporal.io/cloud/audit-logs lists ("Which events are supported by Audit Logs?"),
+-- under the operation names it gives, format version 2. Other calls leave no record. Seeding
+-- adds older records.
 local util = require "cloudops.emulator.util"
 
 local M = {}
+
+M.VERSION = 2
+
+-- method -> the operation name the service records.
+local OPERATIONS = {
+  UpdateAccount = "UpdateAccountAPI",
+  CreateApiKey = "CreateAPIKey", UpdateApiKey = "UpdateAPIKey", DeleteApiKey = "DeleteAPIKey",
+  CreateConnectivityRule = "CreateConnectivityRule", DeleteConnectivityRule = "DeleteConnectivityRule",
+  CreateNamespace = "CreateNamespaceAPI", DeleteNamespace = "DeleteNamespaceAPI",
+  FailoverNamespaceRegion = "FailoverNamespacesAPI",
+  RenameCustomSearchAttribute = "RenameCustomSearchAttributeAPI",
+  -- "UpdateNamespaceAPI: Includes ... replica edits"
+  UpdateNamespace = "UpdateNamespaceAPI", AddNamespaceRegion = "UpdateNamespaceAPI",
+  DeleteNamespaceRegion = "UpdateNamespaceAPI",
+  CreateNamespaceExportSink = "CreateNamespaceExportSink",
+  DeleteNamespaceExportSink = "DeleteNamespaceExportSink",
+  UpdateNamespaceExportSink = "UpdateNamespaceExportSink",
+  ValidateNamespaceExportSink = "ValidateNamespaceExportSink",
+  CreateNexusEndpoint = "CreateNexusEndpoint", DeleteNexusEndpoint = "DeleteNexusEndpoint",
+  UpdateNexusEndpoint = "UpdateNexusEndpoint",
+  CreateServiceAccount = "CreateServiceAccount", DeleteServiceAccount = "DeleteServiceAccount",
+  UpdateServiceAccount = "UpdateServiceAccount",
+  CreateUser = "CreateUserAPI", DeleteUser = "DeleteUserAPI", UpdateUser = "UpdateUserAPI",
+  SetUserNamespaceAccess = "SetUserNamespaceAccessAPI",
+  CreateUserGroup = "CreateUserGroup", DeleteUserGroup = "DeleteUserGroup",
+  UpdateUserGroup = "UpdateUserGroup", SetUserGroupNamespaceAccess = "SetUserGroupNamespaceAccess",
+}
+
+-- The operation name of an accepted call, or nil when the service records none. A key made
+-- for a service account is its own event.
+function M.operation(method, st, req)
+  if method == "CreateApiKey" and req and req.spec and st.service_accounts[req.spec.owner_id or ""] then
+    return "CreateServiceAccountAPIKey"
+  end
+  return OPERATIONS[method]
+end
 
 function M.principal(id)
   if not id then return nil end
@@ -20,7 +58,7 @@ function M.record(st, now, p)
     emit_time = util.ts(now),
     operation = p.operation,
     status = p.status or "OK",
-    version = 1,
+    version = M.VERSION,
     log_id = util.uuid(),
     principal = M.principal(p.identity),
     raw_details = p.details or {},

@@ -160,10 +160,14 @@ local function dispatch(self, ctx, md)
   if resp and ctx.op then
     ctx.op.response = copy(resp)
     self.dirty = true
+  end
+  local event = resp and audit.operation(method, self.st, ctx.req)
+  if event then
     audit.record(self.st, ctx.now, {
-      operation = method, identity = id, async_operation_id = ctx.op.id,
+      operation = event, identity = id, async_operation_id = ctx.op and ctx.op.id,
       details = ctx.audit_details, peer_ip = ctx.peer_ip,
     })
+    self.dirty = true
   end
   return resp, err
 end

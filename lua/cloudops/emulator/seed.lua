@@ -66,8 +66,8 @@ end
 
 local REGIONS = { "aws-us-east-1", "aws-us-west-2", "aws-eu-west-1", "gcp-us-central1" }
 local ROLES = { "ROLE_READ", "ROLE_DEVELOPER", "ROLE_ADMIN" }
-local OPERATIONS = { "CreateNamespace", "UpdateNamespace", "CreateUser", "CreateApiKey",
-                     "SetUserNamespaceAccess", "CreateServiceAccount" }
+local OPERATIONS = { "CreateNamespaceAPI", "UpdateNamespaceAPI", "CreateUserAPI", "CreateAPIKey",
+                     "SetUserNamespaceAccessAPI", "CreateServiceAccount" }
 
 -- Seeds what cfg.seed asks for; names already present are left alone, so a loaded state
 -- is not seeded twice.

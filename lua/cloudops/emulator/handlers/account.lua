@@ -137,11 +137,12 @@ function H.GetAuditLogs(ctx, req)
     return errors.invalid("end_time_exclusive must be after start_time_inclusive")
   end
   local items, keys = {}, {}
-  for _, rec in ipairs(ctx.st.audit) do
+  for i, rec in ipairs(ctx.st.audit) do
     local t = util.to_seconds(rec.emit_time)
     if t >= start and t < stop then
       items[#items + 1] = rec
-      keys[rec] = format("%020.6f", t) .. rec.log_id
+      -- records of one instant stay in the order they were written
+      keys[rec] = format("%020.6f%010d", t, i)
     end
   end
   table.sort(items, function(a, b) return keys[a] < keys[b] end)
