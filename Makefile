@@ -92,10 +92,10 @@ $(SCHEMA)/.stamp: proto/strip.lua | check-schema
 	@touch $@
 
 # protoc-c sources, the descriptor set, and the registry generated from it.
-$(GEN)/.stamp: $(SCHEMA)/.stamp proto/gen_registry.lua proto/rpc_status.proto
+$(GEN)/.stamp: $(SCHEMA)/.stamp proto/gen_registry.lua proto/versioning.lua proto/rpc_status.proto
 	@rm -rf $(GEN) && mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) $(PROTO_PATH) $(ALL_PROTOS)
-	protoc --include_imports --descriptor_set_out=$(GEN)/schema.desc $(PROTO_PATH) $(ALL_PROTOS)
+	protoc --include_imports --include_source_info --descriptor_set_out=$(GEN)/schema.desc $(PROTO_PATH) $(ALL_PROTOS)
 	cd $(GEN) && $(BUILD_LUA) $(CURDIR)/proto/gen_registry.lua schema.desc "$$(cat $(CURDIR)/$(SCHEMA)/VERSION)" \
 	  registry.c $(ALL_PROTOS:.proto=.pb-c.h)
 	@touch $@

@@ -171,9 +171,18 @@ static void set_type(lua_State *L, const ProtobufCFieldDescriptor *f, const char
   }
 }
 
+/* Sets min_version, max_version and replaced_by on the table on top, where given. */
+static void set_versions(lua_State *L, const CoVersionRange *v) {
+  if (v->min_version) { lua_pushstring(L, v->min_version); lua_setfield(L, -2, "min_version"); }
+  if (v->max_version) { lua_pushstring(L, v->max_version); lua_setfield(L, -2, "max_version"); }
+  if (v->replaced_by) { lua_pushstring(L, v->replaced_by); lua_setfield(L, -2, "replaced_by"); }
+}
+
 static void describe_message(lua_State *L, const CoMessage *m) {
   const ProtobufCMessageDescriptor *d = m->desc;
+  const CoVersionRange *versions = m->extra->versions;
   lua_createtable(L, 0, 5);
+  if (versions) set_versions(L, &versions[0]);
   lua_pushliteral(L, "message");
   lua_setfield(L, -2, "kind");
   lua_pushstring(L, d->name);
@@ -206,6 +215,7 @@ static void describe_message(lua_State *L, const CoMessage *m) {
       lua_pushstring(L, oneof);
       lua_setfield(L, -2, "oneof");
     }
+    if (versions) set_versions(L, &versions[i + 1]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   lua_setfield(L, -2, "fields");

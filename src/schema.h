@@ -5,6 +5,12 @@
 #include <stddef.h>
 #include <protobuf-c/protobuf-c.h>
 
+/* The API versions the schema's comments give (proto/versioning.lua): the first that has it,
+ * the last that supports it, and the field to use instead; NULL where none is given. */
+typedef struct {
+  const char *min_version, *max_version, *replaced_by;
+} CoVersionRange;
+
 /* Generated, per message (sorted by full name): per-field arrays in field-number order, which is
  * also the order of protobuf-c's `fields`. */
 typedef struct {
@@ -13,6 +19,7 @@ typedef struct {
   int map_entry;
   const char *const *oneof_names; /* NULL entries for fields outside a oneof */
   const char *const *json_names;
+  const CoVersionRange *versions; /* [0] the message, [1 + i] field i; NULL if nothing is versioned */
 } CoMessageExtra;
 
 extern const char co_api_version[];

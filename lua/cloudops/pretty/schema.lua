@@ -35,6 +35,18 @@ local function type_text(f)
   return t
 end
 
+-- The API versions a field or message is for, from the schema's comments: "since v0.13.0",
+-- "until v0.15.0, use replicas".
+local function versions_text(d)
+  local parts = {}
+  if d.min_version then parts[#parts + 1] = "since " .. d.min_version end
+  if d.max_version then
+    parts[#parts + 1] = "until " .. d.max_version .. (d.replaced_by and (", use " .. d.replaced_by) or "")
+  end
+  if #parts == 0 then return nil end
+  return concat(parts, ", ")
+end
+
 local function message_text(d, indent)
   indent = indent or ""
   local fields = {}
@@ -44,8 +56,11 @@ local function message_text(d, indent)
   for _, f in ipairs(fields) do width = max(width, #type_text(f)) end
   local own = package_of(d.name)
   local lines = { indent .. "message " .. d.name .. " {" }
+  local since = versions_text(d)
+  if since then lines[1] = lines[1] .. "  -- " .. since end
   for _, f in ipairs(fields) do
     local notes = {}
+    notes[#notes + 1] = versions_text(f)
     if f.oneof then notes[#notes + 1] = "oneof " .. f.oneof end
     if f.type_name and package_of(f.type_name) ~= own then notes[#notes + 1] = f.type_name end
     if f.type_name and HINTS[f.type_name] then notes[#notes + 1] = HINTS[f.type_name] end
