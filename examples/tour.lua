@@ -61,7 +61,7 @@ local ok, err = pcall(function()
   local name = "tour-" .. core.random_bytes(3):gsub(".", function(c) return string.format("%02x", c:byte()) end)
   local t0 = core.now()
   local created = check(client:create_namespace { spec = {
-    name = name, regions = { "aws-us-east-1" }, retention_days = 7,
+    name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7,
     api_key_auth = { enabled = true } } })
   printf("CreateNamespace answered at once: %s, operation %s is %s",
     created.namespace, created.async_operation.id, created.async_operation.state)

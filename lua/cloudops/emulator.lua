@@ -17,7 +17,8 @@ local M = {}
 local has_core, core = pcall(require, "cloudops.core")
 
 -- The in-process emulator. With the C core loaded, the clock is its wall clock (sub-second
--- timings), operation_input is encoded and tokens come from the OS random source.
+-- timings), operation_input is encoded, tokens come from the OS random source and requests
+-- are checked against the API versions of the fields they set.
 function M.new(opts)
   opts = opts or {}
   if has_core then
@@ -26,6 +27,7 @@ function M.new(opts)
     o.clock = o.clock or core.time
     o.encode = o.encode or core.encode
     o.random = o.random or core.random_bytes
+    o.describe = o.describe or core.describe
     opts = o
   end
   return instance.new(opts)

@@ -40,10 +40,19 @@ function M.fails(code_name, resp, err)
   return err
 end
 
+-- A namespace spec of the current API version; extra.regions (a list of region ids) is
+-- given as replicas, since the regions field ended at v0.15.0.
 function M.namespace_spec(name, extra)
-  local spec = { name = name, regions = { "aws-us-east-1" }, retention_days = 7,
+  local spec = { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7,
                  api_key_auth = { enabled = true } }
-  for k, v in pairs(extra or {}) do spec[k] = v end
+  for k, v in pairs(extra or {}) do
+    if k == "regions" then
+      spec.replicas = {}
+      for i, r in ipairs(v) do spec.replicas[i] = { region = r } end
+    else
+      spec[k] = v
+    end
+  end
   return spec
 end
 

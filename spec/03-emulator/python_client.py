@@ -143,7 +143,7 @@ def main():
     c.fails(grpc.StatusCode.INVALID_ARGUMENT, "GetNamespaces", page_size=1001)
 
     # a namespace through its async operation
-    r = c.call("CreateNamespace", spec=dict(name="py-ns", regions=["aws-us-west-2"], retention_days=5,
+    r = c.call("CreateNamespace", spec=dict(name="py-ns", replicas=[dict(region="aws-us-west-2")], retention_days=5,
                                             api_key_auth=dict(enabled=True),
                                             search_attributes={"Team": 2}))
     check("create namespace accepted", r.async_operation.state in (1, 2) and r.namespace == "py-ns.emu01")

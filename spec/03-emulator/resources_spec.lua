@@ -32,7 +32,9 @@ describe("emulator namespaces", function()
     assert.are.equal("aws-us-east-1", ns.active_region)
     assert.are.equal("us-east-1.aws.api.temporal.io:7233", ns.endpoints.grpc_address)
     assert.are.equal("derived.emu01.tmprl.cloud:7233", ns.endpoints.mtls_grpc_address)
-    assert.are.equal("STATE_ACTIVE", ns.region_status["aws-us-east-1"].state)
+    assert.is_nil(ns.region_status)   -- ended at v0.15.0: left out of the answer
+    local old = S.ok(emu:client("owner", "v0.15.0"):call("GetNamespace", { namespace = ns.namespace })).namespace
+    assert.are.equal("STATE_ACTIVE", old.region_status["aws-us-east-1"].state)
     assert.is_true(ns.replicas[1].is_primary)
     assert.are.same({ { region = "aws-us-east-1" } }, ns.spec.replicas)
     assert.is_true(ns.limits.actions_per_second_limit > 0)
@@ -64,8 +66,11 @@ describe("emulator namespaces", function()
     assert.are.same({ New = "SEARCH_ATTRIBUTE_TYPE_INT" }, now.spec.search_attributes)
   end)
 
-  it("fold the deprecated custom_search_attributes into search_attributes", function()
-    local ns = S.namespace(emu, "old-sa", { custom_search_attributes = { Kw = "keyword" } })
+  it("fold the deprecated custom_search_attributes into search_attributes (API v0.3.0)", function()
+    local r = S.ok(emu:client("owner", "v0.3.0"):call("CreateNamespace", { spec = { name = "old-sa",
+      regions = { "aws-us-east-1" }, retention_days = 7, api_key_auth = { enabled = true },
+      custom_search_attributes = { Kw = "keyword" } } }))
+    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = r.namespace })).namespace
     assert.are.equal("SEARCH_ATTRIBUTE_TYPE_KEYWORD", ns.spec.search_attributes.Kw)
   end)
 
@@ -79,30 +84,34 @@ describe("emulator namespaces", function()
     S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespace", { namespace = t.namespace }))
   end)
 
-  it("add a region, fail over to it and remove the old one", function()
-    local ns = S.namespace(emu, "ha")
-    S.fails("FAILED_PRECONDITION", emu.owner:call("FailoverNamespaceRegion",
+  it("add a region, fail over to it and remove the old one (API v0.15.0: regions, region_status)", function()
+    local owner = emu:client("owner", "v0.15.0")
+    local ns = S.ok(owner:call("CreateNamespace", { spec = { name = "ha", regions = { "aws-us-east-1" },
+      retention_days = 7, api_key_auth = { enabled = true } } }))
+    emu.advance(2)
+    ns = S.ok(owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    S.fails("FAILED_PRECONDITION", owner:call("FailoverNamespaceRegion",
       { namespace = ns.namespace, region = "aws-us-east-1" }))
-    S.ok(emu.owner:call("AddNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2",
-                                                resource_version = ns.resource_version }))
-    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    S.ok(owner:call("AddNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2",
+                                            resource_version = ns.resource_version }))
+    ns = S.ok(owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.equal("REPLICA_STATE_ADDING", ns.replicas[2].state)
     assert.are.equal("STATE_ADDING", ns.region_status["aws-us-west-2"].state)
-    S.fails("FAILED_PRECONDITION", emu.owner:call("FailoverNamespaceRegion",
+    S.fails("FAILED_PRECONDITION", owner:call("FailoverNamespaceRegion",
       { namespace = ns.namespace, region = "aws-us-west-2" }))   -- not active yet
     emu.advance(2)
-    S.fails("INVALID_ARGUMENT", emu.owner:call("FailoverNamespaceRegion",
+    S.fails("INVALID_ARGUMENT", owner:call("FailoverNamespaceRegion",
       { namespace = ns.namespace, region = "aws-eu-west-1" }))
-    S.ok(emu.owner:call("FailoverNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2" }))
+    S.ok(owner:call("FailoverNamespaceRegion", { namespace = ns.namespace, region = "aws-us-west-2" }))
     emu.advance(2)
-    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    ns = S.ok(owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.equal("aws-us-west-2", ns.active_region)
     assert.are.equal("STATE_PASSIVE", ns.region_status["aws-us-east-1"].state)
-    S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespaceRegion",
+    S.fails("FAILED_PRECONDITION", owner:call("DeleteNamespaceRegion",
       { namespace = ns.namespace, region = "aws-us-west-2" }))
-    S.ok(emu.owner:call("DeleteNamespaceRegion", { namespace = ns.namespace, region = "aws-us-east-1" }))
+    S.ok(owner:call("DeleteNamespaceRegion", { namespace = ns.namespace, region = "aws-us-east-1" }))
     emu.advance(2)
-    ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
+    ns = S.ok(owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.equal(1, #ns.replicas)
     assert.are.same({ "aws-us-west-2" }, ns.spec.regions)
   end)
@@ -346,7 +355,8 @@ describe("emulator service accounts and API keys", function()
       assert.is_true(err.code == 3, err.message)
     end
     base.owner_type_deprecated, base.owner_type = "service-account", nil
-    S.ok(emu.owner:call("CreateApiKey", { spec = base }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateApiKey", { spec = base }))   -- ended at v0.3.0
+    S.ok(emu:client("owner", "v0.3.0"):call("CreateApiKey", { spec = base }))
   end)
 
   it("allow 10 unexpired keys per user and 20 per service account", function()

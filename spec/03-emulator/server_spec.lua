@@ -42,7 +42,7 @@ describe("emulator process", function()
       token = r.next_page_token
     until token == nil or token == ""   -- an empty string is absent on the wire
     assert.are.equal(5, #names)
-    local r = assert(c:create_namespace { spec = { name = "e2e", regions = { "aws-us-east-1" },
+    local r = assert(c:create_namespace { spec = { name = "e2e", replicas = { { region = "aws-us-east-1" } },
       retention_days = 7, api_key_auth = { enabled = true } } })
     assert.are.equal("STATE_PENDING", r.async_operation.state)
     assert.are.equal("type.googleapis.com/temporal.api.cloud.cloudservice.v1.CreateNamespaceRequest",

@@ -30,6 +30,8 @@ M.defaults = {
   clock = nil,              -- function() -> seconds (wall clock); tests pass their own
   random = nil,             -- function(n) -> n random bytes; default /dev/urandom
   encode = nil,             -- function(type, tbl) -> bytes, for operation_input
+  describe = nil,           -- function(type) -> the core's describe table: with it, a request
+                            -- setting a field its API version lacks is INVALID_ARGUMENT
 }
 
 -- Every option name, also those whose default is nil (absent from the table above).
@@ -37,7 +39,7 @@ local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
   "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
   "default_page_size", "max_page_size", "max_projects", "faults", "seed", "state_file",
-  "save_interval", "log", "clock", "random", "encode" } do KNOWN[k] = true end
+  "save_interval", "log", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,

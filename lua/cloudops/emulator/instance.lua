@@ -20,6 +20,7 @@ local handlers = require "cloudops.emulator.handlers"
 local seed = require "cloudops.emulator.seed"
 local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
+local versions = require "cloudops.emulator.versions"
 
 local copy, random = util.copy, math.random
 
@@ -75,6 +76,7 @@ function M.new(opts)
   self.limiter = ratelimit.new(cfg.rate_limits)
   self.faults = faults.new(cfg.faults)
   self.log = reqlog.open(cfg.log)
+  self.versions = cfg.describe and versions.new(cfg.describe)
   self.last_save = now
   self.dirty = cfg.state_file ~= nil
   return self
@@ -145,6 +147,10 @@ local function dispatch(self, ctx, md)
     e.retry_delay = wait
     return nil, e
   end
+  if self.versions then
+    ok, err = self.versions.check(PACKAGE .. method .. "Request", ctx.req, v)
+    if not ok then return nil, err end
+  end
   ctx.fault = self.faults:match(method, "before", m.mutation)
   if ctx.fault and ctx.fault.code then
     return nil, errors.new(ctx.fault.code, ctx.fault.message or "injected fault")
@@ -200,6 +206,9 @@ function Emulator:call(method, req, md, extra)
   local later = self.clock()
   self:tick(later)
   if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
+  if resp and self.versions then
+    resp = self.versions.strip(PACKAGE .. method .. "Response", copy(resp), md[VERSION_HEADER])
+  end
   local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
     + self:latency()
   local info = { delay = delay > 0 and delay or nil, identity = ctx.identity }
