@@ -81,6 +81,7 @@ local function flags(opts)
   add("--op-duration", opts.op_duration)
   add("--op-pending", opts.op_pending)
   add("--check-duration", opts.check_duration)
+  add("--profile", opts.profile)
   add("--latency", opts.latency)
   if opts.max_operations == false then add("--max-operations", 0)
   else add("--max-operations", opts.max_operations) end
@@ -121,7 +122,7 @@ local function sleep(s)
 end
 
 -- Starts bin/cloudops-emulator as a child process and waits for its banner. opts: the
--- options of `new` that have flags (port, op_duration, op_pending, check_duration,
+-- options of `new` that have flags (port, profile, op_duration, op_pending, check_duration,
 -- latency, rate_limits, max_operations, default_page_size, max_page_size, max_projects,
 -- faults, seed, state_file, log, api_key, account_id, tls = { cert_file, key_file }), plus
 -- lua (the interpreter; default: the one running, lua5.4 or luajit), bin (the launcher) and

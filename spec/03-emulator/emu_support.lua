@@ -5,11 +5,11 @@ local emulator = require "cloudops.emulator"
 local M = {}
 
 -- An in-process emulator whose clock only moves when the spec says so. Rate limits are
--- off unless asked for, operations take 1 s (0.25 s PENDING).
+-- off unless asked for, operations take 1 s (0.25 s PENDING) unless a profile says otherwise.
 function M.new(opts)
   local clock = { t = 1767225600 }   -- 2026-01-01T00:00:00Z
-  local o = { clock = function() return clock.t end, rate_limits = false,
-              op_duration = 1, op_pending = 0.25 }
+  local o = { clock = function() return clock.t end, rate_limits = false }
+  if not (opts and opts.profile) then o.op_duration, o.op_pending = 1, 0.25 end
   for k, v in pairs(opts or {}) do o[k] = v end
   local emu = emulator.new(o)
   emu.test_clock = clock

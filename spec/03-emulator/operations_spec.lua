@@ -153,4 +153,34 @@ describe("emulator async operations", function()
     S.ok(user(2, two.owner))
     S.fails("RESOURCE_EXHAUSTED", user(3, two.owner))
   end)
+
+  it("take the service's times under the realistic profile, and stay fast by default", function()
+    local real = S.new { profile = "realistic", rate_limits = false }
+    local r, _, info = real.owner:call("CreateNamespace", { spec = S.namespace_spec("slow") })
+    S.ok(r)
+    assert.is_true(info.delay >= 0.2 and info.delay <= 0.3)           -- answers a few hundred ms away
+    assert.are.same({ seconds = 5, nanos = 0 }, r.async_operation.check_duration)
+    local function state(e, id)
+      return S.ok(e.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation.state
+    end
+    local u = S.ok(real.owner:call("CreateUser", { spec = { email = "slow@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    real.advance(3)
+    assert.are.equal("STATE_IN_PROGRESS", state(real, u.async_operation.id))
+    real.advance(6)
+    assert.are.equal("STATE_FULFILLED", state(real, u.async_operation.id))   -- a user: seconds
+    assert.are.equal("STATE_IN_PROGRESS", state(real, r.async_operation.id))   -- a namespace: about a minute
+    real.advance(52)
+    assert.are.equal("STATE_FULFILLED", state(real, r.async_operation.id))
+    -- options given explicitly win over the profile's
+    local quick = S.new { profile = "realistic", op_duration = 1, op_durations = {}, latency = 0 }
+    local q = S.ok(quick.owner:call("CreateNamespace", { spec = S.namespace_spec("quick") }))
+    quick.advance(1.1)
+    assert.are.equal("STATE_FULFILLED", state(quick, q.async_operation.id))
+    assert.has_error(function() S.new { profile = "leisurely" } end)
+    -- the default: an operation of about a second, no latency
+    local _, _, plain = emu.owner:call("CreateNamespace", { spec = S.namespace_spec("fast") })
+    assert.is_nil(plain.delay)
+    assert.are.equal("fast", require("cloudops.emulator.cli").parse { "--profile", "fast" }.profile)
+  end)
 end)

@@ -24,6 +24,9 @@ accepted API keys, then "ready".
   --account-id ID          the account id (default emu01)
   --seed-namespaces N      create N namespaces at start (also --seed-users N,
                            --seed-service-accounts N, --seed-audit-logs N)
+  --profile NAME           timings: fast (the default, for tests) or realistic (for dry runs:
+                           answers 0.25 s away, namespace operations of a minute and more,
+                           check_duration 5 s); the flags below override it
   --op-duration S          seconds until an async operation ends (default 2)
   --op-pending S           seconds an operation stays PENDING (default 0.5)
   --check-duration S       fixed check_duration hint (default: the time left)
@@ -92,7 +95,7 @@ local NUMBER_FLAGS = {
 }
 local STRING_FLAGS = {
   ["--host"] = "host", ["--state"] = "state_file", ["--log"] = "log",
-  ["--api-key"] = "api_key", ["--account-id"] = "account_id",
+  ["--api-key"] = "api_key", ["--account-id"] = "account_id", ["--profile"] = "profile",
 }
 local SEED_FLAGS = {
   ["--seed-namespaces"] = "namespaces", ["--seed-users"] = "users",

@@ -1,6 +1,7 @@
 -- The emulator's settings: defaults, and checks of what `new(opts)` is given (an unknown
 -- option is an error naming it, like the client's connect).
 local ratelimit = require "cloudops.emulator.ratelimit"
+local profiles = require "cloudops.emulator.profiles"
 
 local M = {}
 
@@ -27,6 +28,7 @@ M.defaults = {
   state_file = nil,         -- load at start when it exists, save on change and at exit
   save_interval = 0.5,      -- seconds: changes are written at most this often
   log = nil,                -- request log: a path, "-" (stderr), a function(line) or nil
+  profile = nil,            -- "fast" or "realistic" (profiles.lua): timings for the other options
   clock = nil,              -- function() -> seconds (wall clock); tests pass their own
   random = nil,             -- function(n) -> n random bytes; default /dev/urandom
   encode = nil,             -- function(type, tbl) -> bytes, for operation_input
@@ -39,7 +41,7 @@ local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
   "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
   "default_page_size", "max_page_size", "max_projects", "faults", "seed", "state_file",
-  "save_interval", "log", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
+  "save_interval", "log", "profile", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,
@@ -49,6 +51,7 @@ local NUMBERS = {
 function M.normalize(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("emulator options must be a table", 3) end
+  if opts.profile ~= nil then opts = profiles.apply(opts.profile, opts) end
   local cfg = {}
   for k, v in pairs(M.defaults) do cfg[k] = v end
   for k, v in pairs(opts) do
