@@ -94,8 +94,14 @@ local function create()
   if type(input) ~= "table" then
     return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"name\":..,\"regions\":[..],\"retention_days\":..}")
   end
-  -- The namespaces made here authenticate their workers with API keys.
-  local req = { spec = { name = input.name, regions = input.regions,
+  -- The namespaces made here authenticate their workers with API keys; each region asked for
+  -- is a replica (the spec's own regions list ended at API version v0.15.0).
+  local replicas = input.regions
+  if type(replicas) == "table" then
+    replicas = {}
+    for i, r in ipairs(input.regions) do replicas[i] = { region = r } end
+  end
+  local req = { spec = { name = input.name, replicas = replicas,
                          retention_days = tonumber(input.retention_days) or input.retention_days,
                          api_key_auth = { enabled = true } } }
   -- A body that does not fit the schema raises in the client (a caller's mistake): a 400 here.

@@ -112,7 +112,7 @@ end
 
 --- A CreateNamespace spec the emulator accepts.
 function S.namespace_spec(name)
-  return { name = name, regions = { "aws-us-east-1" }, retention_days = 7, api_key_auth = { enabled = true } }
+  return { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7, api_key_auth = { enabled = true } }
 end
 
 S.helpers = helpers

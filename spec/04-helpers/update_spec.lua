@@ -52,7 +52,9 @@ describe("update", function()
       calls = calls + 1
       if calls == 1 then
         -- Someone else changes the namespace between our read and our write.
-        assert(other:update("namespace", ns, function(o) o.spec.custom_search_attributes = { team = "Keyword" } end))
+        assert(other:update("namespace", ns, function(o)
+          o.spec.search_attributes = { team = "SEARCH_ATTRIBUTE_TYPE_KEYWORD" }
+        end))
       end
       n.spec.retention_days = 45
     end)

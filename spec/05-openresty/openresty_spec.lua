@@ -222,7 +222,7 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
       n = n + 1
     end
     assert.is_true(n >= 3)
-    local r = assert(co:create_namespace { spec = { name = "proxied", regions = { "aws-us-east-1" },
+    local r = assert(co:create_namespace { spec = { name = "proxied", replicas = { { region = "aws-us-east-1" } },
       retention_days = 3, api_key_auth = { enabled = true } } })
     local op = assert(co:wait(r, { min_poll = 0.05 }))
     assert.equal("STATE_FULFILLED", op.state)

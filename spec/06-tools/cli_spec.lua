@@ -52,7 +52,7 @@ describe("bin/cloudops", function()
     end)
 
     it("waits for a mutation's operation with --wait", function()
-      local req = '{"spec": {"name": "cli-ns", "regions": ["aws-us-east-1"], "retentionDays": 3,' ..
+      local req = '{"spec": {"name": "cli-ns", "replicas": [{"region": "aws-us-east-1"}], "retentionDays": 3,' ..
                   ' "apiKeyAuth": {"enabled": true}}}'
       local out, err, status = T.cli(emu, { "call", "CreateNamespace", req, "--wait" })
       assert.are.equal(0, status, err)
@@ -144,7 +144,7 @@ describe("bin/cloudops", function()
   describe("wait", function()
     local function start_namespace(name)
       local out = T.cli(emu, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = name, regions = { "aws-us-east-1" }, retention_days = 1, api_key_auth = { enabled = true } } }) })
+        spec = { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
       return T.json_lines(out)[1].asyncOperation.id
     end
 
@@ -160,7 +160,7 @@ describe("bin/cloudops", function()
     it("exits 1 for an operation that failed, and prints it", function()
       local failing = T.emulator { faults = { { method = "CreateNamespace", operation = "FAILED", reason = "no capacity" } } }
       local out = T.cli(failing, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = "doomed", regions = { "aws-us-east-1" }, retention_days = 1, api_key_auth = { enabled = true } } }) })
+        spec = { name = "doomed", replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
       local id = T.json_lines(out)[1].asyncOperation.id
       local wout, err, status = T.cli(failing, { "wait", id })
       failing.stop()
@@ -173,7 +173,7 @@ describe("bin/cloudops", function()
     it("exits 3 when --wait-timeout runs out", function()
       local slow = T.emulator { op_duration = 30 }
       local out = T.cli(slow, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = "slow", regions = { "aws-us-east-1" }, retention_days = 1, api_key_auth = { enabled = true } } }) })
+        spec = { name = "slow", replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
       local id = T.json_lines(out)[1].asyncOperation.id
       local _, err, status = T.cli(slow, { "wait", id, "--wait-timeout", "0.5" })
       slow.stop()
