@@ -4,7 +4,10 @@ python3-protobuf with message code generated here by protoc from the schema, so 
 emulator is not only tested through the module's own conversion code.
 
 usage: python_client.py --endpoint HOST:PORT --api-key KEY --reader-key KEY
-The emulator must have seeded 7 namespaces, user rate limit 50/s, operations of < 2 s.
+                        [--slow-endpoint HOST:PORT --slow-key KEY]
+The emulator must have seeded 7 namespaces, user rate limit 50/s, operations of < 2 s. The
+slow one (optional) has the default limits (40 requests/s per user, 10 operations in flight)
+and operations that outlast the checks made against it.
 Prints one line per check and "ok N checks"; exits 1 at the first failed check.
 """
 import argparse
@@ -95,6 +98,8 @@ def main():
     ap.add_argument("--endpoint", required=True)
     ap.add_argument("--api-key", required=True)
     ap.add_argument("--reader-key", required=True)
+    ap.add_argument("--slow-endpoint")
+    ap.add_argument("--slow-key")
     args = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="cloudops-py-")
@@ -151,6 +156,22 @@ def main():
     check("operation fulfilled", op.state == fulfilled and op.operation_type == "CreateNamespace", op)
     ns = c.call("GetNamespace", namespace=r.namespace).namespace
     check("namespace active", ns.state == active and ns.active_region == "aws-us-west-2", ns)
+
+    # documented rules: the name begins with a letter; an update that changes nothing; a field
+    # the request's API version no longer has
+    e = c.fails(grpc.StatusCode.INVALID_ARGUMENT, "CreateNamespace", spec=dict(
+        name="1abc", replicas=[dict(region="aws-us-west-2")], retention_days=5, api_key_auth=dict(enabled=True)))
+    check("namespace name begins with a letter", "beginning with a letter" in e.details(), e.details())
+    e = c.fails(grpc.StatusCode.INVALID_ARGUMENT, "UpdateNamespace", namespace=ns.namespace, spec=ns.spec,
+                resource_version=ns.resource_version)
+    check("no-op update", e.details().startswith("nothing to change"), e.details())
+    e = c.fails(grpc.StatusCode.INVALID_ARGUMENT, "CreateNamespace", spec=dict(
+        name="old-field", regions=["aws-us-west-2"], retention_days=5, api_key_auth=dict(enabled=True)))
+    check("field ended before v0.19.1", "not supported after API version v0.15.0" in e.details()
+          and "use replicas" in e.details(), e.details())
+    old = Client(channel, rr, args.api_key, version="v0.15.0").call("GetNamespace", namespace=ns.namespace)
+    check("older version reads its fields", old.namespace.region_status["aws-us-west-2"].state == 2
+          and len(ns.region_status) == 0, old)
 
     # a version conflict
     stale = ns.resource_version
@@ -329,6 +350,27 @@ def main():
         st = status.Status.FromString(bin_)
         info = status.RetryInfo()
         check("retry info", st.code == 8 and st.details[0].Unpack(info) and info.retry_delay.nanos > 0, st)
+
+    if args.slow_endpoint:
+        slow = Client(grpc.insecure_channel(args.slow_endpoint), rr, args.slow_key)
+        # 10 async operations in flight per account; the 11th mutation is refused, with a delay
+        for i in range(10):
+            slow.call("CreateUser", retry=False, spec=dict(email="slow%d@example.com" % i, access=dict(
+                account_access=dict(role=identity.AccountAccess.ROLE_READ))))
+        e = slow.fails(grpc.StatusCode.RESOURCE_EXHAUSTED, "CreateUser", spec=dict(email="slow10@example.com",
+            access=dict(account_access=dict(role=identity.AccountAccess.ROLE_READ))))
+        check("10 operations in flight", "limit is 10 per account" in e.details(), e.details())
+        # 40 requests/s per user: a quick burst of 120 meets RESOURCE_EXHAUSTED
+        refused = 0
+        for _ in range(120):
+            try:
+                slow.call("GetRegions", retry=False)
+            except grpc.RpcError as err:
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    raise
+                refused += 1
+                break
+        check("40 requests/s per user", refused == 1)
 
     print("ok %d checks" % checks[0])
 

@@ -8,8 +8,12 @@ local PYTHON = "/usr/bin/python3"
 describe("emulator with the Python client", function()
   local _, has_python = helpers.run(PYTHON .. " -c 'import grpc, google.protobuf' 2>/dev/null")
   local _, has_protoc = helpers.run("protoc --version >/dev/null 2>&1")
-  local emu
-  after_each(function() if emu then emu.stop() end emu = nil end)
+  local emu, slow
+  after_each(function()
+    if emu then emu.stop() end
+    if slow then slow.stop() end
+    emu, slow = nil, nil
+  end)
 
   it("passes every check of python_client.py", function()
     if not (has_python and has_protoc) then
@@ -18,13 +22,18 @@ describe("emulator with the Python client", function()
     end
     emu = assert(emulator.spawn { op_duration = 0.2, op_pending = 0.05, seed = { namespaces = 7 },
       rate_limits = { user = 50, service_account = 50, account = 1000 } })
+    -- the default limits, and operations that outlast the checks
+    slow = assert(emulator.spawn { op_duration = 60 })
     local script = helpers.ROOT .. "spec/03-emulator/python_client.py"
-    local out, ok = helpers.run(string.format("%s %s --endpoint %s --api-key %s --reader-key %s 2>&1",
+    local out, ok = helpers.run(string.format(
+      "%s %s --endpoint %s --api-key %s --reader-key %s --slow-endpoint %s --slow-key %s 2>&1",
       PYTHON, helpers.sh_quote(script), emu.endpoint, helpers.sh_quote(emu.api_key),
-      helpers.sh_quote(emu.keys.reader)))
+      helpers.sh_quote(emu.keys.reader), slow.endpoint, helpers.sh_quote(slow.api_key)))
     assert.is_true(ok, out)
     assert.matches("ok %d+ checks", out)
     assert.matches("ok retry info", out, 1, true)   -- proto/rpc_status.proto was found
+    assert.matches("ok 10 operations in flight", out, 1, true)
+    assert.matches("ok no-op update", out, 1, true)
     assert.is_nil(out:find("FAIL", 1, true), out)
   end)
 end)
