@@ -65,6 +65,36 @@ end
 
 M.CA = "-----BEGIN CERTIFICATE-----\nMIIBemulator\n-----END CERTIFICATE-----\n"
 
+-- Starts, in another process, one call of `method` (snake_case) to a spawned emulator, at the
+-- wall-clock time `start` if given (so that several children call at once). Returns the
+-- child's pipe; M.call_result(pipe) reads its outcome ("ok" or the error name) and seconds.
+function M.call_in_child(emu, method, start)
+  local helpers = require "helpers"
+  local script = helpers.tmpdir() .. "/call.lua"
+  helpers.write_file(script, string.format([[
+    package.path = %q .. package.path
+    package.cpath = %q .. package.cpath
+    local cloudops = require "cloudops"
+    local core = require "cloudops.core"
+    local c = cloudops.connect { endpoint = %q, insecure = true, api_key = %q,
+                                 rate_limit = false, retry = false }
+    local start = tonumber(arg[1])
+    while start and core.time() < start do core.sleep(0.005) end
+    local t0 = core.now()
+    local r, e = c[%q](c)
+    io.write(string.format("%%s %%.3f\n", r and "ok" or e.name, core.now() - t0))
+  ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";",
+    emu.endpoint, emu.api_key, method))
+  return io.popen(helpers.LUA .. " " .. helpers.sh_quote(script) .. " " .. tostring(start or ""), "r")
+end
+
+function M.call_result(pipe)
+  local out = pipe:read("*a")
+  pipe:close()
+  local status, took = out:match("^(%S+) ([%d.]+)")
+  return status, tonumber(took), out
+end
+
 function M.year_from(emu)
   return { seconds = math.floor(emu.test_clock.t) + 365 * 86400, nanos = 0 }
 end
