@@ -48,7 +48,7 @@ describe("emulator over gRPC", function()
     local p = assert(c:get_project { project_id = pid }).project
     assert.are.equal("over gRPC", p.spec.description)
     local ns = assert(c:create_namespace { project_id = pid, spec = { name = "in-project",
-      regions = { "aws-us-east-1" }, retention_days = 7, api_key_auth = { enabled = true } } })
+      replicas = { { region = "aws-us-east-1" } }, retention_days = 7, api_key_auth = { enabled = true } } })
     done(c, ns)
     assert.are.equal(pid, assert(c:get_namespace { namespace = ns.namespace }).namespace.project_id)
     assert.are.equal(1, #assert(c:get_namespaces { project_id = pid }).namespaces)

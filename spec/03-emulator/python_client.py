@@ -262,7 +262,7 @@ def main():
     c.wait(pr.async_operation)
     proj = c.call("GetProject", project_id=pr.project_id).project
     check("project", proj.state == active and proj.spec.display_name == "py-project")
-    pn = c.call("CreateNamespace", project_id=proj.id, spec=dict(name="py-proj-ns", regions=["aws-us-east-1"],
+    pn = c.call("CreateNamespace", project_id=proj.id, spec=dict(name="py-proj-ns", replicas=[dict(region="aws-us-east-1")],
                                                                  retention_days=3, api_key_auth=dict(enabled=True)))
     c.wait(pn.async_operation)
     listed = [n.namespace for n in c.call("GetNamespaces", project_id=proj.id).namespaces]
