@@ -207,7 +207,7 @@ function Emulator:call(method, req, md, extra)
   self:tick(later)
   if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
   if resp and self.versions then
-    resp = self.versions.strip(PACKAGE .. method .. "Response", copy(resp), md[VERSION_HEADER])
+    resp = self.versions.strip(PACKAGE .. method .. "Response", resp, md[VERSION_HEADER])
   end
   local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
     + self:latency()

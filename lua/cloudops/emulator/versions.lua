@@ -6,7 +6,7 @@
 -- tried here does not rely on a field its version does not have.
 local errors = require "cloudops.emulator.errors"
 
-local tonumber, type, pairs, ipairs, next = tonumber, type, pairs, ipairs, next
+local tonumber, tostring, type, pairs, ipairs, next = tonumber, tostring, type, pairs, ipairs, next
 
 local M = {}
 
@@ -37,88 +37,129 @@ local function is_set(f, v)
   return true
 end
 
+-- Where the field's version range leaves `version`: "before" its first version, "after" its
+-- last, or nil when it is in range.
 local function outside(f, version)
-  return (f.min_version and compare(version, M.parse(f.min_version)) < 0)
-    or (f.max_version and compare(version, M.parse(f.max_version)) > 0)
+  if f.min and compare(version, f.min) < 0 then return "before" end
+  if f.max and compare(version, f.max) > 0 then return "after" end
+  return nil
 end
 
 -- Over a describe function (the core's): check(type_name, tbl, header) returns true, or nil
--- and the INVALID_ARGUMENT error; strip(type_name, tbl, header) removes, in place, the fields
--- of tbl outside the version.
+-- and the INVALID_ARGUMENT error; strip(type_name, tbl, header) returns tbl without the fields
+-- outside the version (tables on the way to one are copied, tbl itself is left as it is).
 function M.new(describe)
-  local cache = {}
-  local function fields_of(type_name)
-    local f = cache[type_name]
-    if f == nil then
-      local d = describe(type_name)
-      f = d and d.kind == "message" and d.fields or false
-      cache[type_name] = f
+  -- type name -> { versioned = { field... }, nested = { field... } }: only the fields with a
+  -- version range, and the message fields under which there is one; false for a type with
+  -- neither (most of them), so a walk skips it whole.
+  local plans = {}
+  local function plan_of(type_name)
+    local p = plans[type_name]
+    if p ~= nil then return p end
+    plans[type_name] = false   -- while in progress: a recursive type adds nothing more
+    local d = describe(type_name)
+    if not (d and d.kind == "message") or type_name:find("^google%.protobuf%.") then return false end
+    local versioned, nested = {}, {}
+    for _, f in ipairs(d.fields) do
+      if f.min_version or f.max_version then
+        versioned[#versioned + 1] = { name = f.name, field = f, min = f.min_version and M.parse(f.min_version),
+          max = f.max_version and M.parse(f.max_version) }
+      end
+      if f.type == "message" and plan_of(f.type_name) then nested[#nested + 1] = f end
     end
-    return f or nil
+    p = (#versioned > 0 or #nested > 0) and { versioned = versioned, nested = nested } or false
+    plans[type_name] = p
+    return p
   end
 
-  local function walk(type_name, tbl, version, text, path)
-    local fields = fields_of(type_name)
-    if not fields or type(tbl) ~= "table" then return true end
-    for _, f in ipairs(fields) do
+  local function check(type_name, tbl, version, text, path)
+    local p = plan_of(type_name)
+    if not p or type(tbl) ~= "table" then return true end
+    for _, v in ipairs(p.versioned) do
+      local f = v.field
+      if is_set(f, tbl[f.name]) then
+        local where = outside(v, version)
+        if where == "before" then
+          return errors.invalid("%s%s was added in API version %s; this request's temporal-cloud-api-version is %s",
+            path, f.name, f.min_version, text)
+        elseif where == "after" then
+          return errors.invalid("%s%s is not supported after API version %s (this request's temporal-cloud-api-version is %s)%s",
+            path, f.name, f.max_version, text, f.replaced_by and ("; use " .. f.replaced_by .. " instead") or "")
+        end
+      end
+    end
+    for _, f in ipairs(p.nested) do
       local v = tbl[f.name]
       if is_set(f, v) then
-        local where = path .. f.name
-        if f.min_version and compare(version, M.parse(f.min_version)) < 0 then
-          return errors.invalid("%s was added in API version %s; this request's temporal-cloud-api-version is %s",
-            where, f.min_version, text)
-        end
-        if f.max_version and compare(version, M.parse(f.max_version)) > 0 then
-          return errors.invalid("%s is not supported after API version %s (this request's temporal-cloud-api-version is %s)%s",
-            where, f.max_version, text, f.replaced_by and ("; use " .. f.replaced_by .. " instead") or "")
-        end
-        local inner = f.type == "message" and f.type_name
-        if inner and not inner:find("^google%.protobuf%.") then
-          local ok, err
-          if f.label == "singular" then
-            ok, err = walk(inner, v, version, text, where .. ".")
-          else
-            for k, item in pairs(v) do
-              ok, err = walk(inner, item, version, text, where .. "[" .. tostring(k) .. "].")
-              if not ok then break end
-            end
+        local ok, err
+        if f.label == "singular" then
+          ok, err = check(f.type_name, v, version, text, path .. f.name .. ".")
+        else
+          for k, item in pairs(v) do
+            ok, err = check(f.type_name, item, version, text, path .. f.name .. "[" .. tostring(k) .. "].")
+            if not ok then break end
           end
-          if ok == nil then return nil, err end
         end
+        if not ok then return nil, err end
       end
     end
     return true
   end
 
-  local function strip(type_name, tbl, version)
-    local fields = fields_of(type_name)
-    if not fields or type(tbl) ~= "table" then return end
-    for _, f in ipairs(fields) do
-      local v = tbl[f.name]
-      if v ~= nil then
-        if outside(f, version) then
-          tbl[f.name] = nil
-        elseif f.type == "message" and not f.type_name:find("^google%.protobuf%.") then
-          if f.label == "singular" then
-            strip(f.type_name, v, version)
-          elseif type(v) == "table" then
-            for _, item in pairs(v) do strip(f.type_name, item, version) end
-          end
+  local strip
+  -- The elements of a repeated or map field of messages, stripped: the same table when none
+  -- changed.
+  local function strip_all(type_name, list, version)
+    local out = list
+    for k, item in pairs(list) do
+      local s = strip(type_name, item, version)
+      if s ~= item then
+        if out == list then
+          out = {}
+          for k2, v2 in pairs(list) do out[k2] = v2 end
         end
+        out[k] = s
       end
     end
+    return out
+  end
+
+  function strip(type_name, tbl, version)
+    local p = plan_of(type_name)
+    if not p or type(tbl) ~= "table" then return tbl end
+    local out = tbl
+    local function set(name, value)
+      if out == tbl then
+        out = {}
+        for k, x in pairs(tbl) do out[k] = x end
+      end
+      out[name] = value
+    end
+    for _, v in ipairs(p.versioned) do
+      if tbl[v.name] ~= nil and outside(v, version) then set(v.name, nil) end
+    end
+    for _, f in ipairs(p.nested) do
+      local v = out[f.name]
+      if type(v) == "table" then
+        local s
+        if f.label == "singular" then s = strip(f.type_name, v, version)
+        else s = strip_all(f.type_name, v, version) end
+        if s ~= v then set(f.name, s) end
+      end
+    end
+    return out
   end
 
   return {
     check = function(type_name, tbl, header)
       local version = M.parse(header)
       if not version then return true end   -- no version to compare with: nothing to check
-      return walk(type_name, tbl, version, header, "")
+      return check(type_name, tbl, version, header, "")
     end,
     strip = function(type_name, tbl, header)
       local version = M.parse(header)
-      if version then strip(type_name, tbl, version) end
-      return tbl
+      if not version then return tbl end
+      return strip(type_name, tbl, version)
     end,
   }
 end
