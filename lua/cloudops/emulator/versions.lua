@@ -106,6 +106,17 @@ function M.new(describe)
     return true
   end
 
+  -- out[key] = value, out being orig until the first change, then a copy of it: the tables a
+  -- caller passed are never changed.
+  local function put(orig, out, key, value)
+    if out == orig then
+      out = {}
+      for k, x in pairs(orig) do out[k] = x end
+    end
+    out[key] = value
+    return out
+  end
+
   local strip
   -- The elements of a repeated or map field of messages, stripped: the same table when none
   -- changed.
@@ -113,13 +124,7 @@ function M.new(describe)
     local out = list
     for k, item in pairs(list) do
       local s = strip(type_name, item, version)
-      if s ~= item then
-        if out == list then
-          out = {}
-          for k2, v2 in pairs(list) do out[k2] = v2 end
-        end
-        out[k] = s
-      end
+      if s ~= item then out = put(list, out, k, s) end
     end
     return out
   end
@@ -128,15 +133,8 @@ function M.new(describe)
     local p = plan_of(type_name)
     if not p or type(tbl) ~= "table" then return tbl end
     local out = tbl
-    local function set(name, value)
-      if out == tbl then
-        out = {}
-        for k, x in pairs(tbl) do out[k] = x end
-      end
-      out[name] = value
-    end
     for _, v in ipairs(p.versioned) do
-      if tbl[v.name] ~= nil and outside(v, version) then set(v.name, nil) end
+      if tbl[v.name] ~= nil and outside(v, version) then out = put(tbl, out, v.name, nil) end
     end
     for _, f in ipairs(p.nested) do
       local v = out[f.name]
@@ -144,7 +142,7 @@ function M.new(describe)
         local s
         if f.label == "singular" then s = strip(f.type_name, v, version)
         else s = strip_all(f.type_name, v, version) end
-        if s ~= v then set(f.name, s) end
+        if s ~= v then out = put(tbl, out, f.name, s) end
       end
     end
     return out
