@@ -27,9 +27,9 @@ local function user(run, i)
   return { spec = { email = format("lat-%s-%d@example.com", run, i), access = { account_access = { role = "ROLE_READ" } } } }
 end
 
--- One batch against a fresh emulator: `send(client, items)` makes the N calls and returns the
--- number that failed.
-local function batch(name, rate_limit, send)
+-- One batch against a fresh emulator: `send(client, tag)` makes the N calls (tag: part of the
+-- users' emails) and returns the number that failed.
+local function batch(name, tag, rate_limit, send)
   local emu = assert(emulator.spawn{ latency = LATENCY, op_duration = 0, op_pending = 0,
                                      rate_limits = { service_account = RATE, account = 10 * RATE } })
   local attempts, rejected = 0, 0
@@ -44,7 +44,7 @@ local function batch(name, rate_limit, send)
   })
   assert(client:get_current_identity()) -- connected, identity known: not part of the batch
   local t0 = core.now()
-  local failed = send(client, name)
+  local failed = send(client, tag)
   local wall = core.now() - t0
   client:close()
   emu.stop()
@@ -74,9 +74,9 @@ print(format("latency-bound batch: %d CreateUser as a service account, answers %
   "ideal N/rate = %.2f s", N, LATENCY, RATE, ideal))
 print(format("%-34s %8s %8s %9s %9s %7s", "how", "wall s", "x ideal", "attempts", "rejected", "failed"))
 local rows = {
-  batch("cloudops.map, 16 tasks, rate " .. RATE, RATE, with_map),
-  batch("cloudops.map, 16 tasks, auto", nil, with_map),
-  batch("one after another, rate " .. RATE, RATE, one_by_one),
+  batch("cloudops.map, 16 tasks, rate " .. RATE, "map", RATE, with_map),
+  batch("cloudops.map, 16 tasks, auto", "auto", nil, with_map),
+  batch("one after another, rate " .. RATE, "seq", RATE, one_by_one),
 }
 for _, r in ipairs(rows) do
   print(format("%-34s %8.2f %8.3f %9d %9d %7d", r.name, r.wall, r.wall / ideal, r.attempts, r.rejected, r.failed))

@@ -12,7 +12,6 @@ local secrets = require "cloudops.secrets"
 local scheduler = require "cloudops.scheduler"
 local slots = require "cloudops.slots"
 local identity = require "cloudops.identity"
-local redis = require "cloudops.redis"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
@@ -127,7 +126,9 @@ local function limiter(opt, on_event)
   if opt == false then return false end
   if opt == nil or opt == true or opt == "auto" then return ratelimit.auto(now, LIMITS) end
   if type(opt) == "table" and opt.redis ~= nil then
-    -- Shared with every client of the identity, on any host (cloudops.redis).
+    -- Shared with every client of the identity, on any host (cloudops.redis, loaded only
+    -- then: it needs lua-socket, which a client without Redis does not).
+    local redis = require "cloudops.redis"
     local settings, err = redis.options(opt)
     if not settings then return nil, err end
     local shared = redis.new(settings, { on_event = on_event, limits = LIMITS })

@@ -5,9 +5,8 @@
 -- Why not Debian's lua-redis: it is packaged for Lua 5.1-5.3 only (not on Lua 5.4's path), has
 -- not changed since 2014, and raises on a failed command; the limiter needs a short timeout on
 -- every step and a failure it can act on (fall back to a local bucket), in a few dozen lines.
-local socket = require "socket"
-
-local type, tostring, tonumber, setmetatable, select = type, tostring, tonumber, setmetatable, select
+local type, require, pcall, tostring, tonumber, setmetatable, select =
+  type, require, pcall, tostring, tonumber, setmetatable, select
 local concat, sub, byte = table.concat, string.sub, string.byte
 
 local Conn = {}
@@ -23,6 +22,9 @@ end
 
 --- Connects to host:port within `timeout` seconds. Returns the connection or nil, err (text).
 function resp.connect(host, port, timeout)
+  -- lua-socket is needed only here, by a client with a Redis limit (loaded on first use).
+  local has_socket, socket = pcall(require, "socket")
+  if not has_socket then return nil, "lua-socket is not installed for this Lua (needed for rate_limit.redis)" end
   local s, err = socket.tcp()
   if not s then return nil, "socket: " .. tostring(err) end
   s:settimeout(timeout)
