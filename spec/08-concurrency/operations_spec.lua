@@ -1,0 +1,113 @@
+-- max_operations (API.md "Loading and connecting") against the emulator's own limit of 10 async
+-- operations in flight per account: mutations wait for a slot (yielding, in a task) instead of
+-- meeting the server's refusal, and the slots come back as the client sees operations end.
+local helpers = require "helpers"
+local cloudops = require "cloudops"
+local core = require "cloudops.core"
+local emulator = require "cloudops.emulator"
+
+local function user_spec(tag, i)
+  return { email = string.format("%s-%d@example.com", tag, i), access = { account_access = { role = "ROLE_READ" } } }
+end
+
+local function range(n)
+  local t = {}
+  for i = 1, n do t[i] = i end
+  return t
+end
+
+describe("operation slots", function()
+  local emu
+  before_each(function()
+    emu = assert(emulator.spawn{ op_duration = 0.4, op_pending = 0.05, max_operations = 10,
+                                 rate_limits = { user = 1000, service_account = 1000, account = 1000 } })
+  end)
+  after_each(function()
+    if emu then emu.stop() end
+    helpers.cleanup()
+  end)
+
+  -- A client counting the outcomes of CreateUser and the polls it makes.
+  local function connect(opts)
+    local seen = { refused = 0, polls = 0, messages = {} }
+    local o = { endpoint = emu.endpoint, insecure = true, api_key = emu.keys.admin, rate_limit = false,
+                on_event = function(ev)
+                  if ev.method == "CreateUser" and ev.name == "RESOURCE_EXHAUSTED" then seen.refused = seen.refused + 1 end
+                  if ev.method == "GetAsyncOperation" then seen.polls = seen.polls + 1 end
+                end }
+    for k, v in pairs(opts or {}) do o[k] = v end
+    return assert(cloudops.connect(o)), seen
+  end
+
+  it("keep 25 concurrent mutations within the account's 10 operations: none refused", function()
+    local c, seen = connect()
+    local results, errs = cloudops.map(function(i) return c:create_user{ spec = user_spec("slots", i) } end,
+                                       range(25), { concurrency = 16 })
+    for i = 1, 25 do assert.is_table(results[i], tostring(errs[i])) end
+    assert.equal(0, seen.refused)
+    assert.is_true(seen.polls > 0)  -- the client looked at the oldest operations itself
+    c:close()
+  end)
+
+  it("without them (max_operations = false) the emulator refuses the 11th, naming its limit", function()
+    local c = connect{ max_operations = false, retry = false }
+    local results, errs = cloudops.map(function(i) return c:create_user{ spec = user_spec("free", i) } end,
+                                       range(16), { concurrency = 16 })
+    local refused = 0
+    for i = 1, 16 do
+      if not results[i] then
+        assert.equal("RESOURCE_EXHAUSTED", errs[i].name)
+        assert.matches("10", errs[i].message)
+        refused = refused + 1
+      end
+    end
+    assert.equal(6, refused)
+    c:close()
+  end)
+
+  it("hold a mutation beyond max_operations until one of the client's operations ends", function()
+    local c = connect{ max_operations = 3 }
+    local t0 = core.now()
+    local results = cloudops.map(function(i) return c:create_user{ spec = user_spec("three", i) } end,
+                                 range(9), { concurrency = 9 })
+    local elapsed = core.now() - t0
+    for i = 1, 9 do assert.is_table(results[i]) end
+    -- three at a time, each operation 0.4 s: at least two rounds of waiting
+    assert.is_true(elapsed >= 0.8, "elapsed " .. elapsed)
+    c:close()
+  end)
+
+  it("are freed by wait and any GetAsyncOperation answer, and work outside tasks (blocking)", function()
+    local c, seen = connect{ max_operations = 2 }
+    local a = assert(c:create_user{ spec = user_spec("blocking", 1) })
+    local b = assert(c:create_user{ spec = user_spec("blocking", 2) })
+    assert(c:wait(a, { min_poll = 0.05 }))
+    assert(c:wait(b, { min_poll = 0.05 }))
+    local polls = seen.polls
+    local t0 = core.now()
+    -- both slots are free again: no wait, no poll of an old operation
+    assert(c:create_user{ spec = user_spec("blocking", 3) })
+    assert(c:create_user{ spec = user_spec("blocking", 4) })
+    assert.equal(polls, seen.polls)
+    assert.is_true(core.now() - t0 < 0.3)
+    -- the next one waits for an operation of its own to end, polling it
+    assert(c:create_user{ spec = user_spec("blocking", 5) })
+    assert.is_true(seen.polls > polls)
+    assert.equal(0, seen.refused)
+    c:close()
+  end)
+
+  it("give up within the call's budget when no slot comes free", function()
+    emu.stop()
+    emu = assert(emulator.spawn{ op_duration = 30, op_pending = 30, max_operations = 10 }) -- slow operations
+    local c = connect{ max_operations = 1, retry = { max_elapsed = 0.3 } }
+    assert(c:create_user{ spec = user_spec("stuck", 1) })
+    local t0 = core.now()
+    local resp, err = c:create_user{ spec = user_spec("stuck", 2) }
+    assert.is_nil(resp)
+    assert.equal("DEADLINE_EXCEEDED", err.name)
+    assert.matches("no operation slot came free in time", err.message)
+    assert.is_true(core.now() - t0 < 1.5)
+    c:close()
+  end)
+end)
