@@ -13,11 +13,11 @@ local scheduler = require "cloudops.scheduler"
 local slots = require "cloudops.slots"
 local identity = require "cloudops.identity"
 local redis = require "cloudops.redis"
+local options = require "cloudops.options"
 
 local type, pairs, pcall, error, tostring, setmetatable, rawget =
   type, pairs, pcall, error, tostring, setmetatable, rawget
 local now, getenv = core.now, os.getenv
-local open = io.open
 
 local VERSION = "0.1.0"
 local DEFAULT_ENDPOINT = "saas-api.tmprl.cloud:443"
@@ -30,12 +30,6 @@ local client = { VERSION = VERSION, LIMITS = LIMITS }
 
 -- ---- options -------------------------------------------------------------------------------
 
-local OPTIONS = {
-  api_key = true, endpoint = true, api_version = true, insecure = true, tls = true, timeout = true,
-  retry = true, rate_limit = true, auto_operation_id = true, user_agent = true, metadata = true,
-  keepalive = true, max_receive_size = true, proxy = true, on_event = true, max_operations = true,
-}
-local TLS_OPTIONS = { ca_file = true, server_name = true, cert_file = true, key_file = true }
 local CALL_OPTIONS = {
   timeout = true, metadata = true, retry = true, rate_limit = true, auto_operation_id = true,
   api_version = true,
@@ -43,81 +37,6 @@ local CALL_OPTIONS = {
 
 local function bad(message)
   return nil, errors.new("INVALID_OPTION", message)
-end
-
-local function read_file(path, what)
-  local f, err = open(path, "rb")
-  if not f then return nil, "cannot read " .. what .. ": " .. tostring(err) end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
-local function check_metadata(md, what)
-  if md == nil then return true end
-  if type(md) ~= "table" then return nil, what .. " must be a table of header names to values" end
-  for k, v in pairs(md) do
-    if type(k) ~= "string" or type(v) ~= "string" then
-      return nil, what .. " must map header names (strings) to values (strings)"
-    end
-    if k ~= k:lower() then return nil, what .. ": header name '" .. k .. "' must be lowercase" end
-  end
-  return true
-end
-
--- The channel options for the C core from connect's options, or nil, err.
-local function channel_options(o)
-  local ch = { insecure = o.insecure == true, proxy = o.proxy }
-  local tls = o.tls or {}
-  if type(tls) ~= "table" then return nil, "tls must be a table" end
-  for k in pairs(tls) do
-    if not TLS_OPTIONS[k] then return nil, "unknown tls option '" .. tostring(k) .. "'" end
-  end
-  if tls.ca_file then
-    local pem, err = read_file(tls.ca_file, "tls.ca_file")
-    if not pem then return nil, err end
-    ch.root_certs = pem
-  end
-  if (tls.cert_file == nil) ~= (tls.key_file == nil) then
-    return nil, "tls.cert_file and tls.key_file go together"
-  end
-  if tls.cert_file then
-    local cert, err = read_file(tls.cert_file, "tls.cert_file")
-    if not cert then return nil, err end
-    local key, kerr = read_file(tls.key_file, "tls.key_file")
-    if not key then return nil, kerr end
-    ch.cert_chain, ch.private_key = cert, key
-  end
-  ch.server_name = tls.server_name
-  ch.user_agent = (o.user_agent and (o.user_agent .. " ") or "") .. "lua-cloudops/" .. VERSION
-  local ka = o.keepalive
-  if ka == nil then ka = { time = 30, timeout = 15 } end
-  if ka then
-    if type(ka) ~= "table" then return nil, "keepalive must be a table or false" end
-    ch.keepalive_time, ch.keepalive_timeout = ka.time or 30, ka.timeout or 15
-  end
-  ch.max_receive_size = o.max_receive_size or 128 * 1024 * 1024
-  return ch
-end
-
-local function check_types(o)
-  local expect = {
-    endpoint = "string", api_version = "string", insecure = "boolean", timeout = "number",
-    auto_operation_id = "boolean", user_agent = "string", max_receive_size = "number",
-    on_event = "function",
-  }
-  for k, t in pairs(expect) do
-    if o[k] ~= nil and type(o[k]) ~= t then return nil, k .. " must be a " .. t end
-  end
-  if o.timeout and not (o.timeout > 0) then return nil, "timeout must be positive" end
-  if o.proxy ~= nil and o.proxy ~= false and type(o.proxy) ~= "string" then
-    return nil, "proxy must be a URL string or false"
-  end
-  local k = o.api_key
-  if k ~= nil and type(k) ~= "string" and type(k) ~= "function" then
-    return nil, "api_key must be a string or a function returning one"
-  end
-  return true
 end
 
 -- The limiter for a rate_limit option: a bucket, false, or nil, err. "auto" (the default)
@@ -173,12 +92,9 @@ end
 function client.connect(opts)
   opts = opts or {}
   if type(opts) ~= "table" then return bad("connect expects a table of options") end
-  for k in pairs(opts) do
-    if not OPTIONS[k] then return bad("unknown option '" .. tostring(k) .. "'") end
-  end
-  local ok, err = check_types(opts)
+  local ok, err = options.check_types(opts)
   if not ok then return bad(err) end
-  ok, err = check_metadata(opts.metadata, "metadata")
+  ok, err = options.check_metadata(opts.metadata, "metadata")
   if not ok then return bad(err) end
   local policy, perr = retry.policy(opts.retry)
   if policy == nil then return bad(perr) end
@@ -186,7 +102,7 @@ function client.connect(opts)
   if bucket == nil then return bad(lerr) end
   local ops, oerr = operation_slots(opts.max_operations, bucket)
   if ops == nil then return bad(oerr) end
-  local chopts, cerr = channel_options(opts)
+  local chopts, cerr = options.channel_options(opts, VERSION)
   if not chopts then return bad(cerr) end
 
   local api_key = opts.api_key
@@ -262,7 +178,7 @@ function Client:_settings(opts)
   for k in pairs(opts) do
     if not CALL_OPTIONS[k] then return nil, "unknown call option '" .. tostring(k) .. "'" end
   end
-  local ok, err = check_metadata(opts.metadata, "opts.metadata")
+  local ok, err = options.check_metadata(opts.metadata, "opts.metadata")
   if not ok then return nil, err end
   local t = opts.timeout
   if t ~= nil and (type(t) ~= "number" or not (t > 0)) then return nil, "opts.timeout must be a positive number" end
