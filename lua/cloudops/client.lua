@@ -110,7 +110,10 @@ function client.connect(opts)
   if api_key == nil or api_key == "" then
     return bad("no API key: pass api_key or set TEMPORAL_CLOUD_API_KEY")
   end
-  local endpoint = opts.endpoint or DEFAULT_ENDPOINT
+  local kproblem = type(api_key) == "string" and options.key_problem(api_key)
+  if kproblem then return bad(kproblem) end
+  local endpoint, eerr = options.endpoint(opts.endpoint, DEFAULT_ENDPOINT)
+  if not endpoint then return bad(eerr) end
   local self = setmetatable({
     endpoint = endpoint,
     _ch = core.channel(endpoint, chopts),
@@ -155,6 +158,9 @@ function Client:_api_key()
     return nil, errors.new("API_KEY", "the api_key function returned " ..
       (type(v) == "string" and "an empty string" or type(v)) .. ", not a key")
   end
+  local problem = options.key_problem(v)
+  if problem then return nil, errors.new("API_KEY", "the api_key function returned a key that " ..
+    "cannot be sent: " .. problem:gsub("^the API key ", "it ")) end
   return v
 end
 
@@ -333,7 +339,7 @@ local function attempts(self, ch, m, req, payload, s)
     end
     local err = errors.from_status(m.name, code, message, t, h)
     err.attempts = attempt
-    err.retryable = policy and retry.retryable(code, m, req) or false
+    err.retryable = policy and retry.retryable(code, m, req, message) or false
     local paced = false
     if code == codes.RESOURCE_EXHAUSTED then
       refused = refused + 1
