@@ -14,9 +14,10 @@ local slots = require "cloudops.slots"
 local identity = require "cloudops.identity"
 local redis = require "cloudops.redis"
 local options = require "cloudops.options"
+local received = require "cloudops.received"
 
-local type, pairs, pcall, error, tostring, setmetatable, rawget =
-  type, pairs, pcall, error, tostring, setmetatable, rawget
+local type, pairs, pcall, error, tostring, setmetatable, getmetatable, rawget =
+  type, pairs, pcall, error, tostring, setmetatable, getmetatable, rawget
 local now, getenv = core.now, os.getenv
 
 local VERSION = "0.1.0"
@@ -334,6 +335,7 @@ local function attempts(self, ch, m, req, payload, s)
     if anchor then lim:settle(anchor) end
     if resp then
       if lim and lim.succeeded then lim:succeeded() end
+      received.mark(resp, t1)
       emit(self, m, attempt, 0, "OK", t1 - t0, nil)
       return resp, nil, { headers = h, trailers = t, attempts = attempt, duration = t1 - started }
     end
@@ -359,6 +361,9 @@ end
 -- One call: method m resolved. Raises (level 2: the user's call site, since the methods
 -- tail-call this) only for programming mistakes.
 local function invoke(self, m, req, opts)
+  if getmetatable(self) ~= Client then
+    error(m.name .. ": call it as client:" .. m.snake .. "(...), with a colon", 2)
+  end
   local ch = rawget(self, "_ch")
   if not ch then error("the client is closed", 2) end
   if req ~= nil and type(req) ~= "table" then

@@ -185,6 +185,8 @@ describe("the RPCs", function()
     assert.error_matches(function() c:get_namespaces{ page_sise = 1 } end, "did you mean 'page_size'")
     assert.error_matches(function() c:get_namespaces({}, { timout = 1 }) end, "unknown call option 'timout'")
     assert.error_matches(function() c:get_namespaces({}, { metadata = { ["Bad"] = "v" } }) end, "lowercase")
+    assert.error_matches(function() c.get_account({}) end, "GetAccount: call it as client:get_account(...), with a colon", 1, true)
+    assert.error_matches(function() c.get_account() end, "call it as client:get_account", 1, true)
     -- the error points at the caller's line, not inside the library
     local ok, err = pcall(function() c:get_namespaces("x") end)
     assert.is_false(ok)
