@@ -59,7 +59,7 @@ local ok, err = pcall(function()
   local name = "tour-" .. core.random_bytes(3):gsub(".", function(c) return string.format("%02x", c:byte()) end)
   local t0 = core.now()
   local created = check(client:create_namespace { spec = {
-    name = name, regions = { "aws-us-east-1" }, retention_days = 7,
+    name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7,
     api_key_auth = { enabled = true } } })
   printf("CreateNamespace answered at once: %s, operation %s is %s",
     created.namespace, created.async_operation.id, created.async_operation.state)
@@ -117,4 +117,4 @@ if not ok then
   io.stderr:write("tour failed: ", tostring(err), "\n")
   os.exit(1)
 end
-printf("\nDone. The emulator is bin/cloudops-emulator (see --help); API.md has the whole API.")
+printf("\nDone. The emulator is bin/cloudops-emulator (see --help); docs/reference.md has the whole API.")
