@@ -16,7 +16,7 @@ cloudops REPL: Lua 5.4 with a connected client. Type an expression to see its va
   client:get_namespaces{ page_size = 10 }     every RPC is a method, its name in snake_case
   client:call("GetNamespaces", req)          the same, by name
   for u in client:paginate("get_users") do print(u.spec.email) end
-  r = client:create_namespace{ spec = { name = "dev", regions = { "aws-us-east-1" },
+  r = client:create_namespace{ spec = { name = "dev", replicas = { { region = "aws-us-east-1" } },
         retention_days = 7, api_key_auth = { enabled = true } } }
   client:wait(r)                              wait for the operation it started
   client:update("namespace", "dev.emu01", function(ns) ns.spec.retention_days = 14 end)

@@ -9,7 +9,7 @@ local renv = require "cloudops.repl.env"
 local typed = require "cloudops.repl.typed"
 local pretty = require "cloudops.pretty"
 
-local type, tostring, select, load, print, pcall, error = type, tostring, select, load, print, pcall, error
+local type, tostring, select, load, print, pcall, error, pairs = type, tostring, select, load, print, pcall, error, pairs
 local find, format = string.find, string.format
 local getenv, stderr = os.getenv, io.stderr
 
@@ -105,6 +105,11 @@ function repl.main(argv)
     history = history_file(opts),
     word_breaks = complete.WORD_BREAKS,
     complete = function(text, line, first, last) return complete.candidates(env, line, first, last) end,
+    secrets = function()
+      local keys = { getenv("TEMPORAL_CLOUD_API_KEY") }
+      for _, k in pairs(state.emulator and state.emulator.keys or {}) do keys[#keys + 1] = k end
+      return keys
+    end,
   }
 
   if lines.interactive then
@@ -129,9 +134,9 @@ function repl.main(argv)
       if lines.interactive then print() end
       return true
     end
-    lines:remember(line)
     buffer = buffer and (buffer .. "\n" .. line) or line
     local fn, more, err = compile(buffer, env)
+    if fn or not more then lines:remember(buffer) end -- a statement of several lines: one entry
     if fn then
       buffer = nil
       local results = pack(pcall(fn))
