@@ -57,6 +57,17 @@ local function now()
   return require("cloudops.core").now()
 end
 
+--- Whether fn() becomes true within `timeout` seconds (polled every 20 ms): for a spec that
+-- must see something happen before it goes on, instead of sleeping and hoping.
+function helpers.eventually(fn, timeout)
+  local deadline = now() + (timeout or 5)
+  while not fn() do
+    if now() > deadline then return false end
+    require("cloudops.core").sleep(0.02)
+  end
+  return true
+end
+
 --- Whether process pid runs (a zombie, dead but not yet reaped, counts as gone).
 function helpers.alive(pid)
   local f = io.open("/proc/" .. tostring(pid) .. "/stat", "r")

@@ -94,8 +94,16 @@ local function create()
   if type(input) ~= "table" then
     return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"name\":..,\"regions\":[..],\"retention_days\":..}")
   end
-  -- The namespaces made here authenticate their workers with API keys.
-  local req = { spec = { name = input.name, regions = input.regions,
+  -- The namespaces made here authenticate their workers with API keys; "regions" become the
+  -- spec's replicas, one per region.
+  local replicas
+  if type(input.regions) == "table" then
+    replicas = {}
+    for i, region in ipairs(input.regions) do replicas[i] = { region = region } end
+  else
+    replicas = input.regions -- not a list: the client refuses it, naming the field
+  end
+  local req = { spec = { name = input.name, replicas = replicas,
                          retention_days = tonumber(input.retention_days) or input.retention_days,
                          api_key_auth = { enabled = true } } }
   -- A body that does not fit the schema raises in the client (a caller's mistake): a 400 here.
