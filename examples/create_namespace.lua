@@ -36,7 +36,7 @@ end
 local resp, err = client:create_namespace {
   spec = {
     name = name,
-    regions = { region },
+    replicas = { { region = region } },
     retention_days = retention,
     api_key_auth = { enabled = true },
   },
