@@ -155,6 +155,23 @@ function helpers.make_certs()
            other_ca = d .. "/other.pem", client_cert = d .. "/client.pem", client_key = d .. "/client.key" }
 end
 
+--- A TLS test server and a plaintext one: s.start() (for lazy_setup) fills s.certs,
+-- s.tls_server and s.plain_server; s.stop() (for lazy_teardown) stops them.
+function helpers.tls_and_plain_servers()
+  local s = {}
+  function s.start()
+    s.certs = helpers.make_certs()
+    s.tls_server = helpers.test_server{ tls = { cert = s.certs.cert, key = s.certs.key } }
+    s.plain_server = helpers.test_server()
+  end
+  function s.stop()
+    if s.tls_server then s.tls_server.stop() end
+    if s.plain_server then s.plain_server.stop() end
+    helpers.cleanup()
+  end
+  return s
+end
+
 --- Protobuf wire bytes by hand, for specs that need exact or malformed payloads: a varint
 -- (n >= 0, exact below 2^53), and a length-delimited field given its tag byte(s).
 function helpers.varint(n)

@@ -198,19 +198,9 @@ end)
 -- Mistakes a new user makes, which used to be retried for half a minute and then reported in
 -- gRPC's words: each fails at its first attempt, its message led by the likely cause.
 describe("a connection that cannot succeed", function()
-  local certs, tls_server, plain_server
-
-  lazy_setup(function()
-    certs = helpers.make_certs()
-    tls_server = helpers.test_server{ tls = { cert = certs.cert, key = certs.key } }
-    plain_server = helpers.test_server()
-  end)
-
-  lazy_teardown(function()
-    if tls_server then tls_server.stop() end
-    if plain_server then plain_server.stop() end
-    helpers.cleanup()
-  end)
+  local s = helpers.tls_and_plain_servers()
+  lazy_setup(s.start)
+  lazy_teardown(s.stop)
 
   -- The failed call of a client with the default retry policy (8 attempts, 120 s).
   local function fails(opts)
@@ -226,20 +216,20 @@ describe("a connection that cannot succeed", function()
   end
 
   it("TLS against a plaintext server says to connect with insecure = true", function()
-    local err = fails{ endpoint = plain_server.endpoint }
+    local err = fails{ endpoint = s.plain_server.endpoint }
     assert.matches("^the server answered the TLS handshake in plaintext: .* connect with insecure = true", err.message)
     assert.matches("wrong version number", err.message) -- gRPC's own words follow
   end)
 
   it("plaintext against a TLS server says to drop insecure = true", function()
-    local err = fails{ endpoint = tls_server.endpoint, insecure = true }
+    local err = fails{ endpoint = s.tls_server.endpoint, insecure = true }
     assert.matches("connect without insecure = true", err.message)
   end)
 
   it("an untrusted certificate names tls.ca_file, a wrong name tls.server_name", function()
-    assert.matches("give that CA as tls%.ca_file", fails{ endpoint = tls_server.endpoint }.message)
-    assert.matches("tls%.server_name", fails{ endpoint = tls_server.endpoint,
-      tls = { ca_file = certs.ca, server_name = "not-in-the-cert.test" } }.message)
+    assert.matches("give that CA as tls%.ca_file", fails{ endpoint = s.tls_server.endpoint }.message)
+    assert.matches("tls%.server_name", fails{ endpoint = s.tls_server.endpoint,
+      tls = { ca_file = s.certs.ca, server_name = "not-in-the-cert.test" } }.message)
   end)
 
   it("a port nobody listens on says so", function()
