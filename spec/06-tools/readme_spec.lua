@@ -1,4 +1,4 @@
--- The README's Lua blocks run as they are written, in a fresh process from another directory,
+-- The README tour's Lua blocks run as they are written, in a fresh process from another directory,
 -- with the README's own LUA_PATH line for the source tree, against an emulator serving TLS
 -- (its CA trusted through gRPC's GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), the key and the endpoint
 -- in TEMPORAL_CLOUD_API_KEY and TEMPORAL_CLOUD_ENDPOINT: what a user with an account sets.
@@ -9,9 +9,11 @@ local cloudops = require "cloudops"
 local q = helpers.sh_quote
 local README = assert(helpers.read_file(helpers.ROOT .. "README.md"))
 
+-- The Lua blocks of the tour (the section "A quick tour"; other sections hold fragments).
 local function lua_blocks(text)
+  local tour = assert(text:match("\n## A quick tour\n(.-)\n## "), "the README has no section \"A quick tour\"")
   local blocks = {}
-  for block in text:gmatch("\n```lua\n(.-)\n```") do blocks[#blocks + 1] = block end
+  for block in tour:gmatch("\n```lua\n(.-)\n```") do blocks[#blocks + 1] = block end
   return blocks
 end
 
