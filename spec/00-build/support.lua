@@ -15,7 +15,8 @@ function B.schema_dir()
   candidates[#candidates + 1] = helpers.ROOT .. "build/cloud-api"
   for _, dir in ipairs(candidates) do
     if dir ~= "" and helpers.read_file(dir .. "/temporal/api/cloud/cloudservice/v1/service.proto") then
-      return dir
+      -- absolute: the builds that use it run elsewhere (a copy of the tree, luarocks' own dir)
+      return (helpers.run("cd " .. q(dir) .. " && pwd -P"):gsub("\n$", ""))
     end
   end
   error("no Cloud Ops API schema found (CLOUD_API_DIR, build/schema/protos.mk, build/cloud-api): " ..

@@ -119,7 +119,7 @@ describe("bin/cloudops-repl", function()
         { expect = '"[\\w.]+@example\\.com"' },
         { send = "client:create_namespace{ spec = { retention_d\t = 7, na\t = 'x' } } == nil\n" },
         { expect = "true" },
-        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" },
+        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },                                                                -- Ctrl-D
       }, { "--emulator" }, { CLOUDOPS_REPL_HISTORY = history })
       assert.matches("cloudops REPL", text)
@@ -142,7 +142,7 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "cloudops.time.to_\t\t" }, { expect = "to_rfc3339\\s+to_seconds\\s+to_unix" },
-        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" },
+        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
@@ -156,7 +156,7 @@ describe("bin/cloudops-repl", function()
         { send = "x + 1\n" }, { expect = "\\n6\\r?\\n" },
         { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
         { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
-        { send = "x + 2\n" }, { expect = "\\n7\\r?\\n" },
+        { send = "x + 2\n" }, { expect = "\\n7\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
@@ -168,7 +168,7 @@ describe("bin/cloudops-repl", function()
         { send = "abc" }, { send = "\3" }, { expect = "\\^C" },
         -- the emulator would take a moment to stop: it answers for a second after
         { send = "(function() local n = 0 for _ = 1, 20 do n = n + (client:get_current_identity() and 1 or 0) " ..
-                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" },
+                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--emulator", "--no-history" })
     end)
@@ -179,7 +179,7 @@ describe("bin/cloudops-repl", function()
         { expect = "> " },
         { send = "while true do cloudops.time.from_rfc3339('2024-01-02T03:04:05Z') end\n" },
         { send = "\3", pause = 0.3 }, { expect = "interrupted!" },
-        { send = "1 + 1\n" }, { expect = "\\n2\\r?\\n" },
+        { send = "1 + 1\n" }, { expect = "\\n2\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
       assert.matches("error: interrupted!\r?\n", text)
@@ -219,7 +219,7 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "\16\16\n" }, { expect = "> " },  -- Ctrl-P twice: the first old line
-        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" },
+        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
