@@ -104,7 +104,7 @@ $(FETCHED_API_DIR)/$(SERVICE_PROTO):
 # The prepared schema: the files service.proto needs, stripped of REST annotations, and their
 # list. Prepared again when CLOUD_API_DIR names another schema directory.
 $(SCHEMA)/protos.mk: proto/prepare.lua proto/strip.lua proto/rpc_status.proto \
-    $(if $(and $(CLOUD_API_DIR),$(SCHEMA_FROM),$(filter-out $(API_DIR),$(SCHEMA_FROM))),FORCE) | $(SCHEMA_SOURCE)
+    $(if $(and $(CLOUD_API_DIR),$(SCHEMA_FROM),$(filter-out $(realpath $(API_DIR)),$(realpath $(SCHEMA_FROM)))),FORCE) | $(SCHEMA_SOURCE)
 	@test -f "$(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto" || { \
 	  echo "error: $(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto is missing: install libprotobuf-dev" >&2; exit 1; }
 	@rm -rf $(SCHEMA) && mkdir -p $(SCHEMA)
