@@ -1,8 +1,9 @@
 # lua-cloudops build. `make` builds the C core for LUA (lua5.4 by default, or luajit) from the
-# schema in CLOUD_API_DIR; everything generated goes to build/.
+# Cloud Ops API schema in CLOUD_API_DIR, or, when none is given, from the pinned upstream schema
+# it fetches with git into build/cloud-api; everything generated goes to build/.
 
 LUA ?= lua5.4
-CLOUD_API_DIR ?= ../shared/cloud-api
+CLOUD_API_DIR ?=
 PROTOBUF_INCLUDE ?= /usr/include
 # Lua used to run the build's own scripts (proto/*.lua), whichever Lua the module is built for.
 BUILD_LUA ?= lua5.4
@@ -13,7 +14,8 @@ SHELL := /bin/bash
 BUILD := build
 GEN := $(BUILD)/gen
 SCHEMA := $(BUILD)/schema
-API_DIR := $(abspath $(CLOUD_API_DIR))
+FETCHED_API_DIR := $(BUILD)/cloud-api
+SERVICE_PROTO := temporal/api/cloud/cloudservice/v1/service.proto
 
 # luarocks passes LUA_INCDIR (and the interpreter's path as LUA): the headers decide the build.
 ifneq ($(findstring luajit,$(LUA_INCDIR)),)
@@ -45,17 +47,15 @@ CFLAGS_ALL := -std=c11 $(OPT) -fPIC -Wall -Wextra -Wno-unused-parameter -D_GNU_S
               $(LUA_CFLAGS) -Isrc -I$(GEN) $(SANITIZE) $(CFLAGS)
 LDFLAGS_ALL := -shared $(SANITIZE) $(LDFLAGS)
 
-# The schema files the module is built from (DESIGN.md "The schema build").
-CLOUD_PROTOS := $(addprefix temporal/api/cloud/, \
-  account/v1/message.proto auditlog/v1/message.proto billing/v1/message.proto \
-  cloudservice/v1/request_response.proto cloudservice/v1/service.proto \
-  connectivityrule/v1/message.proto identity/v1/message.proto namespace/v1/message.proto \
-  nexus/v1/message.proto operation/v1/message.proto project/v1/message.proto \
-  region/v1/message.proto resource/v1/message.proto sink/v1/message.proto usage/v1/message.proto) \
-  temporal/api/common/v1/message.proto \
-  temporal/api/enums/v1/common.proto temporal/api/enums/v1/event_type.proto \
-  temporal/api/enums/v1/reset.proto
-GOOGLE_PROTOS := $(addprefix google/protobuf/, timestamp.proto duration.proto any.proto struct.proto empty.proto)
+# The schema files the module is built from (DESIGN.md "The schema build"): those service.proto
+# imports, directly or not, listed by proto/prepare.lua in $(SCHEMA)/protos.mk (CLOUD_PROTOS,
+# GOOGLE_PROTOS, SCHEMA_FROM). Goals that need no schema do not make it.
+NO_SCHEMA_GOALS := clean distclean fetch-schema check-schema uninstall
+ifneq ($(filter-out $(NO_SCHEMA_GOALS),$(or $(MAKECMDGOALS),all)),)
+include $(SCHEMA)/protos.mk
+endif
+# The schema directory: CLOUD_API_DIR when given; else the one prepared last; else build/cloud-api.
+API_DIR := $(abspath $(or $(CLOUD_API_DIR),$(SCHEMA_FROM),$(FETCHED_API_DIR)))
 OWN_PROTOS := rpc_status.proto
 ALL_PROTOS := $(CLOUD_PROTOS) $(GOOGLE_PROTOS) $(OWN_PROTOS)
 PROTO_PATH := -I$(SCHEMA) -I$(PROTOBUF_INCLUDE) -Iproto
@@ -67,32 +67,54 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-luajit test-asan test-valgrind bench bench-load demo fuzz install uninstall clean fetch-schema
+.PHONY: all schema check-schema python test test-luajit test-asan test-valgrind bench bench-load demo fuzz install uninstall clean distclean fetch-schema
 
 all: $(CORE_SO)
 
 check-schema:
-	@test -f "$(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto" || { \
+	@test -f "$(API_DIR)/$(SERVICE_PROTO)" || { \
 	  echo "error: CLOUD_API_DIR=$(CLOUD_API_DIR) does not hold the Cloud Ops API schema" >&2; \
-	  echo "  (expected $(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto)." >&2; \
-	  echo "  Point CLOUD_API_DIR at a copy of it, e.g. make CLOUD_API_DIR=../shared/cloud-api," >&2; \
-	  echo "  or fetch the pinned upstream schema with: make fetch-schema CLOUD_API_DIR=vendor/cloud-api" >&2; \
+	  echo "  (expected $(API_DIR)/$(SERVICE_PROTO))." >&2; \
+	  echo "  Point CLOUD_API_DIR at a copy of it, or leave CLOUD_API_DIR out: make then fetches" >&2; \
+	  echo "  the pinned upstream schema with git (make fetch-schema)." >&2; \
 	  exit 1; }
 	@test -f "$(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto" || { \
 	  echo "error: $(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto is missing: install libprotobuf-dev" >&2; exit 1; }
 
-# The prepared schema: service.proto stripped of REST annotations, the rest copied as is.
-$(SCHEMA)/.stamp: proto/strip.lua | check-schema
+# Where the schema comes from: CLOUD_API_DIR, checked; or, when it is not given, the schema
+# prepared last; or the pinned upstream schema, fetched into build/cloud-api the first time
+# (`make clean` keeps it).
+ifneq ($(CLOUD_API_DIR),)
+SCHEMA_SOURCE := check-schema
+else ifeq ($(SCHEMA_FROM),)
+SCHEMA_SOURCE := $(FETCHED_API_DIR)/$(SERVICE_PROTO)
+endif
+$(FETCHED_API_DIR)/$(SERVICE_PROTO):
+	@echo "CLOUD_API_DIR is not set: fetching the pinned Cloud Ops API schema with git into $(FETCHED_API_DIR)"
+	@rm -rf "$(FETCHED_API_DIR).partial"
+	@$(FETCH_SCHEMA) sh proto/fetch-schema.sh "$(abspath $(FETCHED_API_DIR)).partial" || { \
+	  echo "error: could not fetch the Cloud Ops API schema (is this machine offline?). Either" >&2; \
+	  echo "  - build from a copy of it: make CLOUD_API_DIR=/path/to/cloud-api (laid out as" >&2; \
+	  echo "    proto/fetch-schema.sh says: temporal/api/cloud/**, temporal/api/{common,enums}/v1), or" >&2; \
+	  echo "  - fetch from mirrors of the three repositories: make CLOUD_API_REPO=URL" >&2; \
+	  echo "    TEMPORAL_API_REPO=URL GRPC_GATEWAY_REPO=URL (git URLs or paths; the commits are pinned)." >&2; \
+	  rm -rf "$(FETCHED_API_DIR).partial"; exit 1; }
+	@rm -rf "$(FETCHED_API_DIR)" && mv "$(FETCHED_API_DIR).partial" "$(FETCHED_API_DIR)"
+
+# The prepared schema: the files service.proto needs, stripped of REST annotations, and their
+# list. Prepared again when CLOUD_API_DIR names another schema directory.
+$(SCHEMA)/protos.mk: proto/prepare.lua proto/strip.lua proto/rpc_status.proto \
+    $(if $(and $(CLOUD_API_DIR),$(SCHEMA_FROM),$(filter-out $(realpath $(API_DIR)),$(realpath $(SCHEMA_FROM)))),FORCE) | $(SCHEMA_SOURCE)
+	@test -f "$(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto" || { \
+	  echo "error: $(PROTOBUF_INCLUDE)/google/protobuf/timestamp.proto is missing: install libprotobuf-dev" >&2; exit 1; }
 	@rm -rf $(SCHEMA) && mkdir -p $(SCHEMA)
-	@cd "$(API_DIR)" && for f in $(CLOUD_PROTOS); do mkdir -p "$(CURDIR)/$(SCHEMA)/$$(dirname $$f)"; \
-	  cp "$$f" "$(CURDIR)/$(SCHEMA)/$$f" || exit 1; done
-	$(BUILD_LUA) proto/strip.lua "$(API_DIR)/temporal/api/cloud/cloudservice/v1/service.proto" \
-	  $(SCHEMA)/temporal/api/cloud/cloudservice/v1/service.proto
-	@tr -d '[:space:]' < "$(API_DIR)/VERSION" > $(SCHEMA)/VERSION 2>/dev/null || echo unknown > $(SCHEMA)/VERSION
-	@touch $@
+	@$(BUILD_LUA) proto/prepare.lua "$(API_DIR)" "$(PROTOBUF_INCLUDE)" proto $(SCHEMA) $(OWN_PROTOS)
+
+.PHONY: FORCE
+FORCE:
 
 # protoc-c sources, the descriptor set, and the registry generated from it.
-$(GEN)/.stamp: $(SCHEMA)/.stamp proto/gen_registry.lua proto/versioning.lua proto/rpc_status.proto
+$(GEN)/.stamp: $(SCHEMA)/protos.mk proto/gen_registry.lua proto/versioning.lua proto/rpc_status.proto
 	@rm -rf $(GEN) && mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) $(PROTO_PATH) $(ALL_PROTOS)
 	protoc --include_imports --include_source_info --descriptor_set_out=$(GEN)/schema.desc $(PROTO_PATH) $(ALL_PROTOS)
@@ -224,27 +246,39 @@ fuzz: $(FUZZERS) $(FUZZ_DIR)/corpus/.stamp
 
 # ---- install ----------------------------------------------------------------------------------
 
-LUA_LMOD ?= $(shell pkg-config --variable=INSTALL_LMOD $(LUA_PKG) 2>/dev/null || echo $(PREFIX)/share/lua/$(LUA_ABI))
-LUA_CMOD ?= $(shell pkg-config --variable=INSTALL_CMOD $(LUA_PKG) 2>/dev/null || echo $(PREFIX)/lib/lua/$(LUA_ABI))
-LUA_LMOD := $(if $(LUA_LMOD),$(LUA_LMOD),$(PREFIX)/share/lua/$(LUA_ABI))
-LUA_CMOD := $(if $(LUA_CMOD),$(LUA_CMOD),$(PREFIX)/lib/lua/$(LUA_ABI))
+# Under PREFIX (default /usr/local, which Debian's Lua 5.4 and LuaJIT search), or wherever
+# LUA_LMOD, LUA_CMOD and BINDIR say; DESTDIR is prepended to all three.
+LUA_LMOD ?= $(PREFIX)/share/lua/$(LUA_ABI)
+LUA_CMOD ?= $(PREFIX)/lib/lua/$(LUA_ABI)
 LUA_FILES := $(shell find lua -name '*.lua')
 BINDIR ?= $(PREFIX)/bin
 TOOLS := $(notdir $(wildcard bin/cloudops bin/cloudops-emulator bin/cloudops-repl))
+# The interpreter the installed tools run on: the one the core was built for.
+TOOL_LUA := $(if $(filter luajit,$(LUA_PKG)),luajit,$(LUA_PKG))
 
+# The tools are installed knowing where the modules went (their `local INSTALLED` line), so
+# they work from any PREFIX without LUA_PATH.
 install: all
 	@for f in $(LUA_FILES); do d="$(DESTDIR)$(LUA_LMOD)/$$(dirname $${f#lua/})"; \
 	  install -d "$$d" && install -m 644 "$$f" "$$d/" || exit 1; done
 	install -d $(DESTDIR)$(LUA_CMOD)/cloudops
 	install -m 755 $(CORE_SO) $(DESTDIR)$(LUA_CMOD)/cloudops/core.so
 	install -d $(DESTDIR)$(BINDIR)
-	for b in $(TOOLS); do install -m 755 bin/$$b $(DESTDIR)$(BINDIR)/$$b || exit 1; done
+	@for b in $(TOOLS); do \
+	  sed -e '1s|.*|#!/usr/bin/env $(TOOL_LUA)|' \
+	      -e 's|^local INSTALLED = nil .*|local INSTALLED = { lmod = "$(LUA_LMOD)", cmod = "$(LUA_CMOD)" }|' \
+	      bin/$$b > $(DESTDIR)$(BINDIR)/$$b && chmod 755 $(DESTDIR)$(BINDIR)/$$b || exit 1; \
+	  echo "installed $(DESTDIR)$(BINDIR)/$$b"; done
 
 uninstall:
 	rm -rf $(DESTDIR)$(LUA_LMOD)/cloudops $(DESTDIR)$(LUA_LMOD)/cloudops.lua $(DESTDIR)$(LUA_CMOD)/cloudops
 	for b in $(TOOLS); do rm -f $(DESTDIR)$(BINDIR)/$$b; done
 
+# clean keeps the fetched schema (fetching it again needs the network); distclean does not.
 clean:
+	@test -d $(BUILD) && find $(BUILD) -mindepth 1 -maxdepth 1 ! -name cloud-api -exec rm -rf {} + || true
+
+distclean:
 	rm -rf $(BUILD)
 
 # ---- the pinned upstream schema, for networked machines ---------------------------------------
@@ -255,11 +289,12 @@ TEMPORAL_API_REPO ?= https://github.com/temporalio/api.git
 TEMPORAL_API_COMMIT ?= f53963d4489c8a73aa30bd7091fe758f9896c08c
 GRPC_GATEWAY_REPO ?= https://github.com/grpc-ecosystem/grpc-gateway.git
 GRPC_GATEWAY_COMMIT ?= 9648db43c0246058bec6e832bd53adb0cdf4eead
+FETCH_SCHEMA = CLOUD_API_REPO=$(CLOUD_API_REPO) CLOUD_API_COMMIT=$(CLOUD_API_COMMIT) \
+  TEMPORAL_API_REPO=$(TEMPORAL_API_REPO) TEMPORAL_API_COMMIT=$(TEMPORAL_API_COMMIT) \
+  GRPC_GATEWAY_REPO=$(GRPC_GATEWAY_REPO) GRPC_GATEWAY_COMMIT=$(GRPC_GATEWAY_COMMIT)
+# Fetches the pinned schema into CLOUD_API_DIR (default build/cloud-api).
 fetch-schema:
-	CLOUD_API_REPO=$(CLOUD_API_REPO) CLOUD_API_COMMIT=$(CLOUD_API_COMMIT) \
-	TEMPORAL_API_REPO=$(TEMPORAL_API_REPO) TEMPORAL_API_COMMIT=$(TEMPORAL_API_COMMIT) \
-	GRPC_GATEWAY_REPO=$(GRPC_GATEWAY_REPO) GRPC_GATEWAY_COMMIT=$(GRPC_GATEWAY_COMMIT) \
-	  sh proto/fetch-schema.sh "$(API_DIR)"
+	$(FETCH_SCHEMA) sh proto/fetch-schema.sh "$(API_DIR)"
 # ---- readline binding (issue 6) ----
 # cloudops.readline, for bin/cloudops-repl (Lua 5.4 only: the REPL's Lua). Built when
 # libreadline's headers are there; without it the REPL runs without completion and history.

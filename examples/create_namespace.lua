@@ -22,7 +22,6 @@ if not name or not retention then
 end
 
 local client = assert(cloudops.connect {
-  endpoint = os.getenv("TEMPORAL_CLOUD_ENDPOINT"),         -- nil: saas-api.tmprl.cloud:443
   insecure = os.getenv("TEMPORAL_CLOUD_INSECURE") == "1",  -- plaintext: local emulator only
 })
 

@@ -26,7 +26,6 @@ if not prefix or not count then
 end
 
 local client = assert(cloudops.connect {
-  endpoint = os.getenv("TEMPORAL_CLOUD_ENDPOINT"),         -- nil: saas-api.tmprl.cloud:443
   insecure = os.getenv("TEMPORAL_CLOUD_INSECURE") == "1",  -- plaintext: local emulator only
 })
 

@@ -17,7 +17,6 @@ local cloudops = require "cloudops"
 local json = require "cloudops.json"
 
 local client = assert(cloudops.connect {
-  endpoint = os.getenv("TEMPORAL_CLOUD_ENDPOINT"),
   insecure = os.getenv("TEMPORAL_CLOUD_INSECURE") == "1",
 })
 

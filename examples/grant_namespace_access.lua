@@ -35,7 +35,6 @@ if not email or next(grants) == nil then
 end
 
 local client = assert(cloudops.connect {
-  endpoint = os.getenv("TEMPORAL_CLOUD_ENDPOINT"),
   insecure = os.getenv("TEMPORAL_CLOUD_INSECURE") == "1",
 })
 

@@ -28,7 +28,6 @@ if not key_id or not days or days <= 0 then
 end
 
 local client = assert(cloudops.connect {
-  endpoint = os.getenv("TEMPORAL_CLOUD_ENDPOINT"),
   insecure = os.getenv("TEMPORAL_CLOUD_INSECURE") == "1",
 })
 

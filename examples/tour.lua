@@ -119,4 +119,4 @@ if not ok then
   io.stderr:write("tour failed: ", tostring(err), "\n")
   os.exit(1)
 end
-printf("\nDone. The emulator is bin/cloudops-emulator (see --help); API.md has the whole API.")
+printf("\nDone. The emulator is bin/cloudops-emulator (see --help); docs/reference.md has the whole API.")

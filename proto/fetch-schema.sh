@@ -1,6 +1,6 @@
 #!/bin/sh
 # Fetches the Cloud Ops API schema at the pinned upstream commits into DEST, laid out as
-# CLOUD_API_DIR expects (see ../shared/cloud-api/SOURCES.md for the pins):
+# CLOUD_API_DIR expects (the commits are pinned in the Makefile):
 #   temporal/api/cloud/**            from CLOUD_API_REPO at CLOUD_API_COMMIT (with VERSION)
 #   temporal/api/{common,enums}/v1   from TEMPORAL_API_REPO at TEMPORAL_API_COMMIT
 #   google/api/*                     from TEMPORAL_API_REPO too

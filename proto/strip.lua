@@ -100,10 +100,10 @@ local function stripped_statement_end(src, i)
   end
 end
 
-local function strip(src)
-  local out, n = {}, 0
-  local i, copied_to = 1, 1
-  local at_word_start = true
+-- Calls visit(i) at each word start outside comments and strings; visit returns the position
+-- to go on from when it consumed a statement there, or nil.
+local function scan(src, visit)
+  local i, at_word_start = 1, true
   while i <= #src do
     local c = sub(src, i, i)
     local past = skip_comment(src, i)
@@ -112,28 +112,54 @@ local function strip(src)
     elseif c == '"' or c == "'" then
       i, at_word_start = skip_string(src, i), false
     else
-      local e = at_word_start and stripped_statement_end(src, i)
+      local e = at_word_start and visit(i)
       if e then
-        n = n + 1
-        -- a statement alone on its line takes the whole line with it, to keep the output tidy
-        local kept = sub(src, copied_to, i - 1)
-        out[n] = match(kept, "^(.*\n)[ \t]*$") or (find(kept, "^[ \t]*$") and "") or kept
-        local _, eol = find(src, "^[ \t]*\n", e)
-        i = eol and eol + 1 or e
-        copied_to = i
-        at_word_start = true
+        i, at_word_start = e, true
       else
         at_word_start = not match(c, "[%w_%.]")
         i = i + 1
       end
     end
   end
+end
+
+local function strip(src)
+  local out, n = {}, 0
+  local copied_to = 1
+  scan(src, function(i)
+    local e = stripped_statement_end(src, i)
+    if not e then return nil end
+    n = n + 1
+    -- a statement alone on its line takes the whole line with it, to keep the output tidy
+    local kept = sub(src, copied_to, i - 1)
+    out[n] = match(kept, "^(.*\n)[ \t]*$") or (find(kept, "^[ \t]*$") and "") or kept
+    local _, eol = find(src, "^[ \t]*\n", e)
+    copied_to = eol and eol + 1 or e
+    return copied_to
+  end)
   n = n + 1
   out[n] = sub(src, copied_to)
   return table.concat(out)
 end
 
-local M = { strip = strip }
+-- The files a .proto imports (`import "x";`, `import public "x";`, `import weak "x";`), in
+-- order, those in comments and strings left out.
+local function imports(src)
+  local list = {}
+  scan(src, function(i)
+    local path, e = match(src, '^import%s+%a*%s*"([^"]*)"%s*;()', i)
+    if path then list[#list + 1] = path end
+    return e
+  end)
+  return list
+end
+
+local M = { strip = strip, imports = imports }
+
+--- Whether an import is one of the annotation schemas strip removes.
+function M.stripped_import(path)
+  return matches_any(path, STRIPPED_IMPORT)
+end
 
 if arg and arg[0] and match(arg[0], "strip%.lua$") then
   local input, output = arg[1], arg[2]

@@ -57,6 +57,17 @@ local function now()
   return require("cloudops.core").now()
 end
 
+--- Whether fn() becomes true within `timeout` seconds (polled every 20 ms): for a spec that
+-- must see something happen before it goes on, instead of sleeping and hoping.
+function helpers.eventually(fn, timeout)
+  local deadline = now() + (timeout or 5)
+  while not fn() do
+    if now() > deadline then return false end
+    require("cloudops.core").sleep(0.02)
+  end
+  return true
+end
+
 --- Whether process pid runs (a zombie, dead but not yet reaped, counts as gone).
 function helpers.alive(pid)
   local f = io.open("/proc/" .. tostring(pid) .. "/stat", "r")
@@ -142,6 +153,23 @@ function helpers.make_certs()
   assert(ok, "openssl failed")
   return { ca = d .. "/ca.pem", cert = d .. "/server.pem", key = d .. "/server.key",
            other_ca = d .. "/other.pem", client_cert = d .. "/client.pem", client_key = d .. "/client.key" }
+end
+
+--- A TLS test server and a plaintext one: s.start() (for lazy_setup) fills s.certs,
+-- s.tls_server and s.plain_server; s.stop() (for lazy_teardown) stops them.
+function helpers.tls_and_plain_servers()
+  local s = {}
+  function s.start()
+    s.certs = helpers.make_certs()
+    s.tls_server = helpers.test_server{ tls = { cert = s.certs.cert, key = s.certs.key } }
+    s.plain_server = helpers.test_server()
+  end
+  function s.stop()
+    if s.tls_server then s.tls_server.stop() end
+    if s.plain_server then s.plain_server.stop() end
+    helpers.cleanup()
+  end
+  return s
 end
 
 --- Protobuf wire bytes by hand, for specs that need exact or malformed payloads: a varint

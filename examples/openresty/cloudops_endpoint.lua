@@ -94,12 +94,14 @@ local function create()
   if type(input) ~= "table" then
     return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"name\":..,\"regions\":[..],\"retention_days\":..}")
   end
-  -- The namespaces made here authenticate their workers with API keys; each region asked for
-  -- is a replica (the spec's own regions list ended at API version v0.15.0).
-  local replicas = input.regions
-  if type(replicas) == "table" then
+  -- The namespaces made here authenticate their workers with API keys; "regions" become the
+  -- spec's replicas, one per region.
+  local replicas
+  if type(input.regions) == "table" then
     replicas = {}
-    for i, r in ipairs(input.regions) do replicas[i] = { region = r } end
+    for i, region in ipairs(input.regions) do replicas[i] = { region = region } end
+  else
+    replicas = input.regions -- not a list: the client refuses it, naming the field
   end
   local req = { spec = { name = input.name, replicas = replicas,
                          retention_days = tonumber(input.retention_days) or input.retention_days,

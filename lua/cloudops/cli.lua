@@ -21,38 +21,34 @@ local cli = {}
 
 cli.OK, cli.FAILED, cli.USAGE, cli.TIMEOUT = 0, 1, 2, 3
 
-cli.USAGE_TEXT = [[
-usage: cloudops [options] COMMAND [ARGS]
-
-A command line for the Temporal Cloud Ops API, JSON in and out. The API key comes from
-TEMPORAL_CLOUD_API_KEY.
-
+-- The parser: the connection flags, the tool's own, and the words (command and arguments).
+local function parser()
+  local p = args.parser("cloudops", "A command line for the Temporal Cloud Ops API, JSON in " ..
+    "and out. The API key comes from TEMPORAL_CLOUD_API_KEY, the endpoint by default from " ..
+    "TEMPORAL_CLOUD_ENDPOINT.", [[
 commands:
-  call METHOD [JSON|@FILE|@-]    call one RPC (GetNamespaces or get_namespaces); the request
-                                 as JSON text, a file, or stdin; prints the response
-  list METHOD [JSON|@FILE|@-]    every item of every page of a paged RPC, one JSON line each
-  wait OPERATION_ID              wait for an async operation to end; prints it
-  methods                        the RPC names
-  describe NAME                  a method, message or enum: fields and types
-
-options:
-%s
-  --wait                 call: after a mutation, wait for its operation to end, and print
-                         the response with the operation's final state
-  --wait-timeout SECONDS how long wait and --wait wait (default 600)
-  --pretty               indented JSON (call, wait)
-  --proto-names          proto field names (next_page_token) instead of JSON ones (nextPageToken)
-  --json                 describe: the schema's plain description as JSON
-  -h, --help             this text;  --version  the versions
+  call METHOD [JSON|@FILE|@-]   call one RPC (GetNamespaces or get_namespaces); the request as
+                                JSON text, a file, or stdin; prints the response
+  list METHOD [JSON|@FILE|@-]   every item of every page of a paged RPC, one JSON line each
+  wait OPERATION_ID             wait for an async operation to end; prints it
+  methods                       the RPC names
+  describe NAME                 a method, message or enum: fields and types
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
-2 a usage error, 3 a timeout.
-]]
-
-local SPEC = args.spec {
-  wait = "flag", ["wait-timeout"] = "number", pretty = "flag", ["proto-names"] = "flag",
-  json = "flag", help = "flag", version = "flag", aliases = { h = "help" },
-}
+2 a usage error, 3 a timeout.]])
+  p:usage("usage: cloudops [options] COMMAND [ARGS]")
+  p:argument("words"):args("*"):hidden(true)
+  p:flag("--wait", "call: after a mutation, wait for its operation to end, and print the " ..
+    "response with the operation's final state")
+  p:option("--wait-timeout", "how long wait and --wait wait (default 600)"):argname("SECONDS")
+    :convert(args.positive)
+  p:flag("--pretty", "indented JSON (call, wait, describe --json)")
+  p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
+  p:flag("--json", "describe: the schema's plain description as JSON")
+  p:flag("-h --help", "this text")
+  p:flag("--version", "the versions")
+  return p
+end
 
 -- ---- output --------------------------------------------------------------------------------
 
@@ -74,7 +70,7 @@ local function rpc_error(io_, err)
 end
 
 local function json_opts(opts)
-  return { indent = opts.pretty and 2 or nil, proto_names = opts["proto-names"] or nil }
+  return { indent = opts.pretty and 2 or nil, proto_names = opts.proto_names or nil }
 end
 
 local function print_message(io_, type_name, t, opts)
@@ -118,6 +114,7 @@ local function method_and_request(io_, positional, what)
 end
 
 local function connect(opts)
+  if not args.has_key() then return nil, "no API key: set TEMPORAL_CLOUD_API_KEY" end
   local client, err = cloudops.connect(args.connect_options(opts))
   if not client then return nil, tostring(type(err) == "table" and err.message or err) end
   return client
@@ -139,7 +136,7 @@ function commands.call(io_, opts, positional)
   end
   local status = cli.OK
   if opts.wait and type(resp.async_operation) == "table" then
-    local op, werr = client:wait(resp, { timeout = opts["wait-timeout"] or 600 })
+    local op, werr = client:wait(resp, { timeout = opts.wait_timeout or 600 })
     resp.async_operation = op or (werr and werr.operation) or resp.async_operation
     if not op then status = rpc_error(io_, werr) end
   end
@@ -158,7 +155,7 @@ function commands.list(io_, opts, positional)
   end
   local client, cerr = connect(opts)
   if not client then return usage_error(io_, cerr) end
-  local lopts = { indent = nil, proto_names = opts["proto-names"] or nil } -- one object a line
+  local lopts = { indent = nil, proto_names = opts.proto_names or nil } -- one object a line
   for item, err in client:paginate(m.name, req) do
     if not item then
       client:close()
@@ -184,7 +181,7 @@ function commands.wait(io_, opts, positional)
   if positional[3] then return usage_error(io_, "unexpected argument '" .. positional[3] .. "'") end
   local client, cerr = connect(opts)
   if not client then return usage_error(io_, cerr) end
-  local op, err = client:wait(id, { timeout = opts["wait-timeout"] or 600 })
+  local op, err = client:wait(id, { timeout = opts.wait_timeout or 600 })
   client:close()
   if op then
     return print_message(io_, ASYNC_OPERATION, op, opts) and cli.OK or cli.FAILED
@@ -222,10 +219,12 @@ end
 -- stderr } file handles, by default io's.
 function cli.main(argv, io_)
   io_ = io_ or { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr }
-  local opts, positional = args.parse(argv or {}, SPEC)
-  if not opts then return usage_error(io_, positional) end
+  local p = parser()
+  local opts, perr = args.parse(p, argv or {})
+  if not opts then return usage_error(io_, perr) end
+  local positional = opts.words
   if opts.help then
-    io_.stdout:write(format(cli.USAGE_TEXT, args.CONNECTION_HELP))
+    io_.stdout:write(args.help(p))
     return cli.OK
   end
   if opts.version then

@@ -45,28 +45,8 @@ function M.serve(opts)
   return how
 end
 
--- This file's directory, to find bin/cloudops-emulator in a source tree.
-local function here()
-  local src = debug.getinfo(1, "S").source
-  return (src:sub(1, 1) == "@" and src:sub(2) or ""):match("^(.*)/[^/]*$") or "."
-end
-
 local function shell_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
-local function file_exists(p)
-  local f = io.open(p, "rb")
-  if f then f:close() return true end
-  return false
-end
-
--- The launcher: opts.bin, the source tree's bin/ (lua/cloudops/../../bin), or the PATH.
-local function find_bin(opts)
-  if opts.bin then return opts.bin end
-  local p = here() .. "/../../bin/cloudops-emulator"
-  if file_exists(p) then return p end
-  return "cloudops-emulator"
 end
 
 -- Option table -> command line flags of bin/cloudops-emulator.
@@ -121,26 +101,50 @@ local function sleep(s)
   if has_core then core.sleep(s) else os.execute("sleep " .. s) end
 end
 
--- Starts bin/cloudops-emulator as a child process and waits for its banner. opts: the
--- options of `new` that have flags (port, profile, op_duration, op_pending, check_duration,
--- latency, rate_limits, max_operations, default_page_size, max_page_size, max_projects,
--- faults, seed, state_file, log, api_key, account_id, tls = { cert_file, key_file }), plus
--- lua (the interpreter; default: the one running, lua5.4 or luajit), bin (the launcher) and
--- timeout (seconds to wait).
+-- The command that runs the emulator's command line: opts.bin under opts.lua when given;
+-- else this process's own interpreter (/proc: the one that found these modules and the core)
+-- running cloudops.emulator.cli with this process's package.path and package.cpath, so that
+-- it works the same in a source tree, after `make install` and in a luarocks tree (whose
+-- bin/ holds shell wrappers, not Lua). The fallback interpreter is lua5.4 or luajit.
+local function command(opts, args)
+  local fallback = rawget(_G, "jit") and "luajit" or "lua5.4"
+  local lua = opts.lua and shell_quote(opts.lua) or
+    format([["$(exe=$(readlink /proc/$PPID/exe 2>/dev/null); case "${exe##*/}" in lua*|luajit*) echo "$exe";; *) echo %s;; esac)"]], fallback)
+  if opts.bin then return lua .. " " .. shell_quote(opts.bin) .. " " .. concat(args, " ") end
+  local quoted = {}
+  for i, a in ipairs(args) do quoted[i] = format("%q", a) end
+  local code = format("package.path = %q; package.cpath = %q; os.exit(require('cloudops.emulator.cli').main({ %s }))",
+    package.path, package.cpath, concat(quoted, ", "))
+  return lua .. " -e " .. shell_quote(code)
+end
+
+-- Starts the emulator (its command line, cloudops-emulator) as a child process and waits for
+-- its banner. opts: the options of `new` that have flags (port, profile, op_duration,
+-- op_pending, check_duration, latency, rate_limits, max_operations, default_page_size,
+-- max_page_size, max_projects, faults, seed, state_file, log, api_key, account_id,
+-- tls = { cert_file, key_file }), plus lua (the
+-- interpreter; default: the one running), bin (a launcher script to run instead) and timeout
+-- (seconds).
+-- The child gets a session of its own (setsid), so a Ctrl-C meant for this process (a REPL)
+-- does not reach it; it exits when this process does.
 -- Returns { endpoint, port, api_key (the owner's), keys = { owner, admin, developer,
 -- reader }, pid, stop = function } or nil, err.
 function M.spawn(opts)
   opts = opts or {}
-  local lua = opts.lua or (rawget(_G, "jit") and "luajit" or "lua5.4")
   local errfile = os.tmpname()
   local stopfile = os.tmpname()
   os.remove(stopfile)
-  local argv = { shell_quote(lua), shell_quote(find_bin(opts)), "--exit-with-parent",
-                 "--stop-file", shell_quote(stopfile) }
-  for _, a in ipairs(flags(opts)) do argv[#argv + 1] = shell_quote(a) end
-  -- popen's sh prints its pid and then becomes the emulator, so the pid is the emulator's
-  -- and its parent is this process (--exit-with-parent watches for that to change).
-  local cmd = format("exec 2>%s; echo $$; exec %s", shell_quote(errfile), concat(argv, " "))
+  local args = { "--exit-with-parent", "--stop-file", stopfile }
+  for _, a in ipairs(flags(opts)) do args[#args + 1] = a end
+  if opts.bin then
+    for i, a in ipairs(args) do args[i] = shell_quote(a) end
+  end
+  -- popen's sh prints its pid and then becomes the emulator (setsid execs in place: sh leads
+  -- no process group), so the pid is the emulator's and its parent is this process
+  -- (--exit-with-parent watches for that to change).
+  local run = command(opts, args)
+  local cmd = format("exec 2>%s; echo $$; if command -v setsid >/dev/null; then exec setsid %s; else exec %s; fi",
+    shell_quote(errfile), run, run)
   local pipe = io.popen(cmd, "r")
   if not pipe then os.remove(errfile) return nil, "cannot start the emulator" end
   local pid = tonumber(pipe:read("*l") or "")

@@ -2,6 +2,7 @@
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
 local any = require "cloudops.any"
+local diagnosis = require "cloudops.diagnosis"
 
 local setmetatable, getmetatable, ipairs, type = setmetatable, getmetatable, ipairs, type
 local format = string.format
@@ -53,6 +54,9 @@ end
 
 --- The error for a failed RPC.
 function errors.from_status(method, code, message, trailers, headers)
+  -- A connection that cannot succeed names its likely cause first (cloudops.diagnosis).
+  local cause = diagnosis.cause(code, message)
+  if cause then message = cause .. " (" .. message .. ")" end
   return setmetatable({
     code = code,
     name = codes[code] or "UNKNOWN",

@@ -3,6 +3,7 @@
 -- the server's own hint).
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
+local diagnosis = require "cloudops.diagnosis"
 
 local min, max, tonumber, tostring, type, pairs, ipairs =
   math.min, math.max, tonumber, tostring, type, pairs, ipairs
@@ -40,8 +41,11 @@ function retry.policy(opt, base)
   return p
 end
 
---- Whether a failure with this code may be retried for this method and request.
-function retry.retryable(code, method, req)
+--- Whether a failure with this code (and message) may be retried for this method and request.
+-- A connection that cannot succeed (cloudops.diagnosis: a plaintext server, a refused port, a
+-- name that does not resolve) is not retried: it would only fail again, for a minute.
+function retry.retryable(code, method, req, message)
+  if message and diagnosis.cause(code, message) then return false end
   if code == codes.RESOURCE_EXHAUSTED or code == codes.UNAVAILABLE
      or (code == codes.DEADLINE_EXCEEDED and not method.mutation) then
     -- A mutation is sent again only when its async_operation_id makes it idempotent.

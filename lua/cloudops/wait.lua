@@ -3,6 +3,7 @@
 -- between polls, within a timeout.
 local errors = require "cloudops.errors"
 local codes = require "cloudops.codes"
+local received = require "cloudops.received"
 
 local type, pairs, error, tostring, tonumber = type, pairs, error, tostring, tonumber
 local min, max = math.min, math.max
@@ -34,7 +35,12 @@ local function options(opts)
 end
 
 -- The operation id and the operation table given (nil for a bare id), or nil, message.
-local function operation_of(op)
+local function operation_of(op, opts)
+  if op == nil and errors.is(opts) then
+    -- client:wait(client:create_namespace{...}) after a failed create
+    return nil, "wait: got nil and an error where an operation belongs (the call that was to " ..
+      "start it failed; check its result before waiting): " .. tostring(opts)
+  end
   if type(op) == "string" then
     if op == "" then return nil, "wait: the operation id is empty" end
     return op, nil
@@ -56,11 +62,12 @@ local function seconds(d)
   return s > 0 and s or nil
 end
 
--- The operation itself, or nil and the error for a FAILED/CANCELLED/REJECTED end.
-local function outcome(op)
+-- The operation itself, or nil and the error for a FAILED/CANCELLED/REJECTED end. id: the one
+-- waited for (a server's answer may lack its own).
+local function outcome(op, id)
   local name = TERMINAL[op.state]
   if not name then return op end
-  return nil, errors.new(name, op.failure_reason or ("operation " .. op.id .. " ended " .. op.state),
+  return nil, errors.new(name, op.failure_reason or ("operation " .. id .. " ended " .. op.state),
     { operation = op, method = "GetAsyncOperation" })
 end
 
@@ -99,18 +106,21 @@ local function cut_by_wait(self, err, opts, left)
 end
 
 return function(self, op, opts)
+  local id, last = operation_of(op, opts)
+  if not id then error(last, 2) end
   local o, oerr = options(opts)
   if not o then error(oerr, 2) end
-  local id, last = operation_of(op)
-  if not id then error(last, 2) end
-  if last and TERMINAL[last.state] ~= nil then return outcome(last) end
+  if last and TERMINAL[last.state] ~= nil then return outcome(last, id) end
   local clock, sleep = self._clock, self._sleep
   local deadline = clock() + o.timeout
   local pause
-  -- An operation table already says when to look; a bare id is polled at once.
+  -- An operation table already says when to look, counted from when it was received (an
+  -- old one is polled at once); a bare id is polled at once.
   if last then
     pause = next_pause(last, nil, o)
-    sleep(min(pause, deadline - clock()))
+    local at = received.at(op) or received.at(last)
+    local left = min(pause - (at and clock() - at or 0), deadline - clock())
+    if left > 0 then sleep(left) end
   end
   while true do
     local popts = poll_options(self, deadline - clock(), o)
@@ -122,7 +132,7 @@ return function(self, op, opts)
       return nil, err
     end
     last = resp.async_operation or last
-    if last and TERMINAL[last.state] ~= nil then return outcome(last) end
+    if last and TERMINAL[last.state] ~= nil then return outcome(last, id) end
     if left <= 0 then return nil, timed_out(id, o, last) end
     pause = next_pause(last, pause, o)
     -- The last poll is at the deadline, not after it.

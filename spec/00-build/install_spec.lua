@@ -1,51 +1,141 @@
+-- Installing, checked from outside the tree as a user would: `make install PREFIX=`, luarocks
+-- (make, a packed binary rock, a source rock from a git mirror of this tree), and the tools and
+-- `require("cloudops.emulator").spawn()` working from what was installed, from / with a clean
+-- environment.
 local helpers = require "helpers"
+local B = require "00-build.support"
 
--- Loads cloudops from an install tree in a fresh Lua (5.4 by default) and lists its methods.
-local function load_from(lmod, cmod, lua)
-  local code = ([[package.path = %q .. "/?.lua;" .. %q .. "/?/init.lua"
-package.cpath = %q .. "/?.so"
-local c = require "cloudops"
-io.write(#c.methods(), " ", package.searchpath("cloudops.core", package.cpath))]]):format(lmod, lmod, cmod)
-  return helpers.run("cd / && " .. (lua or "lua5.4") .. " -e " .. helpers.sh_quote(code) .. " 2>&1")
+local q = helpers.sh_quote
+local root = q(helpers.ROOT)
+
+-- A check run from / in a clean environment, with LUA_PATH/LUA_CPATH (or `luarocks path`)
+-- pointing at an install: loads cloudops, spawns the emulator, calls it.
+local CHECK = [[
+local cloudops = require "cloudops"
+local emu = assert(require("cloudops.emulator").spawn())
+local c = assert(cloudops.connect{ endpoint = emu.endpoint, insecure = true, api_key = emu.api_key })
+local who = assert(c:get_current_identity())
+c:close()
+emu.stop()
+io.write(#cloudops.methods(), " ", package.searchpath("cloudops.core", package.cpath), " ", who.user.spec.email)
+]]
+
+local function clean_env(extra)
+  return "cd / && env -i PATH=/usr/bin:/bin HOME=" .. q(helpers.tmpdir()) .. " " .. (extra or "")
 end
 
-describe("installing", function()
-  local root = helpers.sh_quote(helpers.ROOT)
+-- CHECK with the module directories of an install.
+local function check(lmod, cmod, lua)
+  return helpers.run(clean_env("LUA_PATH=" .. q(lmod .. "/?.lua;" .. lmod .. "/?/init.lua;;") ..
+    " LUA_CPATH=" .. q(cmod .. "/?.so;;")) .. " " .. (lua or "lua5.4") .. " -e " .. q(CHECK) .. " 2>&1")
+end
 
-  it("make install puts a working module in the Lua module directories", function()
-    local d = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install LUA_LMOD=" .. d ..
-      "/share LUA_CMOD=" .. d .. "/lib BINDIR=" .. d .. "/bin 2>&1")
+-- CHECK in a luarocks tree, its paths from `luarocks path`.
+local function check_tree(tree)
+  return helpers.run(clean_env() .. " sh -c " .. q("eval \"$(luarocks --lua-version=5.4 path --tree " .. q(tree) ..
+    ")\" && lua5.4 -e " .. q(CHECK)) .. " 2>&1")
+end
+
+-- The tools of bin/ installed there: the command line lists the methods, the emulator starts.
+local function check_tools(bindir)
+  local out, ok = helpers.run(clean_env() .. q(bindir .. "/cloudops") .. " methods 2>&1")
+  assert.is_true(ok, out)
+  assert.matches("^GetCurrentIdentity\n", out)
+  out, ok = helpers.run(clean_env() .. q(bindir .. "/cloudops-emulator") .. " --help 2>&1")
+  assert.is_true(ok, out)
+  assert.matches("^usage: cloudops%-emulator", out)
+end
+
+local function has(cmd) return select(2, helpers.run("command -v " .. cmd .. " >/dev/null")) end
+
+describe("installing", function()
+  local schema
+  lazy_setup(function() schema = B.schema_dir() end)
+  lazy_teardown(helpers.cleanup)
+
+  it("make install PREFIX= puts everything under that prefix, working from there", function()
+    -- every file under DESTDIR/PREFIX, nothing beside it
+    local stage = helpers.tmpdir()
+    local out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install DESTDIR=" .. q(stage) ..
+      " PREFIX=/opt/cloudops 2>&1")
     assert.is_true(ok, out)
-    local _, has_emulator = helpers.run("test -x " .. d .. "/bin/cloudops-emulator")
-    assert.is_true(has_emulator)
-    out, ok = load_from(d .. "/share", d .. "/lib")
+    local outside = helpers.run("cd " .. q(stage) .. " && find . -type f ! -path './opt/cloudops/*'")
+    assert.equal("", outside)
+    for _, f in ipairs{ "share/lua/5.4/cloudops/init.lua", "share/lua/5.4/cloudops/emulator/cli.lua",
+                        "lib/lua/5.4/cloudops/core.so", "bin/cloudops", "bin/cloudops-emulator", "bin/cloudops-repl" } do
+      assert.truthy(helpers.read_file(stage .. "/opt/cloudops/" .. f), f)
+    end
+    -- installed for real under a prefix: the tools and a script of one's own work from there
+    local prefix = helpers.tmpdir()
+    out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install PREFIX=" .. q(prefix) .. " 2>&1")
     assert.is_true(ok, out)
-    assert.equal("88 " .. d .. "/lib/cloudops/core.so", out)
+    check_tools(prefix .. "/bin")
+    out, ok = check(prefix .. "/share/lua/5.4", prefix .. "/lib/lua/5.4")
+    assert.is_true(ok, out)
+    assert.equal("88 " .. prefix .. "/lib/lua/5.4/cloudops/core.so owner@example.com", out)
   end)
 
-  it("luarocks make installs a working module from the rockspec", function()
-    local _, has = helpers.run("command -v luarocks")
-    if not has then pending("luarocks is not installed") return end
-    local d = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && luarocks --lua-version=5.4 make --tree=" .. d .. " 2>&1")
+  it("luarocks make installs a working module, tools and emulator", function()
+    assert.is_true(has("luarocks"), "luarocks is not installed (bin/install-deps installs it)")
+    local tree = helpers.tmpdir()
+    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) ..
+      " luarocks --lua-version=5.4 make --deps-mode=none --tree=" .. q(tree) .. " 2>&1")
     assert.is_true(ok, out)
-    out, ok = load_from(d .. "/share/lua/5.4", d .. "/lib/lua/5.4")
+    check_tools(tree .. "/bin")
+    out, ok = check_tree(tree)
     assert.is_true(ok, out)
-    assert.equal("88 " .. d .. "/lib/lua/5.4/cloudops/core.so", out)
+    assert.equal("88 " .. tree .. "/lib/lua/5.4/cloudops/core.so owner@example.com", out)
+
+    -- packed as a binary rock, installed elsewhere
+    local packdir = helpers.tmpdir()
+    out, ok = helpers.run("cd " .. q(packdir) .. " && luarocks --lua-version=5.4 --tree=" .. q(tree) ..
+      " pack lua-cloudops 2>&1 && ls")
+    assert.is_true(ok, out)
+    local rock = assert(out:match("(lua%-cloudops%-0%.1%.0%-1%.[%w_%-]+%.rock)"), out)
+    local tree2 = helpers.tmpdir()
+    out, ok = helpers.run("luarocks --lua-version=5.4 install --deps-mode=none --tree=" .. q(tree2) .. " " ..
+      q(packdir .. "/" .. rock) .. " 2>&1")
+    assert.is_true(ok, out)
+    check_tools(tree2 .. "/bin")
+    out, ok = check_tree(tree2)
+    assert.is_true(ok, out)
+    assert.equal("88 " .. tree2 .. "/lib/lua/5.4/cloudops/core.so owner@example.com", out)
+  end)
+
+  it("the rockspec builds from its source (a git tag), as a source rock", function()
+    assert.is_true(has("luarocks") and has("git"), "luarocks or git is not installed")
+    -- a mirror of this tree with the rockspec's tag; the rockspec's public URL pointed at it
+    local tree = B.tree_copy()
+    local rockspec = assert(helpers.read_file(tree .. "/lua-cloudops-0.1.0-1.rockspec"))
+    assert.matches('url = "git%+https://github%.com/[%w%-]+/lua%-cloudops%.git"', rockspec)
+    assert.matches('tag = "v0%.1%.0"', rockspec)
+    assert.matches('"lua%-cjson >= 2%.1"', rockspec)
+    B.sh("cd " .. q(tree) .. " && git init -q && git add -A && git -c user.name=s -c user.email=s@x commit -qm r && git tag v0.1.0")
+    local work = helpers.tmpdir()
+    helpers.write_file(work .. "/lua-cloudops-0.1.0-1.rockspec",
+      (rockspec:gsub('url = "git%+https://[^"]+"', 'url = "git+file://' .. tree .. '"')))
+    local out, ok = helpers.run("cd " .. q(work) .. " && luarocks --lua-version=5.4 pack lua-cloudops-0.1.0-1.rockspec 2>&1")
+    assert.is_true(ok, out)
+    local target = helpers.tmpdir()
+    out, ok = helpers.run("cd " .. q(work) .. " && CLOUD_API_DIR=" .. q(schema) ..
+      " luarocks --lua-version=5.4 install --deps-mode=none --tree=" .. q(target) ..
+      " lua-cloudops-0.1.0-1.src.rock 2>&1")
+    assert.is_true(ok, out)
+    out, ok = check_tree(target)
+    assert.is_true(ok, out)
+    assert.equal("88 " .. target .. "/lib/lua/5.4/cloudops/core.so owner@example.com", out)
   end)
 
   it("luarocks make builds for LuaJIT when luarocks targets it (its headers)", function()
-    local _, has = helpers.run("command -v luarocks && command -v luajit && test -f /usr/include/luajit-2.1/lua.h")
-    if not has then pending("luarocks, luajit or LuaJIT's headers are not installed") return end
-    local d = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && luarocks --lua-version=5.1 make --tree=" .. d ..
+    assert.is_true(has("luarocks") and has("luajit") and helpers.read_file("/usr/include/luajit-2.1/lua.h") ~= nil,
+      "luarocks, luajit or LuaJIT's headers (libluajit2-5.1-dev) are not installed")
+    local tree = helpers.tmpdir()
+    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) ..
+      " luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. q(tree) ..
       " LUA_INCDIR=/usr/include/luajit-2.1 2>&1")
     assert.is_true(ok, out)
-    out, ok = load_from(d .. "/share/lua/5.1", d .. "/lib/lua/5.1", "luajit")
+    out, ok = check(tree .. "/share/lua/5.1", tree .. "/lib/lua/5.1", "luajit")
     assert.is_true(ok, out)
-    assert.equal("88 " .. d .. "/lib/lua/5.1/cloudops/core.so", out)
+    assert.equal("88 " .. tree .. "/lib/lua/5.1/cloudops/core.so owner@example.com", out)
   end)
-
-  lazy_teardown(helpers.cleanup)
 end)

@@ -166,13 +166,20 @@ describe("calls against a gRPC server", function()
   end)
 end)
 
-describe("a server that is not there", function()
-  it("gives UNAVAILABLE, retried with backoff, and says how many attempts were made", function()
+describe("UNAVAILABLE", function()
+  local server
+  lazy_setup(function() server = helpers.test_server() end)
+  lazy_teardown(function()
+    if server then server.stop() end
+    helpers.cleanup()
+  end)
+
+  it("from a server is retried with backoff, and says how many attempts were made", function()
     local events = {}
-    local c = assert(cloudops.connect{ endpoint = "127.0.0.1:1", insecure = true, api_key = "secret-key-1",
+    local c = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "secret-key-1",
                                        rate_limit = false, retry = { initial = 0.01, max = 0.02, max_attempts = 3 },
                                        on_event = function(ev) events[#events + 1] = ev end })
-    local resp, err = c:get_namespaces{}
+    local resp, err = c:get_namespaces({}, { metadata = { ["x-test-code"] = "14" } })
     assert.is_nil(resp)
     assert.equal("UNAVAILABLE", err.name)
     assert.is_true(err.retryable)
@@ -188,6 +195,21 @@ describe("a server that is not there", function()
     end
     assert.is_number(events[1].delay)
     assert.is_nil(events[3].delay)
+    c:close()
+  end)
+
+  it("from a port nobody listens on is not retried: retrying cannot help (connect_spec times it)", function()
+    local events = {}
+    local c = assert(cloudops.connect{ endpoint = "127.0.0.1:1", insecure = true, api_key = "secret-key-1",
+                                       rate_limit = false, retry = { initial = 0.01, max = 0.02, max_attempts = 3 },
+                                       on_event = function(ev) events[#events + 1] = ev end })
+    local resp, err = c:get_namespaces{}
+    assert.is_nil(resp)
+    assert.equal("UNAVAILABLE", err.name)
+    assert.is_false(err.retryable)
+    assert.equal(1, err.attempts)
+    assert.equal(1, #events)
+    assert.is_nil(events[1].delay)
     c:close()
   end)
 end)

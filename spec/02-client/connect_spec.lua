@@ -27,6 +27,81 @@ describe("cloudops.connect", function()
     end
   end)
 
+  it("returns nil, err (never raises) for sizes, times and endpoints out of range, saying what to write", function()
+    local cases = {
+      { { max_receive_size = -1 }, "max_receive_size must be a positive whole number, got %-1" },
+      { { max_receive_size = 0 / 0 }, "max_receive_size .* got NaN" },
+      { { max_receive_size = 2 ^ 40 }, "at most 2147483647" },
+      { { keepalive = { time = -5 } }, "keepalive%.time must be a positive number" },
+      { { keepalive = { time = "x" } }, "keepalive%.time must be a positive number, got string" },
+      { { keepalive = { tmie = 5 } }, "unknown keepalive setting 'tmie'" },
+      { { timeout = 0 / 0 }, "timeout must be a positive number" },
+      { { timeout = math.huge }, "timeout must be a positive number, got inf" },
+      { { endpoint = "" }, "endpoint is empty; write \"host:port\"" },
+      { { endpoint = ("h"):rep(300) .. ":443" }, "longer than 255" },
+      { { endpoint = "127.0.0.1" }, "endpoint \"127%.0%.0%.1\" has no port; write \"127%.0%.0%.1:443\"" },
+      { { endpoint = "http://127.0.0.1:7233" }, "is a URL, not host:port; write \"127%.0%.0%.1:7233\" with insecure = true" },
+      { { endpoint = "https://saas-api.tmprl.cloud:443/" }, "write \"saas%-api%.tmprl%.cloud:443\"$" },
+      { { endpoint = "127.0.0.1:7233\0junk" }, "control character" },
+      { { endpoint = "host:70000" }, "not 1 to 65535" },
+      { { endpoint = "a b:1" }, "space" },
+      { { api_key = "key\n" }, "newline at byte 4 %(read from a file%? strip the line end%)" },
+      { { api_key = "k\1ey" }, "control character 1 at byte 2" },
+      { { api_version = "v1\r\n" }, "api_version holds a carriage return" },
+      { { metadata = { ["x-a"] = "\255" } }, "the value of 'x%-a' holds a non%-ASCII byte" },
+      { { metadata = { ["x a"] = "v" } }, "not a header name" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, client, err = pcall(connect, c[1])
+      assert.is_true(ok, client)
+      assert.is_nil(client)
+      assert.equal("INVALID_OPTION", err.name)
+      assert.matches(c[2], err.message)
+      assert.not_matches("key\n", err.message, 1, true) -- a key is never quoted back
+    end
+    -- binary values are fine under a -bin name, and a bracketed IPv6 address with a port is an endpoint
+    local c = assert(connect{ metadata = { ["x-raw-bin"] = "\0\255" }, endpoint = "[::1]:7233" })
+    assert.equal("[::1]:7233", c.endpoint)
+    c:close()
+  end)
+
+  it("refuses, at the call, a key from the api_key function that a header cannot carry", function()
+    local c = assert(connect{ api_key = function() return "key\n" end, endpoint = "127.0.0.1:1", insecure = true })
+    local ok, resp, err = pcall(c.get_namespaces, c, {})
+    assert.is_true(ok, resp)
+    assert.is_nil(resp)
+    assert.equal("API_KEY", err.name)
+    assert.matches("newline", err.message)
+    c:close()
+  end)
+
+  it("takes its default endpoint from TEMPORAL_CLOUD_ENDPOINT, checked like the option", function()
+    local server = helpers.test_server()
+    local code = [[
+      local cloudops = require "cloudops"
+      local c, err = cloudops.connect{ insecure = true, api_key = "k", retry = false }
+      if not c then print(err) return end
+      if c.endpoint:find("^127%.0%.0%.1:") then -- never a call to anything but the spec's server
+        local resp, cerr = c:get_namespaces{}
+        print(c.endpoint, resp and "ok" or tostring(cerr))
+      else
+        print(c.endpoint)
+      end
+    ]]
+    local function run(env)
+      return helpers.run(env .. " " .. helpers.LUA .. " -e " .. helpers.sh_quote("package.path = " ..
+        ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)) ..
+        " -e " .. helpers.sh_quote(code) .. " 2>&1")
+    end
+    local out = run("TEMPORAL_CLOUD_ENDPOINT=" .. server.endpoint)
+    local out_bad = run("TEMPORAL_CLOUD_ENDPOINT=127.0.0.1")
+    local out_default = run("TEMPORAL_CLOUD_ENDPOINT=")
+    server.stop()
+    assert.equal(server.endpoint .. "\tok\n", out)
+    assert.matches("INVALID_OPTION: TEMPORAL_CLOUD_ENDPOINT \"127%.0%.0%.1\" has no port", out_bad)
+    assert.equal("saas-api.tmprl.cloud:443\n", out_default) -- unset or empty: Temporal Cloud
+  end)
+
   it("fails at connect when tls.ca_file cannot be read", function()
     local c, err = connect{ tls = { ca_file = "/nonexistent/ca.pem" } }
     assert.is_nil(c)
@@ -110,10 +185,65 @@ describe("the RPCs", function()
     assert.error_matches(function() c:get_namespaces{ page_sise = 1 } end, "did you mean 'page_size'")
     assert.error_matches(function() c:get_namespaces({}, { timout = 1 }) end, "unknown call option 'timout'")
     assert.error_matches(function() c:get_namespaces({}, { metadata = { ["Bad"] = "v" } }) end, "lowercase")
+    assert.error_matches(function() c.get_account({}) end, "GetAccount: call it as client:get_account(...), with a colon", 1, true)
+    assert.error_matches(function() c.get_account() end, "call it as client:get_account", 1, true)
     -- the error points at the caller's line, not inside the library
     local ok, err = pcall(function() c:get_namespaces("x") end)
     assert.is_false(ok)
     assert.matches("connect_spec%.lua:%d+:", err)
     c:close()
+  end)
+end)
+
+-- Mistakes a new user makes, which used to be retried for half a minute and then reported in
+-- gRPC's words: each fails at its first attempt, its message led by the likely cause.
+describe("a connection that cannot succeed", function()
+  local s = helpers.tls_and_plain_servers()
+  lazy_setup(s.start)
+  lazy_teardown(s.stop)
+
+  -- The failed call of a client with the default retry policy (8 attempts, 120 s).
+  local function fails(opts)
+    opts.api_key, opts.rate_limit = "k", false
+    local c = assert(cloudops.connect(opts))
+    local resp, err = c:get_namespaces{}
+    c:close()
+    assert.is_nil(resp)
+    assert.equal("UNAVAILABLE", err.name)
+    assert.equal(1, err.attempts)
+    assert.is_false(err.retryable)
+    return err
+  end
+
+  it("TLS against a plaintext server says to connect with insecure = true", function()
+    local err = fails{ endpoint = s.plain_server.endpoint }
+    assert.matches("^the server answered the TLS handshake in plaintext: .* connect with insecure = true", err.message)
+    assert.matches("wrong version number", err.message) -- gRPC's own words follow
+  end)
+
+  it("plaintext against a TLS server says to drop insecure = true", function()
+    local err = fails{ endpoint = s.tls_server.endpoint, insecure = true }
+    assert.matches("connect without insecure = true", err.message)
+  end)
+
+  it("an untrusted certificate names tls.ca_file, a wrong name tls.server_name", function()
+    assert.matches("give that CA as tls%.ca_file", fails{ endpoint = s.tls_server.endpoint }.message)
+    assert.matches("tls%.server_name", fails{ endpoint = s.tls_server.endpoint,
+      tls = { ca_file = s.certs.ca, server_name = "not-in-the-cert.test" } }.message)
+  end)
+
+  it("a port nobody listens on says so", function()
+    assert.matches("^nothing accepts connections at the endpoint", fails{ endpoint = "127.0.0.1:1", insecure = true }.message)
+  end)
+
+  it("keeps retrying what the server itself reports as UNAVAILABLE, whatever its words", function()
+    local retry = require "cloudops.retry"
+    local read = { name = "GetNamespaces", mutation = false }
+    assert.is_true(retry.retryable(14, read, {}, "upstream: Connection refused"))
+    assert.is_false(retry.retryable(14, read, {}, "failed to connect to all addresses; last error: " ..
+      "UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused"))
+    local diagnosis = require "cloudops.diagnosis"
+    assert.matches("host name does not resolve", diagnosis.cause(14, "DNS resolution failed for " ..
+      "nope.invalid:443: C-ares status is not ARES_SUCCESS qtype=A name=nope.invalid is_balancer=0: Domain name not found"))
   end)
 end)

@@ -2,19 +2,9 @@ local helpers = require "helpers"
 local cloudops = require "cloudops"
 
 describe("TLS", function()
-  local certs, tls_server, plain_server
-
-  lazy_setup(function()
-    certs = helpers.make_certs()
-    tls_server = helpers.test_server{ tls = { cert = certs.cert, key = certs.key } }
-    plain_server = helpers.test_server()
-  end)
-
-  lazy_teardown(function()
-    if tls_server then tls_server.stop() end
-    if plain_server then plain_server.stop() end
-    helpers.cleanup()
-  end)
+  local s = helpers.tls_and_plain_servers()
+  lazy_setup(s.start)
+  lazy_teardown(s.stop)
 
   local function connect(endpoint, tls, extra)
     local opts = { endpoint = endpoint, api_key = "tls-secret-key", tls = tls, rate_limit = false, retry = false,
@@ -24,7 +14,7 @@ describe("TLS", function()
   end
 
   it("verifies the server with tls.ca_file", function()
-    local c = connect(tls_server.endpoint, { ca_file = certs.ca })
+    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca })
     local resp, err, info = c:get_namespaces{}
     c:close()
     assert.is_nil(err)
@@ -33,12 +23,12 @@ describe("TLS", function()
   end)
 
   it("checks the name given by tls.server_name", function()
-    local c = connect(tls_server.endpoint, { ca_file = certs.ca, server_name = "cloudops.test" })
+    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca, server_name = "cloudops.test" })
     local resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(err)
     assert.is_table(resp)
-    c = connect(tls_server.endpoint, { ca_file = certs.ca, server_name = "not-in-the-cert.test" })
+    c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca, server_name = "not-in-the-cert.test" })
     resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(resp)
@@ -46,7 +36,7 @@ describe("TLS", function()
   end)
 
   it("presents a client certificate when given one", function()
-    local c = connect(tls_server.endpoint, { ca_file = certs.ca, cert_file = certs.client_cert, key_file = certs.client_key })
+    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca, cert_file = s.certs.client_cert, key_file = s.certs.client_key })
     local resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(err)
@@ -54,7 +44,7 @@ describe("TLS", function()
   end)
 
   it("fails with a clear error against a server whose CA it does not trust", function()
-    local c = connect(tls_server.endpoint, { ca_file = certs.other_ca })
+    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.other_ca })
     local resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(resp)
@@ -64,16 +54,16 @@ describe("TLS", function()
   end)
 
   it("with insecure = false, never lets a plaintext server see the key", function()
-    local c = connect(plain_server.endpoint, { ca_file = certs.ca })
+    local c = connect(s.plain_server.endpoint, { ca_file = s.certs.ca })
     local resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(resp)
     assert.equal("UNAVAILABLE", err.name)
-    assert.equal("", plain_server.requests()) -- no request reached it: no header, no key
+    assert.equal("", s.plain_server.requests()) -- no request reached it: no header, no key
     -- and the same server is reachable in plaintext, so the check above means something
-    local p = connect(plain_server.endpoint, nil, { insecure = true })
+    local p = connect(s.plain_server.endpoint, nil, { insecure = true })
     assert.truthy(p:get_namespaces{})
     p:close()
-    assert.matches("authorization=Bearer tls%-secret%-key", plain_server.requests())
+    assert.matches("authorization=Bearer tls%-secret%-key", s.plain_server.requests())
   end)
 end)

@@ -3,21 +3,12 @@
 local S = require "04-helpers.support"
 local codes = require "cloudops.codes"
 
--- Starts an emulator for a describe block; its specs are pending when none can start.
+-- Starts an emulator for a describe block; one that cannot start fails the block's specs.
 local function emulator(opts)
   local box = {}
-  lazy_setup(function()
-    local emu, err = S.spawn_emulator(opts)
-    box.emu, box.err = emu, err
-  end)
+  lazy_setup(function() box.emu = assert(S.spawn_emulator(opts)) end)
   lazy_teardown(function() if box.emu then box.emu.stop() end end)
-  return function()
-    if not box.emu then
-      pending("the emulator did not start: " .. tostring(box.err))
-      return nil
-    end
-    return box.emu
-  end
+  return function() return assert(box.emu, "the emulator did not start") end
 end
 
 local function user_spec(email)

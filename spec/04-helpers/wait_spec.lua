@@ -165,6 +165,44 @@ describe("wait", function()
     assert.equal(3, err.attempts)
   end)
 
+  it("sleeps only what is left of check_duration for a response received earlier", function()
+    local handler = operation{ { "STATE_FULFILLED" } }
+    local c, clock = S.fake_client(function(method, req)
+      if method == "CreateUser" then
+        return { async_operation = { id = "op-u", state = "STATE_PENDING", check_duration = duration(3) } }
+      end
+      return handler(method, req)
+    end)
+    local resp = assert(c:create_user{ spec = { email = "a@example.com" } })
+    clock.advance(1)
+    assert(c:wait(resp))
+    assert.same({ 2 }, clock.sleeps)
+    resp = assert(c:create_user{ spec = { email = "b@example.com" } })
+    clock.advance(10)
+    clock.sleeps = {}
+    assert(c:wait(resp.async_operation)) -- the operation table alone is known too
+    assert.same({}, clock.sleeps)
+  end)
+
+  it("names the operation it waited for when the server's answer has no id", function()
+    local c = S.fake_client(function()
+      return { async_operation = { state = "STATE_FAILED" } }
+    end)
+    local op, err = c:wait("op-anon")
+    assert.is_nil(op)
+    assert.equal("OPERATION_FAILED", err.name)
+    assert.equal("operation op-anon ended STATE_FAILED", err.message)
+  end)
+
+  it("says so when given the nil, err of a failed call instead of an operation", function()
+    local c = S.fake_client(function() return nil, codes.INVALID_ARGUMENT, "bad spec" end, { retry = false })
+    local ok, err = pcall(function() return c:wait(c:create_user{ spec = { email = "x@example.com" } }) end)
+    assert.is_false(ok)
+    assert.matches("got nil and an error where an operation belongs", err, 1, true)
+    assert.matches("INVALID_ARGUMENT", err, 1, true)
+    assert.matches("bad spec", err, 1, true)
+  end)
+
   it("raises programming mistakes at the caller's line", function()
     local c = S.fake_client(operation{ { "STATE_FULFILLED" } })
     local line = debug.getinfo(1, "l").currentline
@@ -201,6 +239,20 @@ describe("wait on the emulator's model", function()
     assert.is_true(#clock.sleeps <= 2)
     local ns = assert(c:get_namespace{ namespace = resp.namespace })
     assert.equal("RESOURCE_STATE_ACTIVE", ns.namespace.state)
+  end)
+
+  it("counts check_duration from when the response was received: 10 creates, then 10 waits", function()
+    local c, clock = setup{ op_duration = 2, op_pending = 0.5, rate_limits = false }
+    local t0 = clock.t
+    local resps = {}
+    for i = 1, 10 do
+      resps[i] = assert(c:create_namespace{ spec = S.namespace_spec("batch-" .. i) })
+      clock.advance(0.2) -- each create's round trip
+    end
+    for i = 1, 10 do assert(c:wait(resps[i])) end
+    -- Each operation's check_duration ran while the others were created: the waits poll at
+    -- once instead of sleeping every hint in full (which took 41 s for 20 with a 2 s hint).
+    assert.is_true(clock.t - t0 < 2 + 2 + 2, "took " .. (clock.t - t0) .. " s of fake time")
   end)
 
   it("ends in the state the emulator was told to end in", function()

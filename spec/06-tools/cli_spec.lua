@@ -90,7 +90,7 @@ describe("bin/cloudops", function()
         { { "describe", "NoSuchThing" }, "NoSuchThing" },
         { { "frobnicate" }, "unknown command 'frobnicate'" },
         { {}, "no command" },
-        { { "--bogus", "methods" }, "unknown option %-%-bogus" },
+        { { "--bogus", "methods" }, "unknown option '%-%-bogus'" },
         { { "--timeout", "soon", "methods" }, "positive number" },
       }
       for _, c in ipairs(cases) do

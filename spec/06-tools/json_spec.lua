@@ -196,7 +196,9 @@ describe("cloudops.json", function()
     it("names the path of what does not fit, and refuses what the mapping refuses", function()
       local cases = {
         { "CreateNamespaceRequest", '{"spec": {"nam": "x"}}', "CreateNamespaceRequest%.spec%.nam: no such field" },
-        { "CreateNamespaceRequest", '{"spec": {"regions": [1]}}', "spec%.regions%[1%]: expected a string" },
+        { "CreateNamespaceRequest", '{"spec": {"regions": [1]}}', "spec%.regions%[1%]: expected a string, got number 1$" },
+        { "GetNamespaceRequest", '{"namespace": 5}', "namespace: expected a string, got number 5$" }, -- as written, not 5.0
+        { "GetUsersRequest", '{"pageSize": 2.5}', "pageSize: expected an integer, got number 2%.5$" },
         { "CreateNamespaceRequest", '{"spec": {"regions": [null]}}', "null is not allowed" },
         { "CreateNamespaceRequest", '{"spec": "x"}', "spec: expected an object" },
         { "CreateNamespaceRequest", '{"tags": ["a"]}', "tags: expected an object" },

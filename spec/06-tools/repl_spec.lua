@@ -4,7 +4,12 @@
 local helpers = require "helpers"
 local T = require "06-tools.support.tools"
 
-local has_readline = helpers.read_file(T.ROOT .. "build/lua/cloudops/readline.so") ~= nil
+-- The binding is built by make whenever libreadline-dev is installed (bin/install-deps): the
+-- terminal specs need it, and fail, saying so, without it.
+local function needs_readline()
+  assert(helpers.read_file(T.ROOT .. "build/lua/cloudops/readline.so"),
+    "build/lua/cloudops/readline.so is not built: install libreadline-dev (bin/install-deps), then make")
+end
 
 describe("bin/cloudops-repl", function()
   teardown(helpers.cleanup)
@@ -84,7 +89,7 @@ describe("bin/cloudops-repl", function()
       assert.are.equal("1\n", out)
       local _, err, bad = T.repl_piped("", { "--bogus" })
       assert.are.equal(2, bad)
-      assert.matches("unknown option %-%-bogus", err)
+      assert.matches("unknown option '%-%-bogus'", err)
       local usage, _, ok = T.repl_piped("", { "--help" })
       assert.are.equal(0, ok)
       assert.matches("%-%-emulator", usage)
@@ -104,7 +109,7 @@ describe("bin/cloudops-repl", function()
     end
 
     it("prompts, completes method and field names with TAB, and keeps history across sessions", function()
-      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      needs_readline()
       local history = helpers.tmpdir() .. "/history"
       local text = run({
         { expect = "> " },
@@ -114,7 +119,7 @@ describe("bin/cloudops-repl", function()
         { expect = '"[\\w.]+@example\\.com"' },
         { send = "client:create_namespace{ spec = { retention_d\t = 7, na\t = 'x' } } == nil\n" },
         { expect = "true" },
-        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" },
+        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },                                                                -- Ctrl-D
       }, { "--emulator" }, { CLOUDOPS_REPL_HISTORY = history })
       assert.matches("cloudops REPL", text)
@@ -133,17 +138,17 @@ describe("bin/cloudops-repl", function()
     end)
 
     it("lists the candidates when a completion is ambiguous", function()
-      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      needs_readline()
       run({
         { expect = "> " },
         { send = "cloudops.time.to_\t\t" }, { expect = "to_rfc3339\\s+to_seconds\\s+to_unix" },
-        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" },
+        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
 
     it("drops the line being typed on Ctrl-C, and stops running code on Ctrl-C, every time", function()
-      if not has_readline then pending("build/lua/cloudops/readline.so is not built (libreadline-dev)") return end
+      needs_readline()
       run({
         { expect = "> " },
         { send = "x = 5\n" }, { expect = "> " },
@@ -151,9 +156,72 @@ describe("bin/cloudops-repl", function()
         { send = "x + 1\n" }, { expect = "\\n6\\r?\\n" },
         { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
         { send = "while true do end\n" }, { send = "\3", pause = 0.3 }, { expect = "error: interrupted!" },
-        { send = "x + 2\n" }, { expect = "\\n7\\r?\\n" },
+        { send = "x + 2\n" }, { expect = "\\n7\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+    end)
+
+    it("keeps a Ctrl-C at the prompt from the emulator it started", function()
+      needs_readline()
+      run({
+        { expect = "> " },
+        { send = "abc" }, { send = "\3" }, { expect = "\\^C" },
+        -- the emulator would take a moment to stop: it answers for a second after
+        { send = "(function() local n = 0 for _ = 1, 20 do n = n + (client:get_current_identity() and 1 or 0) " ..
+                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "\4" },
+      }, { "--emulator", "--no-history" })
+    end)
+
+    it("reports an interrupted call without the library's file and line", function()
+      needs_readline()
+      local text = run({
+        { expect = "> " },
+        { send = "while true do cloudops.time.from_rfc3339('2024-01-02T03:04:05Z') end\n" },
+        { send = "\3", pause = 0.3 }, { expect = "interrupted!" },
+        { send = "1 + 1\n" }, { expect = "\\n2\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "\4" },
+      }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+      assert.matches("error: interrupted!\r?\n", text)
+      assert.not_matches("%.lua:%d+: interrupted", text)
+    end)
+
+    it("keeps a statement of several lines as one history entry, and lines with keys out", function()
+      needs_readline()
+      local history = helpers.tmpdir() .. "/history"
+      run({
+        { expect = "> " },
+        { send = "for i = 1, 2 do\n" }, { expect = ">> " },
+        { send = "  print('multi-' .. i)\n" }, { expect = ">> " },
+        { send = "end\n" }, { expect = "multi-2" },
+        { send = "k = emu.api_key\n" }, { expect = "> " },
+        { send = "s = 'Zq9Zq9Zq9Zq9'\n" }, { expect = "> " },               -- the key of the environment
+        { send = "c2 = cloudops.connect{ endpoint = emu.endpoint, insecure = true, api_key = 'pasted' }\n" },
+        { expect = "> " },
+        { send = "'" .. string.rep("ab12", 10) .. "'\n" }, { expect = "> " },
+        { send = "x = '11111111-2222-4333-8444-555555555555'\n" }, { expect = "> " },
+        { send = "exit()\n" },
+      }, { "--emulator", "--history", history }, { TEMPORAL_CLOUD_API_KEY = "Zq9Zq9Zq9Zq9" })
+      local saved = assert(helpers.read_file(history))
+      -- one entry: its lines follow one timestamp line
+      assert.matches("\n#%d+\nfor i = 1, 2 do\n  print%('multi%-' %.%. i%)\nend\n#%d+\n", "\n" .. saved)
+      assert.matches("k = emu%.api_key", saved)                    -- a name, not a key
+      assert.not_matches("api_key = 'pasted'", saved)              -- a key given to connect
+      assert.not_matches(string.rep("ab12", 10), saved)            -- a token-like string
+      assert.matches("x = '11111111%-2222%-4333%-8444%-555555555555'", saved) -- an id is fine
+      assert.not_matches("Zq9Zq9Zq9Zq9", saved)
+    end)
+
+    it("takes history written before entries had timestamps, one entry a line", function()
+      needs_readline()
+      local history = helpers.tmpdir() .. "/history"
+      helpers.write_file(history, "old = 41\nold + 1\n")
+      run({
+        { expect = "> " },
+        { send = "\16\16\n" }, { expect = "> " },  -- Ctrl-P twice: the first old line
+        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "\4" },
+      }, { "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
 
     it("works without the readline binding (--no-readline): prompts, no completion", function()

@@ -12,6 +12,7 @@
 -- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
 -- x-test-items: N           GetNamespaces answers N namespaces
 -- x-test-raw: 1             answer with bytes that are not a valid response
+-- x-test-payload-bin: B     answer with the bytes B as the response message
 -- x-test-die: 1             exit at once, the call unanswered (a server dying mid-call)
 -- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
 --
@@ -70,6 +71,7 @@ local function answer(req)
   local ok, decoded = pcall(core.decode, m.input, req.payload or "")
   if not ok or not decoded then return 3, "request does not decode as " .. m.input, nil, trailers end
   if md["x-test-raw"] then return 0, "", "\255\255\255\255", trailers end
+  if md["x-test-payload-bin"] then return 0, "", md["x-test-payload-bin"], trailers end
   local ff = md["x-test-fail-first"]
   if ff then
     local k, n, c = ff:match("^(.-):(%d+):(%d+)$")

@@ -1,16 +1,19 @@
 /*
  * cloudops.readline: a small binding to GNU readline for bin/cloudops-repl.
  *
- * Debian 12's lua-readline needs lua-posix, which has no Lua 5.4 build (DESIGN.md "Testing"),
- * so the REPL brings its own: line editing, history (in memory and in a file) and a completion
- * callback written in Lua. Only what the REPL uses; readline's state is process-global, so
- * this module is too (one interactive prompt per process).
+ * Debian 12 ships lua-readline 3.2 with a Lua 5.4 build, but the REPL needs what it lacks:
+ * Ctrl-C at the prompt dropping the line (there it is raised as "interrupted!" after the next
+ * Enter, and a second one ends the process), Ctrl-C stopping running code every time, history
+ * entries of several lines kept whole in the file, and a module that does not read a history
+ * file of its own when loaded. So the REPL brings this: line editing, history (in memory and in
+ * a file) and a completion callback written in Lua. Only what the REPL uses; readline's state
+ * is process-global, so this module is too (one interactive prompt per process).
  *
  *   local rl = require "cloudops.readline"
  *   rl.set_completion(function(text, line, first, last) return { "candidate", ... } end)
  *   local line, err = rl.readline("> ")     -- nil at end of input; nil, "interrupted" on Ctrl-C
- *   rl.add_history(line)
- *   rl.read_history(path); rl.write_history(path); rl.truncate_history(path, 1000)
+ *   rl.add_history(chunk)                   -- a chunk of several lines is one entry
+ *   rl.read_history(path); rl.write_history(path, 1000)
  */
 #include <errno.h>
 #include <signal.h>
@@ -180,7 +183,9 @@ static lua_State *hooked_L = NULL;
 static void stop_hook(lua_State *L, lua_Debug *ar) {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
-  luaL_error(L, "interrupted!");
+  /* No position: where the hook fired (inside the library, often) says nothing to the user. */
+  lua_pushliteral(L, "interrupted!");
+  lua_error(L);
 }
 
 static void on_sigint_while_running(int sig) {
@@ -219,35 +224,44 @@ static int fail_errno(lua_State *L, int err, const char *what, const char *path)
   return 2;
 }
 
-/* read_history(path) -> true, or nil, err (e.g. no such file on the first run). */
+/* The history file is written with a timestamp line ("#<seconds>") before each entry, so that
+ * an entry of several lines (a multi-line chunk) reads back as one. */
+static int file_has_timestamps(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  int c1 = fgetc(f), c2 = fgetc(f);
+  fclose(f);
+  return c1 == '#' && c2 >= '0' && c2 <= '9';
+}
+
+/* read_history(path) -> true, or nil, err (e.g. no such file on the first run). A file of
+ * plain lines (written before entries had timestamps) reads one entry per line. */
 static int l_read_history(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  history_multiline_entries = file_has_timestamps(path);
   int err = read_history(path);
+  history_multiline_entries = 1;
   if (err != 0) return fail_errno(L, err, "cannot read history", path);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* write_history(path) -> true, or nil, err. */
+/* write_history(path[, n]) -> true, or nil, err: the entries in memory, the last n only if n
+ * is given (the older ones are dropped from memory too). */
 static int l_write_history(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
+  if (!lua_isnoneornil(L, 2)) {
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n >= 0 && n <= 1000000, 2, "a number of entries from 0 to 1000000");
+    stifle_history((int)n);
+  }
   int err = write_history(path);
   if (err != 0) return fail_errno(L, err, "cannot write history", path);
   lua_pushboolean(L, 1);
   return 1;
 }
 
-/* truncate_history(path, n): keeps the file's last n lines -> true, or nil, err. */
-static int l_truncate_history(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  int n = (int)luaL_checkinteger(L, 2);
-  int err = history_truncate_file(path, n);
-  if (err != 0) return fail_errno(L, err, "cannot truncate history", path);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
-/* history() -> the lines in memory, oldest first (for tests and a `history()` command). */
+/* history() -> the entries in memory, oldest first (for tests and a `history()` command). */
 static int l_history(lua_State *L) {
   HIST_ENTRY **list = history_list();
   lua_newtable(L);
@@ -295,7 +309,6 @@ static const luaL_Reg functions[] = {
   { "clear_history", l_clear_history },
   { "read_history", l_read_history },
   { "write_history", l_write_history },
-  { "truncate_history", l_truncate_history },
   { "history", l_history },
   { "set_completion", l_set_completion },
   { "set_word_break_characters", l_set_word_break_characters },
@@ -308,6 +321,11 @@ int luaopen_cloudops_readline(lua_State *L) {
   rl_readline_name = "cloudops"; /* for $if cloudops in ~/.inputrc */
   rl_catch_signals = 0;          /* SIGINT is ours (l_readline); readline keeps SIGWINCH */
   rl_attempted_completion_function = attempt_completion;
+  /* Entries of several lines stay whole in the file: each is written after a "#<seconds>" line
+   * (readline makes an entry's timestamp from history_comment_char). */
+  history_comment_char = '#';
+  history_write_timestamps = 1;
+  history_multiline_entries = 1;
 #if LUA_VERSION_NUM < 502
   lua_newtable(L);
   luaL_register(L, NULL, functions);

@@ -1,52 +1,11 @@
--- The command line of bin/cloudops-emulator: flags to options, start, banner, loop.
+-- The command line of bin/cloudops-emulator: flags to options (Debian's lua-argparse), start,
+-- banner, loop.
 local faults = require "cloudops.emulator.faults"
+local argparse = require "argparse"
 
 local format = string.format
 
 local M = {}
-
-M.USAGE = [[
-usage: cloudops-emulator [options]
-
-A local, in-memory server of the Temporal Cloud Operations API (for tests, demos and
-dry runs). The first line of output is "listening on 127.0.0.1:<port>"; then come the
-accepted API keys, then "ready".
-
-  --port N                 port to listen on (default 0: a free port)
-  --host ADDR              address to listen on (default 127.0.0.1)
-  --tls-cert FILE          serve TLS with this certificate (PEM) ...
-  --tls-key FILE           ... and this key
-  --state FILE             load the state from FILE if it exists; save it there on change
-                           and at exit
-  --log FILE               request log, one line per request ("-": stderr, the default;
-                           "none": no log)
-  --api-key TOKEN          the owner's API key (default: a random one)
-  --account-id ID          the account id (default emu01)
-  --seed-namespaces N      create N namespaces at start (also --seed-users N,
-                           --seed-service-accounts N, --seed-audit-logs N)
-  --profile NAME           timings: fast (the default, for tests) or realistic (for dry runs:
-                           answers 0.25 s away, namespace operations of a minute and more,
-                           check_duration 5 s); the flags below override it
-  --op-duration S          seconds until an async operation ends (default 2)
-  --op-pending S           seconds an operation stays PENDING (default 0.5)
-  --check-duration S       fixed check_duration hint (default: the time left)
-  --latency S              hold every answer back S seconds (give or take 10%), as a
-                           distant server would; other calls are served meanwhile
-  --rate-user N            requests/s per user (default 40); also --rate-service-account N
-                           (80), --rate-account N (160); 0 turns one limit off
-  --no-rate-limit          no rate limits at all
-  --max-operations N       async operations in flight per account (default 10; 0: no limit);
-                           one more mutation is answered RESOURCE_EXHAUSTED
-  --page-size N            default page size (100); --max-page-size N (1000)
-  --max-projects N         projects per account, the Default Project included (default 5)
-  --fault RULE             inject a fault; RULE is key=value pairs separated by commas:
-                           method=NAME|*, code=UNAVAILABLE, when=before|after, delay=S,
-                           operation=FAILED|REJECTED|CANCELLED, reason=TEXT,
-                           message=TEXT, times=N|always, skip=N (repeatable)
-  --stop-file FILE         exit cleanly (saving the state) once FILE exists
-  --exit-with-parent       exit cleanly when the process that started this one ends
-  --help                   this text
-]]
 
 -- "method=CreateNamespace,code=UNAVAILABLE,when=after" -> a fault rule table.
 function M.parse_fault(text)
@@ -86,82 +45,106 @@ function M.format_fault(rule)
   return table.concat(parts, ",")
 end
 
-local NUMBER_FLAGS = {
-  ["--port"] = "port", ["--op-duration"] = "op_duration", ["--op-pending"] = "op_pending",
-  ["--check-duration"] = "check_duration", ["--latency"] = "latency",
-  ["--page-size"] = "default_page_size",
-  ["--max-page-size"] = "max_page_size", ["--max-projects"] = "max_projects",
-  ["--max-operations"] = "max_operations",
-}
-local STRING_FLAGS = {
-  ["--host"] = "host", ["--state"] = "state_file", ["--log"] = "log",
-  ["--api-key"] = "api_key", ["--account-id"] = "account_id", ["--profile"] = "profile",
-}
-local SEED_FLAGS = {
-  ["--seed-namespaces"] = "namespaces", ["--seed-users"] = "users",
-  ["--seed-service-accounts"] = "service_accounts", ["--seed-audit-logs"] = "audit_logs",
-}
-local RATE_FLAGS = {
-  ["--rate-user"] = "user", ["--rate-service-account"] = "service_account",
-  ["--rate-account"] = "account",
-}
+-- A converter of argparse: text -> a number at least 0 (a whole one when whole), or nil, message.
+local function number(what, whole)
+  return function(text)
+    local n = tonumber(text)
+    if not n or not (n >= 0) or (whole and n % 1 ~= 0) then
+      return nil, "needs " .. what .. ", got '" .. text .. "'"
+    end
+    return n
+  end
+end
+
+local function fault(text)
+  local rule, err = M.parse_fault(text)
+  if not rule then return nil, err end
+  return rule
+end
+
+-- The flags, parsed by Debian's lua-argparse; --help prints what it makes of them.
+local function parser()
+  local p = argparse("cloudops-emulator", "A local, in-memory server of the Temporal Cloud " ..
+    "Operations API (for tests, demos and dry runs). The first line of output is " ..
+    "\"listening on 127.0.0.1:<port>\"; then come the accepted API keys, then \"ready\".")
+    :add_help(false):help_max_width(92):usage_max_width(92)
+  local non_negative = number("a non-negative number")
+  local count = number("a count", true)
+  p:option("--port", "port to listen on (default 0: a free port)"):argname("N"):convert(non_negative)
+  p:option("--host", "address to listen on (default 127.0.0.1)"):argname("ADDR")
+  p:option("--tls-cert", "serve TLS with this certificate (PEM) and the key of --tls-key"):argname("FILE")
+  p:option("--tls-key", "the key of --tls-cert (PEM)"):argname("FILE")
+  p:option("--state", "load the state from FILE if it exists; save it there on change and at exit")
+    :argname("FILE")
+  p:option("--log", "request log, one line per request (\"-\": stderr, the default; \"none\": no log)")
+    :argname("FILE")
+  p:option("--api-key", "the owner's API key (default: a random one)"):argname("TOKEN")
+  p:option("--account-id", "the account id (default emu01)"):argname("ID")
+  p:option("--seed-namespaces", "create N namespaces at start"):argname("N"):convert(count)
+  p:option("--seed-users", "create N users at start"):argname("N"):convert(count)
+  p:option("--seed-service-accounts", "create N service accounts at start"):argname("N"):convert(count)
+  p:option("--seed-audit-logs", "create N audit log records at start"):argname("N"):convert(count)
+  p:option("--op-duration", "seconds until an async operation ends (default 2)"):argname("S")
+    :convert(non_negative)
+  p:option("--op-pending", "seconds an operation stays PENDING (default 0.5)"):argname("S")
+    :convert(non_negative)
+  p:option("--check-duration", "fixed check_duration hint (default: the time left)"):argname("S")
+    :convert(non_negative)
+  p:option("--profile", "timings: fast (the default, for tests) or realistic (for dry runs: " ..
+    "answers 0.25 s away, namespace operations of a minute and more, check_duration 5 s); " ..
+    "the other timing flags override it"):argname("NAME")
+  p:option("--latency", "hold every answer back S seconds (give or take 10%), as a distant " ..
+    "server would; other calls are served meanwhile"):argname("S"):convert(non_negative)
+  local rate = number("a rate")
+  p:option("--rate-user", "requests/s per user (default 40; 0 turns the limit off)"):argname("N")
+    :convert(rate)
+  p:option("--rate-service-account", "requests/s per service account (default 80)"):argname("N")
+    :convert(rate)
+  p:option("--rate-account", "requests/s per account (default 160)"):argname("N"):convert(rate)
+  p:flag("--no-rate-limit", "no rate limits at all")
+  p:option("--max-operations", "async operations in flight per account (default 10; 0: no " ..
+    "limit); one more mutation is answered RESOURCE_EXHAUSTED"):argname("N"):convert(count)
+  p:option("--page-size", "default page size (100)"):argname("N"):convert(non_negative)
+  p:option("--max-page-size", "largest page size (1000)"):argname("N"):convert(non_negative)
+  p:option("--max-projects", "projects per account, the Default Project included (default 5)")
+    :argname("N"):convert(count)
+  p:option("--fault", "inject a fault (repeatable); RULE is key=value pairs separated by commas: " ..
+    "method=NAME|*, code=UNAVAILABLE, when=before|after, delay=S, " ..
+    "operation=FAILED|REJECTED|CANCELLED, reason=TEXT, message=TEXT, times=N|always, skip=N")
+    :argname("RULE"):count("*"):convert(fault)
+  p:option("--stop-file", "exit cleanly (saving the state) once FILE exists"):argname("FILE")
+  p:flag("--exit-with-parent", "exit cleanly when the process that started this one ends")
+  p:flag("-h --help", "this text")
+  return p
+end
+
+M.USAGE = parser():get_help():gsub("^Usage:", "usage:") .. "\n"
 
 -- argv -> options for emulator.new, or nil, message.
 function M.parse(argv)
-  local opts = { log = "-", seed = {}, faults = {} }
-  local tls = {}
-  local rates
-  local i = 1
-  local function value(flag)
-    i = i + 1
-    local v = argv[i]
-    if v == nil then error({ msg = flag .. " needs a value" }) end
-    return v
+  local ok, a = parser():pparse(argv)
+  if not ok then return nil, a end
+  local opts = {
+    help = a.help or nil, port = a.port, host = a.host, state_file = a.state, api_key = a.api_key,
+    account_id = a.account_id, op_duration = a.op_duration, op_pending = a.op_pending,
+    check_duration = a.check_duration, profile = a.profile, latency = a.latency,
+    max_operations = a.max_operations, default_page_size = a.page_size,
+    max_page_size = a.max_page_size, max_projects = a.max_projects, stop_file = a.stop_file,
+    exit_with_parent = a.exit_with_parent or nil, faults = a.fault,
+    log = (a.log == nil and "-") or (a.log ~= "none" and a.log) or nil,
+    seed = { namespaces = a.seed_namespaces, users = a.seed_users,
+             service_accounts = a.seed_service_accounts, audit_logs = a.seed_audit_logs },
+  }
+  if a.tls_cert or a.tls_key then
+    if not (a.tls_cert and a.tls_key) then return nil, "--tls-cert and --tls-key go together" end
+    opts.tls = { cert_file = a.tls_cert, key_file = a.tls_key }
   end
-  local ok, err = pcall(function()
-    while i <= #argv do
-      local a = argv[i]
-      local flag, inline = a:match("^(%-%-[%w%-]+)=(.*)$")
-      if flag then a = flag; table.insert(argv, i + 1, inline) end
-      if a == "--help" or a == "-h" then opts.help = true
-      elseif a == "--no-rate-limit" then rates = false
-      elseif a == "--exit-with-parent" then opts.exit_with_parent = true
-      elseif a == "--stop-file" then opts.stop_file = value(a)
-      elseif NUMBER_FLAGS[a] then
-        local n = tonumber(value(a))
-        if not n or n < 0 then error({ msg = a .. " needs a non-negative number" }) end
-        opts[NUMBER_FLAGS[a]] = n
-      elseif STRING_FLAGS[a] then opts[STRING_FLAGS[a]] = value(a)
-      elseif SEED_FLAGS[a] then
-        local n = tonumber(value(a))
-        if not n or n < 0 or n ~= math.floor(n) then error({ msg = a .. " needs a count" }) end
-        opts.seed[SEED_FLAGS[a]] = n
-      elseif RATE_FLAGS[a] then
-        local n = tonumber(value(a))
-        if not n or n < 0 then error({ msg = a .. " needs a rate" }) end
-        if rates ~= false then rates = rates or {}; rates[RATE_FLAGS[a]] = n end
-      elseif a == "--tls-cert" then tls.cert_file = value(a)
-      elseif a == "--tls-key" then tls.key_file = value(a)
-      elseif a == "--fault" then
-        local rule, ferr = M.parse_fault(value(a))
-        if not rule then error({ msg = "--fault: " .. ferr }) end
-        opts.faults[#opts.faults + 1] = rule
-      else
-        error({ msg = "unknown option " .. a })
-      end
-      i = i + 1
-    end
-  end)
-  if not ok then
-    if type(err) == "table" then return nil, err.msg end
-    error(err, 0)
+  if a.no_rate_limit then
+    opts.rate_limits = false
+  elseif a.rate_user or a.rate_service_account or a.rate_account then
+    opts.rate_limits = { user = a.rate_user, service_account = a.rate_service_account,
+                         account = a.rate_account }
   end
-  if tls.cert_file or tls.key_file then
-    if not (tls.cert_file and tls.key_file) then return nil, "--tls-cert and --tls-key go together" end
-    opts.tls = tls
-  end
-  if rates ~= nil then opts.rate_limits = rates end
-  if opts.log == "none" then opts.log = nil end
   if opts.op_pending and opts.op_duration and opts.op_pending > opts.op_duration then
     opts.op_pending = opts.op_duration
   end

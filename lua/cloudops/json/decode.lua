@@ -20,13 +20,24 @@ local function fail(path, message)
   error({ json_error = path .. ": " .. message }, 0)
 end
 
+-- A number as the JSON text had it (cjson gives every number as a float: 5 is 5.0 here).
+local function json_number(v)
+  if v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then return format("%d", v) end
+  for digits = 15, 17 do
+    local text = format("%." .. digits .. "g", v)
+    if tonumber(text) == v then return text end
+  end
+  return tostring(v)
+end
+
 local function describe_json(v)
   if v == null then return "null" end
   if v == empty_array then return "an array" end
   local t = type(v)
   if t == "table" then return (v[1] ~= nil) and "an array" or "an object" end
   if t == "string" then return format("string %q", #v > 40 and sub(v, 1, 40) .. "..." or v) end
-  if t == "number" or t == "boolean" then return t .. " " .. tostring(v) end
+  if t == "number" then return "number " .. json_number(v) end
+  if t == "boolean" then return "boolean " .. tostring(v) end
   return t
 end
 

@@ -9,31 +9,25 @@ local renv = require "cloudops.repl.env"
 local typed = require "cloudops.repl.typed"
 local pretty = require "cloudops.pretty"
 
-local type, tostring, select, load, print, pcall, error = type, tostring, select, load, print, pcall, error
+local type, tostring, select, load, print, pcall, error, pairs = type, tostring, select, load, print, pcall, error, pairs
 local find, format = string.find, string.format
 local getenv, stderr = os.getenv, io.stderr
 
 local repl = {}
 
-local USAGE = [[
-usage: cloudops-repl [options]
-
-An interactive Lua shell with a client connected to the Temporal Cloud Ops API (the key from
-TEMPORAL_CLOUD_API_KEY), or to a local emulator it starts (--emulator). Type help() inside.
-
-  --emulator             start a local emulator (cloudops-emulator) and use it
-%s
-  --history FILE         keep the input history there (default ~/.cloudops_history,
-                         or CLOUDOPS_REPL_HISTORY)
-  --no-history           keep no history file
-  --no-readline          plain line input: no editing, completion or history
-  -h, --help             this text
-]]
-
-local SPEC = args.spec {
-  emulator = "flag", history = "value", ["no-history"] = "flag", ["no-readline"] = "flag",
-  help = "flag", aliases = { h = "help" },
-}
+local function parser()
+  local p = args.parser("cloudops-repl", "An interactive Lua shell with a client connected to " ..
+    "the Temporal Cloud Ops API (the key from TEMPORAL_CLOUD_API_KEY), or to a local emulator " ..
+    "it starts (--emulator). Type help() inside.")
+  p:usage("usage: cloudops-repl [options]")
+  p:flag("--emulator", "start a local emulator (cloudops-emulator) and use it")
+  p:option("--history", "keep the input history there (default ~/.cloudops_history, or " ..
+    "CLOUDOPS_REPL_HISTORY)"):argname("FILE")
+  p:flag("--no-history", "keep no history file")
+  p:flag("--no-readline", "plain line input: no editing, completion or history")
+  p:flag("-h --help", "this text")
+  return p
+end
 
 local function pack(...) return { n = select("#", ...), ... } end
 
@@ -70,6 +64,9 @@ local function connect(opts, state)
     copts = args.connect_options(opts, emu.api_key)
     copts.endpoint, copts.insecure = emu.endpoint, true
   else
+    if not args.has_key() then
+      return nil, "no API key: set TEMPORAL_CLOUD_API_KEY, or start with --emulator"
+    end
     copts = args.connect_options(opts)
   end
   local client, err = cloudops.connect(copts)
@@ -78,7 +75,7 @@ local function connect(opts, state)
 end
 
 local function history_file(opts)
-  if opts["no-history"] then return nil end
+  if opts.no_history then return nil end
   if opts.history then return opts.history end
   local env = getenv("CLOUDOPS_REPL_HISTORY")
   if env and env ~= "" then return env end
@@ -88,18 +85,15 @@ end
 
 --- Runs the REPL with command line arguments argv; returns the exit status.
 function repl.main(argv)
-  local opts, positional = args.parse(argv or {}, SPEC)
+  local p = parser()
+  local opts, perr = args.parse(p, argv or {})
   if not opts then
-    stderr:write("cloudops-repl: ", positional, "\n(cloudops-repl --help for usage)\n")
+    stderr:write("cloudops-repl: ", perr, "\n(cloudops-repl --help for usage)\n")
     return 2
   end
   if opts.help then
-    io.write(format(USAGE, args.CONNECTION_HELP))
+    io.write(args.help(p))
     return 0
-  end
-  if #positional > 0 then
-    stderr:write("cloudops-repl: unexpected argument '", positional[1], "'\n")
-    return 2
   end
 
   local state = {}
@@ -107,10 +101,15 @@ function repl.main(argv)
   state.client, state.connect_error = client, cerr
   local env = renv.new(state)
   local lines = input.new {
-    readline = not opts["no-readline"],
+    readline = not opts.no_readline,
     history = history_file(opts),
     word_breaks = complete.WORD_BREAKS,
     complete = function(text, line, first, last) return complete.candidates(env, line, first, last) end,
+    secrets = function()
+      local keys = { getenv("TEMPORAL_CLOUD_API_KEY") }
+      for _, k in pairs(state.emulator and state.emulator.keys or {}) do keys[#keys + 1] = k end
+      return keys
+    end,
   }
 
   if lines.interactive then
@@ -135,9 +134,9 @@ function repl.main(argv)
       if lines.interactive then print() end
       return true
     end
-    lines:remember(line)
     buffer = buffer and (buffer .. "\n" .. line) or line
     local fn, more, err = compile(buffer, env)
+    if fn or not more then lines:remember(buffer) end -- a statement of several lines: one entry
     if fn then
       buffer = nil
       local results = pack(pcall(fn))

@@ -2,12 +2,13 @@
 -- completion, history kept in a file) when stdin is a terminal and the binding is built;
 -- otherwise plain reads from stdin (piped input, or no binding), prompting only on a terminal.
 local io_read, io_write, io_stdout = io.read, io.write, io.stdout
-local pcall, require, type, setmetatable, os_execute = pcall, require, type, setmetatable, os.execute
+local pcall, require, type, setmetatable, os_execute, ipairs = pcall, require, type, setmetatable, os.execute, ipairs
+local find, lower, gmatch = string.find, string.lower, string.gmatch
 
 local input = {}
 input.__index = input
 
-local HISTORY_LINES = 1000
+local HISTORY_ENTRIES = 1000
 
 -- Whether stdin is a terminal, without the binding: ask test(1), which inherits our stdin.
 local function stdin_is_tty(rl)
@@ -17,11 +18,32 @@ local function stdin_is_tty(rl)
   return ok == true and (how ~= "exit" or code == 0)
 end
 
+-- Whether an input holds a secret, and so stays out of the history (the file is plain text):
+-- one of the known keys, a string next to a name such as api_key or token, or a long
+-- token-like string literal (a key pasted in).
+local SECRET_NAMES = { "api_key", "apikey", "token", "secret", "password", "authorization", "bearer" }
+local function holds_secret(chunk, known)
+  for _, k in ipairs(known) do
+    if #k >= 8 and find(chunk, k, 1, true) then return true end
+  end
+  local has_string = find(chunk, "[\"'%[]") ~= nil
+  local text = lower(chunk)
+  for _, name in ipairs(SECRET_NAMES) do
+    if has_string and find(text, name, 1, true) then return true end
+  end
+  for literal in gmatch(chunk, "[\"']([%w%-_%.~+/=]+)[\"']") do
+    if #literal >= 32 and not find(literal, "^%x+%-%x+%-%x+%-%x+%-%x+$") then return true end
+  end
+  return false
+end
+input.holds_secret = holds_secret
+
 --- A line source. opts: readline (false: never use the binding), history (a file, or nil: no
 -- history kept), complete (function(text, line, first, last) -> candidates),
--- word_breaks (the characters that end a word for completion).
+-- word_breaks (the characters that end a word for completion), secrets (function returning
+-- the keys in use, kept out of the history).
 function input.new(opts)
-  local self = setmetatable({ history = opts.history }, input)
+  local self = setmetatable({ history = opts.history, secrets = opts.secrets }, input)
   local rl
   if opts.readline ~= false then
     local ok, mod = pcall(require, "cloudops.readline")
@@ -48,20 +70,19 @@ function input:read(prompt)
   return io_read("l")
 end
 
---- Remembers a line entered (for the up arrow now, and the history file later).
-function input:remember(line)
-  if self.rl and line:find("%S") and line ~= self.last then
-    self.rl.add_history(line)
-    self.last = line
-  end
+--- Remembers an input (a chunk: one line, or the lines of a statement typed over several),
+-- as one entry, for the up arrow now and the history file later; not one holding a secret.
+function input:remember(chunk)
+  if not (self.rl and find(chunk, "%S") and chunk ~= self.last) then return end
+  if holds_secret(chunk, self.secrets and self.secrets() or {}) then return end
+  self.rl.add_history(chunk)
+  self.last = chunk
 end
 
---- Saves the history (keeping its last 1000 lines). Returns true, or nil, err.
+--- Saves the history (its last 1000 entries). Returns true, or nil, err.
 function input:close()
   if not (self.rl and self.history) then return true end
-  local ok, err = self.rl.write_history(self.history)
-  if not ok then return nil, err end
-  return self.rl.truncate_history(self.history, HISTORY_LINES)
+  return self.rl.write_history(self.history, HISTORY_ENTRIES)
 end
 
 --- Whether line editing (and so completion and history) is on.
