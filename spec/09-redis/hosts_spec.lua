@@ -17,11 +17,11 @@ end
 
 local RATE, PROCS, CALLS = 10, 4, 10
 
--- RESOURCE_EXHAUSTED answers in an emulator request log.
+-- RESOURCE_EXHAUSTED answers to the batch's calls (CreateUser) in an emulator request log.
 local function rejections(log)
   local n = 0
   for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
-    if line:find(" RESOURCE_EXHAUSTED ", 1, true) then n = n + 1 end
+    if line:find(" CreateUser RESOURCE_EXHAUSTED ", 1, true) then n = n + 1 end
   end
   return n
 end

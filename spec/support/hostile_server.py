@@ -8,7 +8,7 @@ The request header x-hostile picks the answer:
   no-status      a valid response message, then trailers without grpc-status
   no-message-no-status      headers, then trailers without grpc-status
   trailers-only-no-status   one HEADERS frame ending the stream, without grpc-status
-  gzip-bomb      a message flagged compressed, grpc-encoding gzip, inflating to 1 GiB
+  gzip-bomb      a message flagged compressed, grpc-encoding gzip, inflating to 256 MiB
   short-message  a length prefix of 1000 bytes followed by 10, then grpc-status 0
   no-message     headers and trailers with grpc-status 0, no message at all
   details:HEX    grpc-status 8 with grpc-status-details-bin holding the bytes HEX
@@ -30,15 +30,16 @@ import h2.events
 
 
 def gzip_bomb():
-    """About 1 MiB of gzip that inflates to 1 GiB of zeros."""
+    """About 256 KiB of gzip that inflates to 256 MiB of zeros (twice the client's default
+    max_receive_size)."""
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
     chunk = bytes(1 << 20)
-    parts = [comp.compress(chunk) for _ in range(1024)]
+    parts = [comp.compress(chunk) for _ in range(256)]
     parts.append(comp.flush())
     return b"".join(parts)
 
 
-BOMB = None
+BOMB = gzip_bomb()  # made before the server listens: a call must not wait for it
 
 
 def frame(payload, compressed=False, length=None):
@@ -47,7 +48,6 @@ def frame(payload, compressed=False, length=None):
 
 
 def answer(conn, stream_id, case):
-    global BOMB
     headers = [(":status", "200"), ("content-type", "application/grpc")]
     if case == "trailers-only-no-status":
         conn.send_headers(stream_id, headers, end_stream=True)
@@ -85,8 +85,6 @@ def answer(conn, stream_id, case):
     elif case == "no-message-no-status":
         trailers = [("x-something", "else")]
     elif case == "gzip-bomb":
-        if BOMB is None:
-            BOMB = gzip_bomb()
         data = frame(BOMB, compressed=True)
         # flow control: send what the window allows, the rest as it opens (see serve())
         return headers, data, trailers
