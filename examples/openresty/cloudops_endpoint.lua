@@ -8,6 +8,9 @@
 --        ?wait=1       -> 201 {"operation_id":..,"namespace":..,"state":"STATE_FULFILLED"}
 --                         once the operation has ended (polled from the request, ngx.sleep
 --                         between polls: no pool thread is held while waiting)
+--   POST /namespaces/batch {"names":[..],"regions":[..],"retention_days":..}
+--                      -> 200 {"namespaces":[{"name":..,"namespace":..,"operation_id":..}, ...]}
+--                         all created side by side in one pool thread (client:map)
 --   A failure is {"error":"<code name>","message":..} with a status that matches the error.
 --
 -- Every Cloud Ops call goes through cloudops.openresty (a thread pool), so a slow answer
@@ -86,14 +89,8 @@ local function list()
   return reply(200, '{"namespaces":' .. array(items) .. "}")
 end
 
---- POST /namespaces: create one; return its operation id (and wait for it with ?wait=1).
-local function create()
-  ngx.req.read_body()
-  local body = ngx.req.get_body_data()
-  local input = body and cjson.decode(body)
-  if type(input) ~= "table" then
-    return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"name\":..,\"regions\":[..],\"retention_days\":..}")
-  end
+-- The create request of one namespace from the JSON input's fields.
+local function create_request(name, input)
   -- The namespaces made here authenticate their workers with API keys; "regions" become the
   -- spec's replicas, one per region.
   local replicas
@@ -103,9 +100,20 @@ local function create()
   else
     replicas = input.regions -- not a list: the client refuses it, naming the field
   end
-  local req = { spec = { name = input.name, replicas = replicas,
-                         retention_days = tonumber(input.retention_days) or input.retention_days,
-                         api_key_auth = { enabled = true } } }
+  return { spec = { name = name, replicas = replicas,
+                    retention_days = tonumber(input.retention_days) or input.retention_days,
+                    api_key_auth = { enabled = true } } }
+end
+
+--- POST /namespaces: create one; return its operation id (and wait for it with ?wait=1).
+local function create()
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  local input = body and cjson.decode(body)
+  if type(input) ~= "table" then
+    return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"name\":..,\"regions\":[..],\"retention_days\":..}")
+  end
+  local req = create_request(input.name, input)
   -- A body that does not fit the schema raises in the client (a caller's mistake): a 400 here.
   local ok, resp, err = pcall(client.create_namespace, client, req)
   if not ok then return fail(400, "INVALID_ARGUMENT", tostring(resp)) end
@@ -117,6 +125,38 @@ local function create()
   if not final then return fail_with(werr) end
   out.state = final.state
   return reply(201, cjson.encode(out))
+end
+
+--- POST /namespaces/batch {"names":[..],"regions":[..],"retention_days":..}
+--   -> 200 {"namespaces":[{"name":..,"namespace":..,"operation_id":..} or {"name":..,"error":..}]}
+-- Every creation runs side by side, in one pool thread (client:map): the batch takes about one
+-- round trip, not one per name, and the worker serves other requests meanwhile.
+local function batch()
+  ngx.req.read_body()
+  local body = ngx.req.get_body_data()
+  local input = body and cjson.decode(body)
+  if type(input) ~= "table" or type(input.names) ~= "table" then
+    return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"names\":[..],\"regions\":[..],\"retention_days\":..}")
+  end
+  local reqs = {}
+  for i, name in ipairs(input.names) do reqs[i] = create_request(name, input) end
+  local ok, results, errs = pcall(client.map, client, "create_namespace", reqs, { concurrency = 16 })
+  if not ok then return fail(400, "INVALID_ARGUMENT", tostring(results)) end
+  local out = {}
+  for i, name in ipairs(input.names) do
+    local resp = results[i]
+    out[i] = resp and { name = name, namespace = resp.namespace, operation_id = resp.async_operation.id }
+      or { name = name, error = errs[i] and errs[i].name, message = tostring(errs[i]) }
+  end
+  return reply(200, '{"namespaces":' .. array(out) .. "}")
+end
+
+--- content_by_lua handler of /namespaces/batch.
+function M.namespaces_batch()
+  local method = ngx.req.get_method()
+  if method == "POST" then return batch() end
+  ngx.header["Allow"] = "POST"
+  return fail(405, "METHOD_NOT_ALLOWED", method .. " is not allowed here")
 end
 
 --- content_by_lua handler of /namespaces.

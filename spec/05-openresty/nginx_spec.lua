@@ -174,6 +174,54 @@ describe("cloudops.openresty, one worker and a slow upstream call", function()
   end)
 end)
 
+describe("cloudops.openresty, client:map in one pool thread", function()
+  local t
+  local LATENCY, NAMES = 0.4, 8
+  lazy_setup(function()
+    -- every answer 0.4 s away: eight creations one after another would take 3.2 s
+    t = start({ latency = LATENCY, op_duration = 0.1, op_pending = 0.01 },
+              { workers = 1, threads = 2, rate_limit = '{ shared = "cloudops_limit", rate = 50, burst = 50 }' })
+  end)
+  lazy_teardown(function()
+    if t then t.stop() end
+  end)
+
+  it("POST /namespaces/batch creates them side by side, and the worker keeps answering", function()
+    local port = t.nginx.port
+    local names = {}
+    for i = 1, NAMES do names[i] = "batch-" .. i end
+    -- warmed up: the pool thread's client is connected and knows the limiter
+    assert.equal(200, (S.request(port, "GET", "/namespaces")))
+    local t0 = core.now()
+    local pending = S.send(port, "POST", "/namespaces/batch",
+      cjson.encode { names = names, regions = { "aws-us-east-1" }, retention_days = 1 })
+    local h0 = core.now()
+    local hs = S.request(port, "GET", "/health")
+    local health_took = core.now() - h0
+    local status, _, body = S.receive(pending)
+    local took = core.now() - t0
+    assert.equal(200, status, body)
+    assert.equal(200, hs)
+    local doc = cjson.decode(body).namespaces
+    assert.equal(NAMES, #doc)
+    for i, n in ipairs(doc) do
+      assert.equal(names[i], n.name)
+      assert.matches("^batch%-" .. i .. "%.", n.namespace)
+      assert.is_string(n.operation_id)
+    end
+    assert.is_true(took < NAMES * LATENCY / 2, ("the batch took %.2f s"):format(took))
+    assert.is_true(health_took < LATENCY, ("/health took %.2f s"):format(health_took))
+    -- a mistake in one request is that request's error, not the batch's
+    local s2, _, b2 = S.request(port, "POST", "/namespaces/batch",
+      cjson.encode { names = { "ok-name", "1bad" }, regions = { "aws-us-east-1" }, retention_days = 1 })
+    assert.equal(200, s2, b2)
+    local d2 = cjson.decode(b2).namespaces
+    assert.is_string(d2[1].operation_id)
+    assert.equal("INVALID_ARGUMENT", d2[2].error)
+    assert.equal("", bad_log_lines(t.nginx.log()))
+  end)
+end)
+
 -- Sends n GET /namespaces at once; returns the answers, the set of workers that answered,
 -- and the seconds it took.
 local function burst(port, n)
