@@ -168,15 +168,21 @@ static double check_timeout(lua_State *L, int idx) {
   return t;
 }
 
-static int l_call(lua_State *L) {
+/* Starts the call that the arguments (ch, method_index, payload, timeout, metadata) describe
+ * and pushes its handle. */
+static CoCall *start_from_args(lua_State *L, int async) {
   CoChannel *ch = check_channel(L);
   lua_Integer index = luaL_checkinteger(L, 2);
   size_t len;
   const char *payload = luaL_checklstring(L, 3, &len);
   double timeout = check_timeout(L, 4);
-  CoCall *c = co_call_start(L, ch, index, payload, len, timeout, lua_isnoneornil(L, 5) ? 0 : 5, 0);
+  return co_call_start(L, ch, index, payload, len, timeout, lua_isnoneornil(L, 5) ? 0 : 5, async);
+}
+
+static int l_call(lua_State *L) {
+  CoCall *c = start_from_args(L, 0);
   int handle = lua_gettop(L);
-  if (c->in_flight && co_queue_wait(L, ch->q, c, -1)) {
+  if (c->in_flight && co_queue_wait(L, c->q, c, -1)) {
     /* Interrupted: cancel, and wait for the (prompt) end of the call; the hook raises next. */
     co_call_cancel(c, GRPC_STATUS_CANCELLED, "interrupted");
     while (c->in_flight) co_queue_wait(L, c->q, c, -1);
@@ -185,12 +191,7 @@ static int l_call(lua_State *L) {
 }
 
 static int l_start(lua_State *L) {
-  CoChannel *ch = check_channel(L);
-  lua_Integer index = luaL_checkinteger(L, 2);
-  size_t len;
-  const char *payload = luaL_checklstring(L, 3, &len);
-  double timeout = check_timeout(L, 4);
-  co_call_start(L, ch, index, payload, len, timeout, lua_isnoneornil(L, 5) ? 0 : 5, 1);
+  start_from_args(L, 1);
   return 1;
 }
 

@@ -190,6 +190,33 @@ local function post(self, budget, ...)
   end
 end
 
+-- One task through the pool for method m, with the API key of this call when the proxy has a
+-- key function, within `budget` seconds. Replays the thread's events to on_event and raises
+-- what the thread raised (a caller's mistake), at the caller's caller. Returns the thread's
+-- plain table, or nil and a WORKER_THREAD error (or the API_KEY error).
+local function hop(self, m, budget, fname, cache_key, config, ...)
+  local key
+  if self._dynamic_key then
+    local kerr
+    key, kerr = Client._api_key(self)
+    if not key then
+      kerr.method, kerr.attempts, kerr.retryable = m.name, 0, false
+      return nil, kerr
+    end
+  end
+  local ok, out = post(self, budget, fname, cache_key, config, key, m.name, ...)
+  if not ok or type(out) ~= "table" then
+    return nil, errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
+      { method = m.name, retryable = false, attempts = 0 })
+  end
+  local on_event = self._on_event
+  if on_event and out.events then
+    for _, ev in ipairs(out.events) do on_event(ev) end
+  end
+  if out.raised then error(out.raised, 3) end
+  return out
+end
+
 -- One call through the pool: method m resolved. Raises (level 2: the user's call site, as the
 -- methods tail-call this) only for programming mistakes, as a client does.
 local function invoke(self, m, req, opts)
@@ -203,27 +230,10 @@ local function invoke(self, m, req, opts)
   local fits, why = pcall(encode, m.input, req)
   if not fits then error(why, 2) end
   if self._redis and not (opts and opts.rate_limit == false) then return redis_openresty.call(self, m, req, opts) end
-  local key
-  if self._dynamic_key then
-    local kerr
-    key, kerr = Client._api_key(self)
-    if not key then
-      kerr.method, kerr.attempts, kerr.retryable = m.name, 0, false
-      return nil, kerr
-    end
-  end
   local hidden = secrets.get(self)
-  local ok, out = post(self, s.policy and s.policy.max_elapsed or s.timeout, "thread_call",
-    hidden.cache_key, hidden.config, key, m.name, req, opts, self._on_event ~= nil)
-  if not ok or type(out) ~= "table" then
-    return nil, errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
-      { method = m.name, retryable = false, attempts = 0 })
-  end
-  local on_event = self._on_event
-  if on_event and out.events then
-    for _, ev in ipairs(out.events) do on_event(ev) end
-  end
-  if out.raised then error(out.raised, 2) end
+  local out, herr = hop(self, m, s.policy and s.policy.max_elapsed or s.timeout, "thread_call",
+    hidden.cache_key, hidden.config, req, opts, self._on_event ~= nil)
+  if not out then return nil, herr end
   if out.err then return nil, plain.rebuild(out.err) end
   return out.resp, nil, out.info
 end
@@ -257,34 +267,16 @@ function Proxy:map(method, requests, map_opts, call_opts)
   end
   local mok, merr = plain.check(map_opts, "map options")
   if not mok then error("map: " .. merr, 2) end
-  local key
-  if self._dynamic_key then
-    local kerr
-    key, kerr = Client._api_key(self)
-    if not key then error(tostring(kerr), 2) end
-  end
   local hidden = secrets.get(self)
-  local ok, out = post(self, s.policy and s.policy.max_elapsed or s.timeout, "thread_map",
-    hidden.map_cache_key, hidden.map_config, key, m.name, requests, map_opts, call_opts,
-    self._on_event ~= nil)
-  if not ok or type(out) ~= "table" then
-    local err = errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
-      { method = m.name, retryable = false, attempts = 0 })
-    local errs = {}
-    for i = 1, #requests do errs[i] = err end
-    return {}, errs
-  end
-  local on_event = self._on_event
-  if on_event and out.events then
-    for _, ev in ipairs(out.events) do on_event(ev) end
-  end
-  if out.raised then error(out.raised, 2) end
+  local out, herr = hop(self, m, s.policy and s.policy.max_elapsed or s.timeout, "thread_map",
+    hidden.map_cache_key, hidden.map_config, requests, map_opts, call_opts, self._on_event ~= nil)
   local errs = {}
   for i = 1, #requests do
-    local e = out.errs[i]
-    if type(e) == "table" then errs[i] = plain.rebuild(e) else errs[i] = e end
+    local e = out and out.errs[i] or herr -- the hop failed: every request with its error
+    if type(e) == "table" and not errors.is(e) then e = plain.rebuild(e) end
+    errs[i] = e
   end
-  return out.results, errs
+  return out and out.results or {}, errs
 end
 
 -- The helpers run here, in the request: each RPC they make is one hop, and their pauses are
@@ -341,49 +333,49 @@ local function thread_client(key, config, dynamic)
   return c
 end
 
---- The task run by ngx.run_worker_thread (not for direct use). Returns one plain table:
--- { resp =, info = } or { err = } or { raised = message }, with `events` when asked for.
-function openresty.thread_call(cache_key, config, api_key, method, req, opts, want_events)
+-- Runs body(client) in a pool thread with this VM's client for these settings, the call's
+-- key and its events collected; body returns the plain table to send back. A raise (a
+-- caller's mistake) comes back as { raised = message }, a client that could not be made as
+-- failed(plain error).
+local function in_thread(cache_key, config, api_key, want_events, body, failed)
   call_key, call_events = api_key, want_events and {} or nil
   local out
   local c, cerr = thread_client(cache_key, config, api_key ~= nil)
   if not c then
-    out = { err = plain.error(cerr) }
+    out = failed(plain.error(cerr))
   else
-    local ok, resp, err, info = pcall(c.call, c, method, req, opts)
-    if not ok then out = { raised = tostring(resp) }
-    elseif resp then out = { resp = resp, info = info }
-    else out = { err = plain.error(err) } end
+    local ok, res = pcall(body, c)
+    out = ok and res or { raised = tostring(res) }
   end
   out.events = call_events
   call_key, call_events = nil, nil
   return out
 end
 
+--- The task run by ngx.run_worker_thread (not for direct use). Returns one plain table:
+-- { resp =, info = } or { err = } or { raised = message }, with `events` when asked for.
+function openresty.thread_call(cache_key, config, api_key, method, req, opts, want_events)
+  return in_thread(cache_key, config, api_key, want_events, function(c)
+    local resp, err, info = c:call(method, req, opts)
+    if resp then return { resp = resp, info = info } end
+    return { err = plain.error(err) }
+  end, function(err) return { err = err } end)
+end
+
 --- The task of Proxy:map (not for direct use): cloudops.map over the requests, with this VM's
 -- client. Returns { results =, errs = (plain errors) } or { raised = message }, with `events`.
 function openresty.thread_map(cache_key, config, api_key, method, requests, map_opts, call_opts, want_events)
-  call_key, call_events = api_key, want_events and {} or nil
-  local out
-  local c, cerr = thread_client(cache_key, config, api_key ~= nil)
-  if not c then
-    local errs = {}
-    for i = 1, #requests do errs[i] = plain.error(cerr) end
-    out = { results = {}, errs = errs }
-  else
-    local ok, results, errs = pcall(c.map, c, method, requests, map_opts, call_opts)
-    if not ok then
-      out = { raised = tostring(results) }
-    else
-      for i = 1, #requests do
-        if errs[i] ~= nil then errs[i] = errors.is(errs[i]) and plain.error(errs[i]) or tostring(errs[i]) end
-      end
-      out = { results = results, errs = errs }
+  return in_thread(cache_key, config, api_key, want_events, function(c)
+    local results, errs = c:map(method, requests, map_opts, call_opts)
+    for i = 1, #requests do
+      if errs[i] ~= nil then errs[i] = errors.is(errs[i]) and plain.error(errs[i]) or tostring(errs[i]) end
     end
-  end
-  out.events = call_events
-  call_key, call_events = nil, nil
-  return out
+    return { results = results, errs = errs }
+  end, function(err)
+    local errs = {}
+    for i = 1, #requests do errs[i] = err end
+    return { results = {}, errs = errs }
+  end)
 end
 
 --- How many clients this VM holds (for specs and diagnostics).
