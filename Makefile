@@ -203,8 +203,10 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 	@echo "CC $@"
 	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -I$(GEN) -o $@ $< $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS)) $(DEP_LIBS)
 
+# BENCH_DATA=FILE: the GetNamespacesResponse bytes bench/convert.lua measures (default: a page it makes).
 bench: all $(BENCH_BINS)
 	$(LUA) bench/run.lua
+	BENCH_DATA="$(BENCH_DATA)" $(LUA) bench/convert.lua
 	$(LUA) bench/ratelimit_batch.lua
 	$(LUA) bench/latency_batch.lua
 	$(LUA) bench/redis_limit.lua

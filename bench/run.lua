@@ -2,8 +2,8 @@
 -- are shared and noisy: absolute times mean little, ratios measured together do).
 --   1. client CPU time per call: N sequential GetNamespaces with client:call (rate_limit =
 --      false, retries on but not triggered) vs bench/raw_client.c, against one local server;
---   2. decoding a 1000-namespace GetNamespacesResponse: cloudops.decode vs protobuf-c unpack.
--- Targets (issue 2): 1. at most 1.3x; 2. at most 4x.
+--   2. decoding and encoding a GetNamespacesResponse: bench/convert.lua.
+-- Target (issue 2): 1. at most 1.3x.
 local ROOT = arg[0]:match("^(.*)bench/run%.lua$") or "./"
 package.path = ROOT .. "spec/?.lua;" .. package.path
 local helpers = require "helpers"
@@ -11,7 +11,6 @@ local cloudops = require "cloudops"
 local core = require "cloudops.core"
 
 local N = tonumber(os.getenv("BENCH_CALLS") or "") or 10000
-local DECODES = tonumber(os.getenv("BENCH_DECODES") or "") or 200
 local BIN = ROOT .. "build/bench/"
 
 local function run(cmd)
@@ -58,40 +57,5 @@ print(string.format("  raw C core client %8.2f us", raw_cpu[3]))
 print(string.format("  ratio             %8.2fx   (target <= 1.30x)  %s   (rounds: %.2f .. %.2f)", ratio,
   ratio <= 1.3 and "MET" or "NOT MET", ratios[1], ratios[ROUNDS]))
 
--- 2. decode ---------------------------------------------------------------------------------
-local ns = {}
-for i = 1, 1000 do
-  ns[i] = {
-    namespace = string.format("team-%04d.a1b2c", i), resource_version = "v" .. i, state = "RESOURCE_STATE_ACTIVE",
-    async_operation_id = "op-" .. i, active_region = "aws-us-east-1",
-    spec = { name = string.format("team-%04d", i), regions = { "aws-us-east-1", "aws-us-west-2" }, retention_days = 30,
-             api_key_auth = { enabled = true }, custom_search_attributes = { CustomerId = "Keyword", Amount = "Double" } },
-    endpoints = { web_address = "https://cloud.temporal.io/namespaces/x", grpc_address = "x.tmprl.cloud:7233" },
-    created_time = { seconds = 1700000000 + i, nanos = 5000 }, last_modified_time = { seconds = 1700000500 + i },
-    tags = { env = "prod", owner = "team-" .. i },
-  }
-end
-local bytes = core.encode("GetNamespacesResponse", { namespaces = ns, next_page_token = "tok" })
-local dir = helpers.tmpdir()
-helpers.write_file(dir .. "/ns1000.bin", bytes)
-local decode = cloudops.decode
-for _ = 1, 5 do decode("GetNamespacesResponse", bytes) end
-local lua_dec, raw_dec = {}, {}
-for round = 1, ROUNDS do
-  -- Collected before and after, so that each round pays for exactly its own garbage, as the
-  -- C side pays for protobuf_c_message_free_unpacked.
-  collectgarbage("collect")
-  local t0 = os.clock()
-  for _ = 1, DECODES do decode("GetNamespacesResponse", bytes) end
-  collectgarbage("collect")
-  lua_dec[round] = (os.clock() - t0) / DECODES * 1e6
-  raw_dec[round] = tonumber(run(BIN .. "decode_raw " .. dir .. "/ns1000.bin " .. DECODES * 5):match("us_per_decode=([%d%.]+)"))
-end
-table.sort(lua_dec)
-table.sort(raw_dec)
-local ld, rd = lua_dec[3], raw_dec[3]
-print(string.format("decode: GetNamespacesResponse with 1000 namespaces (%d bytes), CPU per decode", #bytes))
-print(string.format("  cloudops.decode   %8.1f us", ld))
-print(string.format("  protobuf-c unpack %8.1f us", rd))
-print(string.format("  ratio             %8.2fx   (target <= 4.00x)  %s", ld / rd, ld / rd <= 4 and "MET" or "NOT MET"))
+-- 2. decode and encode: bench/convert.lua, run next by `make bench`.
 if not os.getenv("BENCH_KEEP") then helpers.cleanup() end

@@ -13,20 +13,22 @@
 #define CO_MAX_DEPTH 100
 #define CO_MAX_WIRE_DEPTH (3 * CO_MAX_DEPTH)
 
-/* One step of the path to the value being converted, for error messages. */
-typedef struct {
-  const char *name;    /* a field name, or a map key given as a string; NULL for an index */
-  long long index;     /* an array index (1-based) or an integer map key */
-} CoPathStep;
+/* Bound on what one decode may make: Lua tables created plus values stored in tables. A page
+ * of 1000 realistic namespaces makes about 110,000; a hostile answer of 4 million empty
+ * messages (8 MB) would make 24 million and take gigabytes of Lua heap. */
+#define CO_MAX_DECODE_VALUES 4000000
 
 /* Per-Lua-state conversion context: kept as an upvalue of every core function, so states
- * (OpenResty's worker-thread VMs among them) never share one. */
+ * (OpenResty's worker-thread VMs among them) never share one. What one conversion needs (its
+ * path, depth, arena) lives with that conversion, so that a conversion started by a finalizer
+ * during another (a __gc, LuaJIT's ffi.gc) leaves the outer one intact. */
 typedef struct {
-  CoArena arena;
+  CoArena arena;       /* encode's arena, lent to one conversion at a time (arena_busy) */
   int names_ref;       /* registry ref: array of co_schema_names as Lua strings */
-  const CoMessage *root;
-  int depth;
-  CoPathStep path[CO_MAX_DEPTH];
+  int arena_busy;
+  int encode_ref;      /* registry ref: the protected encode body, made on first use (0: not yet) */
+  int name_ptrs_ref;   /* registry ref: the userdata name_ptrs points into (0: not yet) */
+  const char *const *name_ptrs; /* the names' Lua string contents, for lookup by identity */
 } CoState;
 
 /* Sentinels exposed as cloudops.null and cloudops.empty_array (light userdata). */
@@ -34,24 +36,30 @@ extern const char co_empty_array_tag;
 #define CO_NULL_SENTINEL ((void *)0)
 #define CO_EMPTY_ARRAY_SENTINEL ((void *)&co_empty_array_tag)
 
-/* Builds the message for the table at idx in st's arena (reset it first); raises a Lua error
- * naming the path on a value that does not fit the schema. Strings point into the table's Lua
- * strings, so the table must stay alive until the message is packed. */
-ProtobufCMessage *co_encode(lua_State *L, CoState *st, const CoMessage *m, int idx);
-
-/* Packs the table at idx as m and pushes the bytes; raises like co_encode. */
+/* Packs the table at idx as m and pushes the bytes; raises a Lua error naming the path on a value
+ * that does not fit the schema. Whatever it raises, it keeps no memory. */
 void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
 
-/* Pushes msg as a table. */
-void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg);
+/* co_decode_bytes' results: 0, or (nothing pushed) one of these. */
+enum {
+  CO_DECODE_MALFORMED = -1, /* not a valid encoding of the message */
+  CO_DECODE_CUT = -2,       /* cut short: a length or value runs past the end */
+  CO_DECODE_UTF8 = -3,      /* a string field is not valid UTF-8, or holds a NUL */
+  CO_DECODE_DEEP = -4,      /* nested deeper than CO_MAX_WIRE_DEPTH messages */
+  CO_DECODE_TOO_BIG = -5,   /* would make more than CO_MAX_DECODE_VALUES Lua values */
+};
 
-/* Unpacks bytes as m and pushes the table; returns 0, or (nothing pushed) -1 when the bytes are
- * not a valid m, -2 when they are cut short or nest deeper than CO_MAX_WIRE_DEPTH, -3 when a
- * string field is not valid UTF-8 (or holds a NUL). */
+/* Unpacks bytes as m and pushes the table (API.md "Messages as Lua tables"); returns 0 or a
+ * CO_DECODE_* code. Raises only when Lua runs out of memory. Nothing is shared with other
+ * conversions, so a finalizer may convert during it. */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
 
-/* Raises a Lua error prefixed with the current conversion path. */
-int co_path_error(lua_State *L, CoState *st, const char *fmt, ...);
+/* Steps over the field at *pp (< end): its number, wire type, and where its value starts (after
+ * the key); returns 0 or a CO_DECODE_* code. */
+int co_wire_field(const uint8_t **pp, const uint8_t *end, uint32_t *number, int *wire, const uint8_t **value);
+
+/* What a nonzero co_decode_bytes result means, as text: "cut short (...)". */
+const char *co_decode_strerror(int rc);
 
 /* Time text (wkt.c): RFC 3339 timestamps and "1.5s" durations. Parsers return 0 on success. */
 int co_parse_rfc3339(const char *s, size_t len, int64_t *seconds, int32_t *nanos);

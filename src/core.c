@@ -86,10 +86,7 @@ static int l_decode(lua_State *L) {
   int rc = co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len);
   if (rc != 0) {
     lua_pushnil(L);
-    lua_pushfstring(L, rc == -2   ? "malformed %s: cut short, or nested deeper than %d messages"
-                       : rc == -3 ? "malformed %s: a string field is not valid UTF-8 (or holds a NUL)"
-                                  : "malformed %s: the bytes are not a valid encoding of it",
-                    m->desc->name, CO_MAX_WIRE_DEPTH);
+    lua_pushfstring(L, "malformed %s: %s", m->desc->name, co_decode_strerror(rc));
     return 2;
   }
   return 1;

@@ -1,25 +1,120 @@
-/* protobuf-c message -> plain Lua tables (no metatables). Absent scalars and messages are nil,
- * as in proto3 JSON; repeated and map fields are always tables. */
+/* Wire bytes -> plain Lua tables (no metatables), read straight from the wire in one pass per
+ * message: no intermediate C struct, so nothing to free and no state shared with another
+ * conversion. Absent scalars and messages are nil, as in proto3 JSON; repeated and map fields
+ * are always tables; fields this schema does not know are kept as bytes under `_unknown`.
+ *
+ * Each message is read twice at its own level: a scan of its keys (skipping values) counts the
+ * fields present and the elements of each repeated field, so that every table is made at its
+ * final size (no rehash, no slack), then the values are read. The wire is checked as it is read
+ * (truncation, wire types, UTF-8, nesting), and every table made or value stored is counted
+ * against CO_MAX_DECODE_VALUES, so that a small hostile payload cannot take the Lua heap. */
 #include "convert.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-/* The decoding context: the state, and the stack index of the field/enum name strings. */
+#define UNKNOWN_KEY "_unknown"
+
 typedef struct {
   lua_State *L;
-  int names;
+  int names;   /* stack index of the field and enum name strings (co_schema_names) */
+  size_t left; /* tables and values this decode may still make */
 } Dec;
+
+/* Per field of the message being read. */
+typedef struct {
+  uint32_t count; /* occurrences (elements, for a packed field) seen by the scan */
+  int table;      /* repeated fields: stack index of its table once made, else 0 */
+  int set;        /* singular fields: stored in the table by this read */
+  lua_Integer n;  /* repeated fields: elements in its table */
+} FieldState;
 
 /* Pushes the interned Lua string for name index i (see co_schema_names). */
 static inline void push_name(const Dec *d, unsigned i) { lua_rawgeti(d->L, d->names, (lua_Integer)i + 1); }
 
-static void push_message(const Dec *d, const CoMessage *m, const ProtobufCMessage *msg);
+static inline int spend(Dec *d) {
+  if (d->left == 0) return CO_DECODE_TOO_BIG;
+  d->left--;
+  return 0;
+}
 
-/* lua_pushstring would first look the pointer up in Lua 5.4's C-string cache (a strcmp per
- * string): with the length given, the string is made directly. */
-static inline void push_cstring(lua_State *L, const char *s) { lua_pushlstring(L, s, strlen(s)); }
+/* ---- the wire ------------------------------------------------------------------------------ */
+
+/* Reads a varint at *pp (< end), at most 10 bytes. */
+static inline int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *v) {
+  const uint8_t *p = *pp;
+  if (p < end && *p < 0x80) {
+    *v = *p;
+    *pp = p + 1;
+    return 0;
+  }
+  uint64_t r = 0;
+  for (int shift = 0; shift < 70 && p < end; shift += 7) {
+    uint8_t b = *p++;
+    r |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = r;
+      *pp = p;
+      return 0;
+    }
+  }
+  return CO_DECODE_CUT;
+}
+
+/* Reads a field key: its number (>= 1) and wire type. */
+static inline int read_key(const uint8_t **pp, const uint8_t *end, uint64_t *number, int *wire) {
+  uint64_t key;
+  if (read_varint(pp, end, &key)) return CO_DECODE_CUT;
+  *number = key >> 3;
+  *wire = (int)(key & 7);
+  return *number == 0 || key > UINT32_MAX ? CO_DECODE_MALFORMED : 0;
+}
+
+/* Reads a length prefix and sets [*start, *stop) to the bytes it covers. */
+static inline int read_len(const uint8_t **pp, const uint8_t *end, const uint8_t **start, const uint8_t **stop) {
+  uint64_t len;
+  if (read_varint(pp, end, &len) || len > (uint64_t)(end - *pp)) return CO_DECODE_CUT;
+  *start = *pp;
+  *stop = *pp += len;
+  return 0;
+}
+
+/* Steps over one value of wire type `wire`. Groups (3, 4) are not proto3. */
+static int skip_value(int wire, const uint8_t **pp, const uint8_t *end) {
+  uint64_t v;
+  const uint8_t *a, *b;
+  switch (wire) {
+    case 0: return read_varint(pp, end, &v);
+    case 1: if (end - *pp < 8) return CO_DECODE_CUT; *pp += 8; return 0;
+    case 5: if (end - *pp < 4) return CO_DECODE_CUT; *pp += 4; return 0;
+    case 2: return read_len(pp, end, &a, &b);
+    default: return CO_DECODE_MALFORMED;
+  }
+}
+
+int co_wire_field(const uint8_t **pp, const uint8_t *end, uint32_t *number, int *wire, const uint8_t **value) {
+  uint64_t n;
+  int rc = read_key(pp, end, &n, wire);
+  if (rc) return rc;
+  *number = (uint32_t)n;
+  *value = *pp;
+  return skip_value(*wire, pp, end);
+}
+
+static inline uint32_t read_le32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v; /* the machine is little-endian, as protobuf-c assumes too */
+}
+
+static inline uint64_t read_le64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* ---- scalars ------------------------------------------------------------------------------- */
 
 static void push_int64(lua_State *L, int64_t v) {
 #if CO_HAS_INTEGERS
@@ -46,234 +141,584 @@ static void push_uint64(lua_State *L, uint64_t v) {
   }
 }
 
-static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned base, int v) {
+static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned base, int32_t v) {
   const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(ed, v);
   if (ev) push_name(d, base + (unsigned)(ev - ed->values));
   else lua_pushinteger(d->L, v); /* a value a newer server knows and this schema does not */
 }
 
-static void push_value(lua_State *L, const ProtobufCMessage *msg);
-
-static void push_struct(lua_State *L, const ProtobufCMessage *msg) {
-  luaL_checkstack(L, 4, "message nesting too deep"); /* nesting is bounded by wire_check */
-  const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
-  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
-  ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
-  lua_createtable(L, 0, (int)n);
-  for (size_t i = 0; i < n; i++) {
-    const ProtobufCMessage *entry = items[i];
-    const ProtobufCFieldDescriptor *kf = &entry->descriptor->fields[0], *vf = &entry->descriptor->fields[1];
-    push_cstring(L, *(const char *const *)((const char *)entry + kf->offset));
-    const ProtobufCMessage *v = *(ProtobufCMessage *const *)((const char *)entry + vf->offset);
-    if (v) push_value(L, v); else lua_pushlightuserdata(L, CO_NULL_SENTINEL);
-    lua_rawset(L, -3);
-  }
+/* Pushes a string field's bytes: strict UTF-8 without NUL (protobuf-c, which encodes, keeps
+ * strings NUL-terminated; and proto3 requires parsers to check UTF-8). */
+static inline int push_utf8(lua_State *L, const uint8_t *s, const uint8_t *e) {
+  if (!co_utf8_check((const char *)s, (size_t)(e - s), 0)) return CO_DECODE_UTF8;
+  lua_pushlstring(L, (const char *)s, (size_t)(e - s));
+  return 0;
 }
 
-static void push_list_value(lua_State *L, const ProtobufCMessage *msg) {
-  luaL_checkstack(L, 4, "message nesting too deep");
-  const ProtobufCFieldDescriptor *f = &msg->descriptor->fields[0];
-  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
-  if (n == 0) { /* so that an empty list encodes back as a list, not an object */
-    lua_pushlightuserdata(L, CO_EMPTY_ARRAY_SENTINEL);
-    return;
-  }
-  ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)((const char *)msg + f->offset);
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    push_value(L, items[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-}
-
-static void push_value(lua_State *L, const ProtobufCMessage *msg) {
-  luaL_checkstack(L, 4, "message nesting too deep");
-  const ProtobufCMessageDescriptor *d = msg->descriptor;
-  const ProtobufCFieldDescriptor *any = &d->fields[0];
-  uint32_t which = *(const uint32_t *)((const char *)msg + any->quantifier_offset);
-  const ProtobufCFieldDescriptor *f = which ? protobuf_c_message_descriptor_get_field(d, which) : NULL;
-  if (!f) { lua_pushlightuserdata(L, CO_NULL_SENTINEL); return; }
-  const void *slot = (const char *)msg + f->offset;
-  switch (which) {
-    case 2: lua_pushnumber(L, *(const double *)slot); break;
-    case 3: push_cstring(L, *(const char *const *)slot); break;
-    case 4: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
-    case 5: push_struct(L, *(ProtobufCMessage *const *)slot); break;
-    case 6: push_list_value(L, *(ProtobufCMessage *const *)slot); break;
-    default: lua_pushlightuserdata(L, CO_NULL_SENTINEL);
-  }
-}
-
-/* Pushes one value of field f (with its info fi) stored at slot. */
-static void push_single(const Dec *d, const ProtobufCFieldDescriptor *f, const CoFieldInfo *fi, const void *slot) {
+/* Reads one value of scalar field f (any type but message) at *pp and pushes it; *dflt tells
+ * whether it is the type's default, which proto3 leaves off the wire. */
+static int push_scalar(const Dec *d, const ProtobufCFieldDescriptor *f, const CoFieldInfo *fi,
+                       const uint8_t **pp, const uint8_t *end, int *dflt) {
   lua_State *L = d->L;
-  switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
-      lua_pushinteger(L, *(const int32_t *)slot); break;
-    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
-      lua_pushinteger(L, (lua_Integer)*(const uint32_t *)slot); break;
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-      push_int64(L, *(const int64_t *)slot); break;
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
-      push_uint64(L, *(const uint64_t *)slot); break;
-    case PROTOBUF_C_TYPE_FLOAT: lua_pushnumber(L, *(const float *)slot); break;
-    case PROTOBUF_C_TYPE_DOUBLE: lua_pushnumber(L, *(const double *)slot); break;
-    case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, *(const protobuf_c_boolean *)slot); break;
-    case PROTOBUF_C_TYPE_ENUM: push_enum(d, f->descriptor, fi->enum_base, *(const int *)slot); break;
-    case PROTOBUF_C_TYPE_STRING: push_cstring(L, *(const char *const *)slot); break;
-    case PROTOBUF_C_TYPE_BYTES: {
-      const ProtobufCBinaryData *b = slot;
-      lua_pushlstring(L, (const char *)b->data, b->len);
-      break;
-    }
-    case PROTOBUF_C_TYPE_MESSAGE: push_message(d, fi->type, *(ProtobufCMessage *const *)slot); break;
-  }
-}
-
-/* Whether a proto3 field without presence holds its default (and so is absent on the wire). */
-static int is_default(const ProtobufCFieldDescriptor *f, const void *slot) {
-  switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64: return *(const uint64_t *)slot == 0;
-    case PROTOBUF_C_TYPE_DOUBLE: return *(const double *)slot == 0 && !signbit(*(const double *)slot);
-    case PROTOBUF_C_TYPE_FLOAT: return *(const float *)slot == 0 && !signbit(*(const float *)slot);
-    case PROTOBUF_C_TYPE_BOOL: return !*(const protobuf_c_boolean *)slot;
-    case PROTOBUF_C_TYPE_STRING: {
-      const char *s = *(const char *const *)slot;
-      return !s || !*s;
-    }
-    case PROTOBUF_C_TYPE_BYTES: return ((const ProtobufCBinaryData *)slot)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE: return *(ProtobufCMessage *const *)slot == NULL;
-    case PROTOBUF_C_TYPE_ENUM: return *(const int *)slot == 0;
-    default: return *(const uint32_t *)slot == 0;
-  }
-}
-
-static void push_repeated(const Dec *d, const ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
-                          const CoFieldInfo *fi) {
-  lua_State *L = d->L;
-  size_t n = *(const size_t *)((const char *)msg + f->quantifier_offset);
-  const char *items = *(const char *const *)((const char *)msg + f->offset);
-  if (fi->is_map) {
-    const CoMessage *entry_m = fi->type;
-    const ProtobufCFieldDescriptor *kf = &entry_m->desc->fields[0], *vf = &entry_m->desc->fields[1];
-    lua_createtable(L, 0, (int)n);
-    for (size_t i = 0; i < n; i++) {
-      const ProtobufCMessage *entry = ((ProtobufCMessage *const *)items)[i];
-      push_single(d, kf, &entry_m->fields[0], (const char *)entry + kf->offset);
-      if (vf->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)((const char *)entry + vf->offset))
-        lua_newtable(L); /* an entry without its value holds the empty message */
-      else
-        push_single(d, vf, &entry_m->fields[1], (const char *)entry + vf->offset);
-      lua_rawset(L, -3);
-    }
-    return;
-  }
-  size_t esize = co_element_size(f->type);
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    push_single(d, f, fi, items + i * esize);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-}
-
-static void push_message(const Dec *dc, const CoMessage *m, const ProtobufCMessage *msg) {
-  lua_State *L = dc->L;
-  const ProtobufCMessageDescriptor *d = msg->descriptor;
-  luaL_checkstack(L, 4, "message nesting too deep");
-  switch (m->wkt) {
-    case CO_WKT_STRUCT: push_struct(L, msg); return;
-    case CO_WKT_VALUE: push_value(L, msg); return;
-    case CO_WKT_LIST_VALUE: push_list_value(L, msg); return;
-    default: break;
-  }
-  lua_createtable(L, 0, (int)d->n_fields);
-  for (unsigned i = 0; i < d->n_fields; i++) {
-    const ProtobufCFieldDescriptor *f = &d->fields[i];
-    const CoFieldInfo *fi = &m->fields[i];
-    const void *slot = (const char *)msg + f->offset;
-    if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-      push_name(dc, m->name_base + i);
-      push_repeated(dc, msg, f, fi);
-    } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
-      if (*(const uint32_t *)((const char *)msg + f->quantifier_offset) != f->id) continue;
-      push_name(dc, m->name_base + i);
-      if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*(ProtobufCMessage *const *)slot) lua_newtable(L);
-      else push_single(dc, f, fi, slot);
-    } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_MESSAGE &&
-               f->type != PROTOBUF_C_TYPE_STRING) {
-      if (!*(const protobuf_c_boolean *)((const char *)msg + f->quantifier_offset)) continue;
-      push_name(dc, m->name_base + i);
-      push_single(dc, f, fi, slot);
-    } else {
-      if (is_default(f, slot)) continue;
-      push_name(dc, m->name_base + i);
-      push_single(dc, f, fi, slot);
-    }
-    lua_rawset(L, -3);
-  }
-}
-
-void co_decode_push(lua_State *L, CoState *st, const CoMessage *m, const ProtobufCMessage *msg) {
-  lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
-  Dec d = {L, lua_gettop(L)};
-  push_message(&d, m, msg);
-  lua_remove(L, d.names);
-}
-
-/* Reads a varint at *p (< end); returns -1 when it is truncated or longer than 10 bytes. */
-static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
-  *v = 0;
-  for (int shift = 0; shift < 70 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    *v |= (uint64_t)(b & 0x7f) << shift;
-    if (!(b & 0x80)) return 0;
-  }
-  return -1;
-}
-
-/* Checks the wire bytes of m before protobuf-c sees them: returns 0, -2 when they nest deeper
- * than CO_MAX_WIRE_DEPTH messages or are cut short, -3 when a string field is not valid UTF-8 or
- * holds a NUL (protobuf-c keeps strings NUL-terminated, so it would cut them silently).
- * protobuf-c's unpack recurses once per level with no bound, so a hostile payload (a few bytes
- * per level of google.protobuf.Value) could exhaust the C stack; and it does not check UTF-8,
- * which proto3 requires of a parser. This walks the wire once, recursing only into messages. */
-static int wire_check(const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
-  if (depth > CO_MAX_WIRE_DEPTH) return -2;
-  while (p < end) {
-    uint64_t key, len;
-    if (read_varint(&p, end, &key)) return -2;
-    switch (key & 7) {
-      case 0: if (read_varint(&p, end, &len)) return -2; break;
-      case 1: if (end - p < 8) return -2; p += 8; break;
-      case 5: if (end - p < 4) return -2; p += 4; break;
-      case 2: {
-        if (read_varint(&p, end, &len) || len > (uint64_t)(end - p)) return -2;
-        const ProtobufCFieldDescriptor *f = key >> 3 <= UINT32_MAX
-            ? protobuf_c_message_descriptor_get_field(m->desc, (unsigned)(key >> 3)) : NULL;
-        if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
-          const CoMessage *sub = m->fields[f - m->desc->fields].type;
-          int rc = sub ? wire_check(sub, p, p + len, depth + 1) : 0;
-          if (rc) return rc;
-        } else if (f && f->type == PROTOBUF_C_TYPE_STRING) {
-          if (!co_utf8_check((const char *)p, (size_t)len, 0)) return -3;
-        }
-        p += len;
+  uint64_t v;
+  if (fi->wire == 0) {
+    if (read_varint(pp, end, &v)) return CO_DECODE_CUT;
+    *dflt = v == 0;
+    switch (f->type) {
+      case PROTOBUF_C_TYPE_INT32: lua_pushinteger(L, (int32_t)(uint32_t)v); break;
+      case PROTOBUF_C_TYPE_UINT32: lua_pushinteger(L, (lua_Integer)(uint32_t)v); *dflt = (uint32_t)v == 0; break;
+      case PROTOBUF_C_TYPE_SINT32: {
+        uint32_t u = (uint32_t)v;
+        lua_pushinteger(L, (int32_t)(u >> 1) ^ -(int32_t)(u & 1));
+        *dflt = u == 0;
         break;
       }
-      default: return -2; /* groups (3, 4) are not proto3; protobuf-c would refuse them too */
+      case PROTOBUF_C_TYPE_INT64: push_int64(L, (int64_t)v); break;
+      case PROTOBUF_C_TYPE_UINT64: push_uint64(L, v); break;
+      case PROTOBUF_C_TYPE_SINT64: push_int64(L, (int64_t)(v >> 1) ^ -(int64_t)(v & 1)); break;
+      case PROTOBUF_C_TYPE_BOOL: lua_pushboolean(L, v != 0); break;
+      default: /* enum */
+        push_enum(d, f->descriptor, fi->enum_base, (int32_t)(uint32_t)v);
+        *dflt = (uint32_t)v == 0;
+        break;
+    }
+    return 0;
+  }
+  if (fi->wire == 1) {
+    if (end - *pp < 8) return CO_DECODE_CUT;
+    v = read_le64(*pp);
+    *pp += 8;
+    if (f->type == PROTOBUF_C_TYPE_DOUBLE) {
+      double x;
+      memcpy(&x, &v, 8);
+      lua_pushnumber(L, x);
+      *dflt = v == 0; /* +0.0 only: -0.0 is kept */
+    } else {
+      if (f->type == PROTOBUF_C_TYPE_FIXED64) push_uint64(L, v); else push_int64(L, (int64_t)v);
+      *dflt = v == 0;
+    }
+    return 0;
+  }
+  if (fi->wire == 5) {
+    if (end - *pp < 4) return CO_DECODE_CUT;
+    uint32_t u = read_le32(*pp);
+    *pp += 4;
+    if (f->type == PROTOBUF_C_TYPE_FLOAT) {
+      float x;
+      memcpy(&x, &u, 4);
+      lua_pushnumber(L, x);
+    } else if (f->type == PROTOBUF_C_TYPE_FIXED32) {
+      lua_pushinteger(L, (lua_Integer)u);
+    } else {
+      lua_pushinteger(L, (int32_t)u);
+    }
+    *dflt = u == 0;
+    return 0;
+  }
+  const uint8_t *s, *e;
+  int rc = read_len(pp, end, &s, &e);
+  if (rc) return rc;
+  *dflt = s == e;
+  if (f->type == PROTOBUF_C_TYPE_STRING) return push_utf8(L, s, e);
+  lua_pushlstring(L, (const char *)s, (size_t)(e - s));
+  return 0;
+}
+
+/* ---- google.protobuf.Struct, Value and ListValue: plain Lua values ---------------------------- */
+
+static int push_value(Dec *d, const uint8_t *p, const uint8_t *end, int depth);
+
+/* Counts the occurrences of field `number` in [p, end), checking the keys and lengths. */
+static int count_field(const uint8_t *p, const uint8_t *end, uint64_t number, uint32_t *count) {
+  *count = 0;
+  while (p < end) {
+    uint64_t n;
+    int wire, rc = read_key(&p, end, &n, &wire);
+    if (rc || (rc = skip_value(wire, &p, end))) return rc;
+    if (n == number) ++*count;
+  }
+  return 0;
+}
+
+/* Struct (map<string, Value> fields = 1) into the table at t. */
+static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int depth) {
+  lua_State *L = d->L;
+  while (p < end) {
+    uint64_t number;
+    int wire, rc = read_key(&p, end, &number, &wire);
+    if (rc) return rc;
+    if (number != 1) {
+      if ((rc = skip_value(wire, &p, end))) return rc;
+      continue;
+    }
+    const uint8_t *q, *qend, *k = NULL, *kend = NULL, *v = NULL, *vend = NULL;
+    if (wire != 2) return CO_DECODE_MALFORMED;
+    if ((rc = read_len(&p, end, &q, &qend))) return rc;
+    if (depth + 1 > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
+    while (q < qend) { /* the entry: key = 1 (string), value = 2 (Value) */
+      uint64_t n;
+      if ((rc = read_key(&q, qend, &n, &wire))) return rc;
+      if ((n == 1 || n == 2) && wire != 2) return CO_DECODE_MALFORMED;
+      if (n == 1) rc = read_len(&q, qend, &k, &kend);
+      else if (n == 2) rc = read_len(&q, qend, &v, &vend);
+      else rc = skip_value(wire, &q, qend);
+      if (rc) return rc;
+    }
+    if (k) {
+      if ((rc = push_utf8(L, k, kend))) return rc;
+    } else {
+      lua_pushliteral(L, "");
+    }
+    if (v) {
+      if ((rc = push_value(d, v, vend, depth + 2))) return rc;
+    } else {
+      lua_pushlightuserdata(L, CO_NULL_SENTINEL);
+    }
+    if ((rc = spend(d))) return rc;
+    lua_rawset(L, t);
+  }
+  return 0;
+}
+
+static int push_struct(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
+  uint32_t n;
+  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field(p, end, 1, &n);
+  if (rc || (rc = spend(d))) return rc;
+  luaL_checkstack(d->L, 8, "message nesting too deep"); /* nesting is bounded by CO_MAX_WIRE_DEPTH */
+  lua_createtable(d->L, 0, (int)n);
+  return struct_into(d, p, end, lua_gettop(d->L), depth);
+}
+
+/* ListValue (repeated Value values = 1) appended to the table at t, which holds n values. */
+static int list_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, lua_Integer n, int depth) {
+  while (p < end) {
+    uint64_t number;
+    int wire, rc = read_key(&p, end, &number, &wire);
+    if (rc) return rc;
+    if (number != 1) {
+      if ((rc = skip_value(wire, &p, end))) return rc;
+      continue;
+    }
+    const uint8_t *v, *vend;
+    if (wire != 2) return CO_DECODE_MALFORMED;
+    if ((rc = read_len(&p, end, &v, &vend)) || (rc = push_value(d, v, vend, depth + 1)) || (rc = spend(d)))
+      return rc;
+    lua_rawseti(d->L, t, ++n);
+  }
+  return 0;
+}
+
+static int push_list(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
+  uint32_t n;
+  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field(p, end, 1, &n);
+  if (rc) return rc;
+  luaL_checkstack(d->L, 8, "message nesting too deep");
+  if (n == 0) { /* so that an empty list encodes back as a list, not an object */
+    lua_pushlightuserdata(d->L, CO_EMPTY_ARRAY_SENTINEL);
+    return 0;
+  }
+  if ((rc = spend(d))) return rc;
+  lua_createtable(d->L, (int)n, 0);
+  return list_into(d, p, end, lua_gettop(d->L), 0, depth);
+}
+
+/* Value: its oneof `kind` (null_value 1, number_value 2, string_value 3, bool_value 4,
+ * struct_value 5, list_value 6); the last member on the wire wins, a repeated struct or list
+ * merges. No member is null. */
+static int push_value(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
+  lua_State *L = d->L;
+  if (depth > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
+  luaL_checkstack(L, 8, "message nesting too deep");
+  lua_pushlightuserdata(L, CO_NULL_SENTINEL);
+  int slot = lua_gettop(L);
+  uint64_t kind = 0;
+  while (p < end) {
+    uint64_t number, v;
+    int wire, rc = read_key(&p, end, &number, &wire);
+    if (rc) return rc;
+    static const int wires[] = {0, 0, 1, 2, 0, 2, 2};
+    if (number > 6) {
+      if ((rc = skip_value(wire, &p, end))) return rc;
+      continue;
+    }
+    if (wire != wires[number]) return CO_DECODE_MALFORMED;
+    const uint8_t *s = NULL, *e = NULL;
+    if (wire == 2 && (rc = read_len(&p, end, &s, &e))) return rc;
+    switch (number) {
+      case 1:
+        if ((rc = read_varint(&p, end, &v))) return rc;
+        lua_pushlightuserdata(L, CO_NULL_SENTINEL);
+        break;
+      case 2: {
+        if (end - p < 8) return CO_DECODE_CUT;
+        double x;
+        v = read_le64(p);
+        memcpy(&x, &v, 8);
+        p += 8;
+        lua_pushnumber(L, x);
+        break;
+      }
+      case 3:
+        if ((rc = push_utf8(L, s, e))) return rc;
+        break;
+      case 4:
+        if ((rc = read_varint(&p, end, &v))) return rc;
+        lua_pushboolean(L, v != 0);
+        break;
+      case 5:
+        if (kind == 5) rc = depth + 1 > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : struct_into(d, s, e, slot, depth + 1);
+        else rc = push_struct(d, s, e, depth + 1);
+        if (rc) return rc;
+        if (kind == 5) continue;
+        break;
+      default:
+        if (kind == 6 && lua_istable(L, slot)) {
+          if ((rc = list_into(d, s, e, slot, (lua_Integer)lua_rawlen(L, slot), depth + 1))) return rc;
+          continue;
+        }
+        if ((rc = push_list(d, s, e, depth + 1))) return rc;
+        break;
+    }
+    kind = number;
+    lua_replace(L, slot);
+  }
+  return 0;
+}
+
+/* ---- messages ------------------------------------------------------------------------------ */
+
+static int push_message(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth);
+static int message_into(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int t, int depth,
+                        FieldState *fs, int merge);
+
+/* A message-typed value: a table, or the plain value of Struct, Value and ListValue. */
+static int push_message_value(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
+  switch (m->wkt) {
+    case CO_WKT_STRUCT: return push_struct(d, p, end, depth);
+    case CO_WKT_VALUE: return push_value(d, p, end, depth);
+    case CO_WKT_LIST_VALUE: return push_list(d, p, end, depth);
+    default: return push_message(d, m, p, end, depth);
+  }
+}
+
+/* A message field that appears again merges into what the first made (the protobuf rule);
+ * the value on top is what is there, and stays. */
+static int merge_message_value(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
+  lua_State *L = d->L;
+  int t = lua_gettop(L);
+  if (depth > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
+  switch (m->wkt) {
+    case CO_WKT_STRUCT: return struct_into(d, p, end, t, depth);
+    case CO_WKT_LIST_VALUE: return list_into(d, p, end, t, (lua_Integer)lua_rawlen(L, t), depth);
+    default: {
+      luaL_checkstack(L, (int)m->n_repeated + 8, "message nesting too deep");
+      FieldState fs[m->desc->n_fields ? m->desc->n_fields : 1];
+      memset(fs, 0, sizeof fs);
+      return message_into(d, m, p, end, t, depth, fs, 1);
     }
   }
+}
+
+/* One entry of map field f (its entry message `entry`) into the table at map. */
+static int map_entry(Dec *d, const CoMessage *entry, const uint8_t *p, const uint8_t *end, int map, int depth) {
+  lua_State *L = d->L;
+  const ProtobufCFieldDescriptor *kf = &entry->desc->fields[0], *vf = &entry->desc->fields[1];
+  const CoFieldInfo *ki = &entry->fields[0], *vi = &entry->fields[1];
+  const uint8_t *k = NULL, *v = NULL;
+  int rc, dflt;
+  if (depth > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
+  while (p < end) { /* the last key and value win; anything else in an entry is dropped */
+    uint64_t n;
+    int wire;
+    if ((rc = read_key(&p, end, &n, &wire))) return rc;
+    const uint8_t *at = p;
+    if ((rc = skip_value(wire, &p, end))) return rc;
+    if (n == 1 || n == 2) {
+      if (wire != (n == 1 ? ki : vi)->wire) return CO_DECODE_MALFORMED;
+      if (n == 1) k = at; else v = at;
+    }
+  }
+  if (k) {
+    if ((rc = push_scalar(d, kf, ki, &k, end, &dflt))) return rc;
+  } else if (kf->type == PROTOBUF_C_TYPE_STRING) {
+    lua_pushliteral(L, "");
+  } else if (kf->type == PROTOBUF_C_TYPE_BOOL) {
+    lua_pushboolean(L, 0);
+  } else {
+    lua_pushinteger(L, 0);
+  }
+  if (vf->type == PROTOBUF_C_TYPE_MESSAGE) {
+    const uint8_t *s = v, *e = v;
+    if (v && (rc = read_len(&v, end, &s, &e))) return rc;
+    rc = push_message_value(d, vi->type, s, e, depth + 1); /* absent: the empty message */
+  } else if (v) {
+    rc = push_scalar(d, vf, vi, &v, end, &dflt);
+  } else { /* absent: the type's default */
+    static const uint8_t zeros[8] = {0};
+    const uint8_t *z = zeros;
+    rc = push_scalar(d, vf, vi, &z, zeros + sizeof zeros, &dflt);
+  }
+  if (rc || (rc = spend(d))) return rc;
+  lua_rawset(L, map);
+  return 0;
+}
+
+/* The table of repeated field i (made at its final size on first use), pushed and remembered. */
+static int repeated_table(Dec *d, const CoMessage *m, unsigned i, int t, FieldState *s, int merge) {
+  lua_State *L = d->L;
+  if (merge) { /* merging into a decoded table: it is there */
+    push_name(d, m->name_base + i);
+    lua_rawget(L, t);
+    if (lua_istable(L, -1)) {
+      s->table = lua_gettop(L);
+      s->n = m->fields[i].is_map ? 0 : (lua_Integer)lua_rawlen(L, -1);
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
+  int rc = spend(d);
+  if (rc || (rc = spend(d))) return rc; /* the table, and its place in t */
+  if (m->fields[i].is_map) lua_createtable(L, 0, (int)s->count);
+  else lua_createtable(L, (int)s->count, 0);
+  push_name(d, m->name_base + i);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, t);
+  s->table = lua_gettop(L);
+  s->n = 0;
+  return 0;
+}
+
+static int repeated_value(Dec *d, const CoMessage *m, unsigned i, int wire, const uint8_t **pp, const uint8_t *end,
+                          int t, FieldState *fs, int merge, int depth) {
+  lua_State *L = d->L;
+  const ProtobufCFieldDescriptor *f = &m->desc->fields[i];
+  const CoFieldInfo *fi = &m->fields[i];
+  FieldState *s = &fs[i];
+  int rc, dflt;
+  if (!s->table && (rc = repeated_table(d, m, i, t, s, merge))) return rc;
+  if (wire == fi->wire && wire != 2) { /* one scalar */
+    if ((rc = push_scalar(d, f, fi, pp, end, &dflt)) || (rc = spend(d))) return rc;
+    lua_rawseti(L, s->table, ++s->n);
+    return 0;
+  }
+  if (wire != 2) return CO_DECODE_MALFORMED;
+  const uint8_t *p, *e;
+  if ((rc = read_len(pp, end, &p, &e))) return rc;
+  if (fi->wire != 2) { /* packed scalars */
+    while (p < e) {
+      if ((rc = push_scalar(d, f, fi, &p, e, &dflt)) || (rc = spend(d))) return rc;
+      lua_rawseti(L, s->table, ++s->n);
+    }
+    return 0;
+  }
+  if (fi->is_map) return map_entry(d, fi->type, p, e, s->table, depth + 1);
+  if (f->type == PROTOBUF_C_TYPE_MESSAGE) rc = push_message_value(d, fi->type, p, e, depth + 1);
+  else if (f->type == PROTOBUF_C_TYPE_STRING) rc = push_utf8(L, p, e);
+  else lua_pushlstring(L, (const char *)p, (size_t)(e - p));
+  if (rc || (rc = spend(d))) return rc;
+  lua_rawseti(L, s->table, ++s->n);
+  return 0;
+}
+
+/* Clears the other members of field i's oneof, where set: the last member on the wire wins. */
+static void clear_oneof(Dec *d, const CoMessage *m, unsigned i, int t, FieldState *fs, int merge) {
+  for (unsigned j = 0; j < m->desc->n_fields; j++) {
+    if (j == i || m->fields[j].oneof != m->fields[i].oneof || !(fs[j].set || merge)) continue;
+    push_name(d, m->name_base + j);
+    lua_pushnil(d->L);
+    lua_rawset(d->L, t);
+    fs[j].set = 0;
+  }
+}
+
+static int singular_value(Dec *d, const CoMessage *m, unsigned i, int wire, const uint8_t **pp, const uint8_t *end,
+                          int t, FieldState *fs, int merge, int depth) {
+  lua_State *L = d->L;
+  const ProtobufCFieldDescriptor *f = &m->desc->fields[i];
+  const CoFieldInfo *fi = &m->fields[i];
+  int rc, dflt = 0, top = lua_gettop(L);
+  if (wire != fi->wire) return CO_DECODE_MALFORMED;
+  if (fi->oneof) clear_oneof(d, m, i, t, fs, merge);
+  push_name(d, m->name_base + i);
+  if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+    const uint8_t *p, *e;
+    if ((rc = read_len(pp, end, &p, &e))) return rc;
+    if ((fs[i].set || merge) && fi->type->wkt != CO_WKT_VALUE) { /* a Value is replaced whole */
+      lua_pushvalue(L, -1);
+      lua_rawget(L, t);
+      if (lua_istable(L, -1)) {
+        rc = merge_message_value(d, fi->type, p, e, depth + 1);
+        lua_settop(L, top);
+        return rc;
+      }
+      lua_pop(L, 1);
+    }
+    rc = push_message_value(d, fi->type, p, e, depth + 1);
+  } else {
+    rc = push_scalar(d, f, fi, pp, end, &dflt);
+  }
+  if (rc) return rc;
+  if (dflt && !fi->presence) { /* proto3: the default is the same as absent */
+    if (!(fs[i].set || merge)) {
+      lua_pop(L, 2);
+      return 0;
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    fs[i].set = 0;
+  } else {
+    if ((rc = spend(d))) return rc;
+    fs[i].set = 1;
+  }
+  lua_rawset(L, t);
+  return 0;
+}
+
+/* Appends the bytes of the unknown fields [runs[0], runs[1]), [runs[2], runs[3]), ... to t's
+ * _unknown. */
+static void flush_unknown(Dec *d, int t, const uint8_t **runs, int n) {
+  lua_State *L = d->L;
+  luaL_Buffer b;
+  lua_pushliteral(L, UNKNOWN_KEY);
+  lua_pushvalue(L, -1);
+  lua_rawget(L, t);
+  int old = lua_gettop(L), had = lua_type(L, old) == LUA_TSTRING; /* from an earlier part of t's bytes */
+  luaL_buffinit(L, &b);
+  if (had) {
+    lua_pushvalue(L, old);
+    luaL_addvalue(&b);
+  }
+  for (int i = 0; i < n; i += 2) luaL_addlstring(&b, (const char *)runs[i], (size_t)(runs[i + 1] - runs[i]));
+  luaL_pushresult(&b);
+  lua_remove(L, old);
+  lua_rawset(L, t);
+}
+
+/* Reads the fields of m in [p, end) into the table at t. fs holds the scan's counts; merge
+ * says t may already hold fields (a message that appears twice). */
+static int message_into(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int t, int depth,
+                        FieldState *fs, int merge) {
+  enum { MAX_RUNS = 16 };
+  const uint8_t *runs[MAX_RUNS];
+  int n_runs = 0, rc, flushed = merge; /* whether t may hold an _unknown already */
+  while (p < end) {
+    const uint8_t *at = p;
+    uint64_t number;
+    int wire;
+    if ((rc = read_key(&p, end, &number, &wire))) return rc;
+    int i = co_field_index(m, number);
+    if (i < 0) { /* kept as it is, in wire order */
+      if ((rc = skip_value(wire, &p, end))) return rc;
+      if (n_runs && runs[n_runs - 1] == at) {
+        runs[n_runs - 1] = p;
+        continue;
+      }
+      if (n_runs == MAX_RUNS) {
+        if (!flushed && (rc = spend(d))) return rc;
+        flush_unknown(d, t, runs, n_runs);
+        n_runs = 0;
+        flushed = 1;
+      }
+      runs[n_runs++] = at;
+      runs[n_runs++] = p;
+      continue;
+    }
+    if (m->desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED)
+      rc = repeated_value(d, m, (unsigned)i, wire, &p, end, t, fs, merge, depth);
+    else
+      rc = singular_value(d, m, (unsigned)i, wire, &p, end, t, fs, merge, depth);
+    if (rc) return rc;
+  }
+  if (n_runs) {
+    if (!flushed && (rc = spend(d))) return rc;
+    flush_unknown(d, t, runs, n_runs);
+  }
+  return 0;
+}
+
+/* The scan: counts each field's occurrences (a packed field's elements), and how many keys the
+ * message's table will hold. */
+static int scan(const CoMessage *m, const uint8_t *p, const uint8_t *end, FieldState *fs, int *keys) {
+  int singular = 0, unknown = 0, rc;
+  while (p < end) {
+    uint64_t number;
+    int wire;
+    if ((rc = read_key(&p, end, &number, &wire))) return rc;
+    const uint8_t *at = p;
+    if ((rc = skip_value(wire, &p, end))) return rc;
+    int i = co_field_index(m, number);
+    if (i < 0) {
+      unknown = 1;
+      continue;
+    }
+    const CoFieldInfo *fi = &m->fields[i];
+    if (m->desc->fields[i].label != PROTOBUF_C_LABEL_REPEATED) {
+      singular += fs[i].count == 0;
+      fs[i].count++;
+    } else if (wire == 2 && fi->wire != 2) { /* packed: count the elements */
+      const uint8_t *s = at, *e = at;
+      read_len(&at, end, &s, &e); /* checked by skip_value */
+      if (fi->wire == 1) fs[i].count += (uint32_t)((e - s) / 8);
+      else if (fi->wire == 5) fs[i].count += (uint32_t)((e - s) / 4);
+      else for (; s < e; s++) fs[i].count += *s < 0x80;
+    } else {
+      fs[i].count++;
+    }
+  }
+  *keys = singular + (int)m->n_repeated + unknown;
+  return 0;
+}
+
+static int push_message(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int depth) {
+  lua_State *L = d->L;
+  unsigned n = m->desc->n_fields;
+  int keys, rc;
+  if (depth > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
+  FieldState fs[n ? n : 1];
+  memset(fs, 0, sizeof fs);
+  if ((rc = scan(m, p, end, fs, &keys)) || (rc = spend(d))) return rc;
+  luaL_checkstack(L, (int)m->n_repeated + 8, "message nesting too deep");
+  lua_createtable(L, 0, keys);
+  int t = lua_gettop(L);
+  if ((rc = message_into(d, m, p, end, t, depth, fs, 0))) return rc;
+  for (unsigned i = 0; i < n && m->n_repeated; i++) { /* API.md: absent repeated fields are empty tables */
+    if (fs[i].table || m->desc->fields[i].label != PROTOBUF_C_LABEL_REPEATED) continue;
+    if ((rc = spend(d)) || (rc = spend(d))) return rc;
+    push_name(d, m->name_base + i);
+    lua_createtable(L, 0, 0);
+    lua_rawset(L, t);
+  }
+  lua_settop(L, t);
   return 0;
 }
 
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
-  int rc = wire_check(m, data, data + len, 0);
-  if (rc) return rc;
-  co_arena_reset(&st->arena);
-  ProtobufCMessage *msg = protobuf_c_message_unpack(m->desc, &st->arena.allocator, len, data);
-  if (!msg) return -1;
-  co_decode_push(L, st, m, msg);
-  co_arena_reset(&st->arena);
+  static const uint8_t none[1];
+  int base = lua_gettop(L);
+  if (!data) data = none;
+  luaL_checkstack(L, 16, "cannot decode: Lua stack full");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
+  Dec d = {L, base + 1, CO_MAX_DECODE_VALUES};
+  int rc = push_message_value(&d, m, data, data + len, 0);
+  if (rc) {
+    lua_settop(L, base);
+    return rc;
+  }
+  lua_remove(L, base + 1);
   return 0;
+}
+
+_Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 4000000, "update co_decode_strerror's text");
+
+const char *co_decode_strerror(int rc) {
+  switch (rc) {
+    case 0: return "no error";
+    case CO_DECODE_CUT: return "cut short (a length or value runs past the end)";
+    case CO_DECODE_UTF8: return "a string field is not valid UTF-8 (or holds a NUL)";
+    case CO_DECODE_DEEP: return "nested deeper than 300 messages";
+    case CO_DECODE_TOO_BIG:
+      return "it would decode into more than 4,000,000 Lua tables and values, past the bound that "
+             "keeps a hostile answer from exhausting memory";
+    default: return "the bytes are not a valid encoding of it";
+  }
 }

@@ -87,6 +87,43 @@ static long enum_base(const ProtobufCEnumDescriptor *e, const unsigned *bases) {
   return -1;
 }
 
+static unsigned char wire_of(ProtobufCType t) {
+  switch (t) {
+    case PROTOBUF_C_TYPE_SFIXED64: case PROTOBUF_C_TYPE_FIXED64: case PROTOBUF_C_TYPE_DOUBLE: return 1;
+    case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_FLOAT: return 5;
+    case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_BYTES: case PROTOBUF_C_TYPE_MESSAGE: return 2;
+    default: return 0;
+  }
+}
+
+/* The number lookup, oneof indexes and presence of m's fields (info is m's CoFieldInfo array). */
+static int index_fields(CoMessage *m, CoFieldInfo *info) {
+  const ProtobufCMessageDescriptor *d = m->desc;
+  unsigned max = 0;
+  for (unsigned f = 0; f < d->n_fields; f++) if (d->fields[f].id > max) max = d->fields[f].id;
+  if (d->n_fields > 254) return -1; /* indexes are kept in a byte */
+  unsigned char *by_number = calloc(max + 1, 1);
+  if (!by_number) return -1;
+  unsigned n_oneofs = 0;
+  for (unsigned f = 0; f < d->n_fields; f++) {
+    const ProtobufCFieldDescriptor *fd = &d->fields[f];
+    by_number[fd->id] = (unsigned char)(f + 1);
+    info[f].wire = wire_of(fd->type);
+    if (fd->label == PROTOBUF_C_LABEL_REPEATED) m->n_repeated++;
+    const char *oneof = co_field_oneof(m, f);
+    if (oneof) { /* the same oneof as an earlier field, or a new one */
+      for (unsigned g = 0; g < f && !info[f].oneof; g++)
+        if (info[g].oneof && strcmp(co_field_oneof(m, g), oneof) == 0) info[f].oneof = info[g].oneof;
+      if (!info[f].oneof) info[f].oneof = (unsigned char)++n_oneofs;
+    }
+    info[f].presence = fd->type == PROTOBUF_C_TYPE_MESSAGE || oneof ||
+                       (fd->label == PROTOBUF_C_LABEL_OPTIONAL && fd->type != PROTOBUF_C_TYPE_STRING);
+  }
+  m->by_number = by_number;
+  m->max_number = max;
+  return 0;
+}
+
 /* The name table and each message's per-field info. */
 static int build_fields(void) {
   size_t total = 0;
@@ -119,6 +156,7 @@ static int build_fields(void) {
       }
       if (fd->type == PROTOBUF_C_TYPE_MESSAGE && !info[f].type) { free(info); free(bases); return -1; }
     }
+    if (index_fields(m, info)) { free(info); free(bases); return -1; }
     m->fields = info;
   }
   for (size_t i = 0; i < co_enum_descs_count; i++)

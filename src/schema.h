@@ -3,6 +3,7 @@
 #define CLOUDOPS_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <protobuf-c/protobuf-c.h>
 
 /* The API versions the schema's comments give (proto/versioning.lua): the first that has it,
@@ -48,7 +49,11 @@ typedef struct CoMessage CoMessage;
 typedef struct {
   const CoMessage *type; /* message-typed fields: the field's message */
   unsigned enum_base;    /* enum-typed fields: index of the enum's first value in co_schema_names */
-  int is_map;
+  unsigned char is_map;
+  unsigned char oneof;    /* 1 + the index of its oneof among the message's, or 0 */
+  unsigned char presence; /* kept when it holds its default: a message, a oneof member, or a proto3
+                           * `optional` scalar other than a string (as protobuf-c tracks them) */
+  unsigned char wire;     /* its wire type: 0 varint, 1 fixed 64-bit, 2 length-delimited, 5 fixed 32-bit */
 } CoFieldInfo;
 
 struct CoMessage {
@@ -57,7 +62,17 @@ struct CoMessage {
   CoWkt wkt;
   unsigned name_base; /* index of its first field's name in co_schema_names */
   const CoFieldInfo *fields; /* parallel to desc->fields */
+  /* Field lookup by number without a search: by_number[n] is 1 + the index of field n in
+   * desc->fields, or 0, for n <= max_number. */
+  const unsigned char *by_number;
+  unsigned max_number;
+  unsigned n_repeated; /* repeated and map fields, which always decode to a table */
 };
+
+/* The index of field `number` in m->desc->fields, or -1 when m has no such field. */
+static inline int co_field_index(const CoMessage *m, uint64_t number) {
+  return number <= m->max_number ? (int)m->by_number[number] - 1 : -1;
+}
 
 /* Builds the process-wide tables once; safe to call from several threads. Returns 0 on success,
  * or -1 when the generated tables disagree with the compiled descriptors (a build error). */
