@@ -18,8 +18,8 @@ const char co_empty_array_tag = 0;
 
 /* One step of the path to the value being converted, for error messages. */
 typedef struct {
-  enum { STEP_FIELD, STEP_INDEX, STEP_KEY, STEP_NUMBER } kind;
-  const char *name; /* STEP_FIELD, STEP_KEY (a map key given as a string, or true/false) */
+  enum { STEP_FIELD, STEP_INDEX, STEP_KEY, STEP_BOOL, STEP_NUMBER } kind;
+  const char *name; /* STEP_FIELD, STEP_KEY (a map key given as a string), STEP_BOOL ("true") */
   long long index;  /* STEP_INDEX: an array index (1-based) or an integer map key */
   double number;    /* STEP_NUMBER: a map key that is a number but no integer */
 } PathStep;
@@ -78,6 +78,11 @@ static int path_error(Enc *e, const char *fmt, ...) {
         luaL_addstring(&b, "[\"");
         luaL_addstring(&b, p->name);
         luaL_addstring(&b, "\"]");
+        break;
+      case STEP_BOOL:
+        luaL_addchar(&b, '[');
+        luaL_addstring(&b, p->name);
+        luaL_addchar(&b, ']');
         break;
       case STEP_INDEX:
         snprintf(num, sizeof num, "[%lld]", p->index);
@@ -247,9 +252,9 @@ static lua_Number get_double(Enc *e, int idx, int in_value) {
     lua_Integer v = lua_tointeger(L, idx);
     if (v > 9007199254740992LL || v < -9007199254740992LL) {
       lua_pushfstring(L, "%I", v); /* as a string: kept exact in a Struct */
-      path_error(e, "integer %s is past 2^53, and %s (a double) would round it: %s%s.0 if rounding it is fine",
-                 lua_tostring(L, -1), in_value ? "a google.protobuf.Value number" : "a double field",
-                 in_value ? "give it as a string, or as the float " : "give it as the float ", lua_tostring(L, -1));
+      path_error(e, "integer %s is past 2^53 and %s would round it: give it as %sthe float %s.0 if rounding it is fine",
+                 lua_tostring(L, -1), in_value ? "a google.protobuf.Value number (a double)" : "a double field",
+                 in_value ? "a string, or as " : "", lua_tostring(L, -1));
     }
   }
 #else
@@ -533,7 +538,7 @@ static void path_push_key(Enc *e, int kidx) {
     s->kind = STEP_KEY;
     s->name = lua_tostring(L, kidx);
   } else if (lua_type(L, kidx) == LUA_TBOOLEAN) {
-    s->kind = STEP_KEY;
+    s->kind = STEP_BOOL;
     s->name = lua_toboolean(L, kidx) ? "true" : "false";
   } else if (integer_key(L, kidx, &k)) {
     s->kind = STEP_INDEX;
@@ -625,7 +630,7 @@ static void encode_unknown(Enc *e, ProtobufCMessage *msg, int idx) {
   uint32_t number;
   int wire, rc = 0;
   for (p = s; p < end && !rc; n++) rc = co_wire_field(&p, end, &number, &wire, &value);
-  if (rc) path_error(e, "not the wire bytes of whole fields (%s)", co_decode_strerror(rc));
+  if (rc) path_error(e, "not the wire bytes of whole fields: %s", co_decode_strerror(rc));
   ProtobufCMessageUnknownField *fields = alloc(e, n * sizeof *fields);
   for (p = s, n = 0; p < end; n++) {
     co_wire_field(&p, end, &number, &wire, &value);

@@ -4,7 +4,7 @@ local codes = require "cloudops.codes"
 local any = require "cloudops.any"
 local diagnosis = require "cloudops.diagnosis"
 
-local setmetatable, getmetatable, ipairs, type = setmetatable, getmetatable, ipairs, type
+local setmetatable, getmetatable, ipairs, type, pcall = setmetatable, getmetatable, ipairs, type, pcall
 local format = string.format
 
 local errors = {}
@@ -33,22 +33,31 @@ function errors.new(name, message, fields)
 end
 
 local DETAILS_KEY = "grpc-status-details-bin"
+-- Whose table is data, not fields: shown under `value`, as proto3 JSON shows them in an Any.
+local PLAIN = { ["google.protobuf.Struct"] = true, ["google.protobuf.Value"] = true,
+                ["google.protobuf.ListValue"] = true }
+
 -- An Any as a table of its fields plus ["@type"] (as proto3 JSON shows an Any), or
--- { ["@type"] =, value = bytes } for a type this schema does not know.
+-- { ["@type"] =, value = } for a plain value, and for what does not decode (a type this schema
+-- does not know, no type at all, malformed bytes: value is then the bytes).
 local function decode_any(a)
   local name, t = any.unpack(a)
-  if not name then name, t = any.type_name(a.type_url or ""), { value = a.value } end
+  if not name then return { ["@type"] = any.type_name(a.type_url), value = a.value } end
+  local full = core.describe(name).name
+  if PLAIN[full] then return { ["@type"] = name, value = t } end
   t["@type"] = name
   return t
 end
 
---- The details a server put in grpc-status-details-bin, decoded, or an empty table.
+--- The details a server put in grpc-status-details-bin, decoded, or an empty table: whatever
+-- the server sent, this never raises (bytes that are no Status give no details).
 function errors.details(trailers)
-  local bin = trailers and trailers[DETAILS_KEY]
-  if not bin then return {} end
-  local status = core.decode("google.rpc.Status", bin)
+  local bin = type(trailers) == "table" and trailers[DETAILS_KEY]
+  if type(bin) ~= "string" then return {} end
+  local ok, status = pcall(core.decode, "google.rpc.Status", bin)
   local out = {}
-  for i, any in ipairs(status and status.details or {}) do out[i] = decode_any(any) end
+  if not ok or type(status) ~= "table" then return out end
+  for i, a in ipairs(status.details) do out[i] = decode_any(a) end
   return out
 end
 

@@ -133,10 +133,12 @@ describe("core.decode", function()
     assert.is_nil(t.build_id)
   end)
 
-  it("skips fields the schema does not know (a newer server)", function()
-    local t = decode("NamespaceSpec", "\10\1a\200\62\1\210\62\3xyz\217\62\1\2\3\4\5\6\7\8\221\62\1\2\3\4")
+  it("keeps fields the schema does not know (a newer server) as their bytes under _unknown", function()
+    local later = "\200\62\1\210\62\3xyz\217\62\1\2\3\4\5\6\7\8\221\62\1\2\3\4"
+    local t = decode("NamespaceSpec", "\10\1a" .. later)
     assert.are.equal("a", t.name)
     assert.are.same({}, t.regions)
+    assert.are.equal(later, t._unknown)
   end)
 
   it("returns nil and an error naming the type for malformed bytes", function()

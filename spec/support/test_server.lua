@@ -15,6 +15,10 @@
 -- x-test-payload-bin: B     answer with the bytes B as the response message
 -- x-test-die: 1             exit at once, the call unanswered (a server dying mid-call)
 -- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
+-- x-test-answer-<method>-bin: B  answer <method> (its name in lower case) with the bytes B,
+--                            the other methods as usual
+-- x-test-details-bin: B      with x-test-code, send B as the grpc-status-details-bin trailer
+-- x-test-echo-request: 1     echo the request's bytes in an "x-echo-request-bin" trailer
 --
 -- The --log FILE has a line per request: the method path, then tab-separated name=value for
 -- each header received, and request.async_operation_id=ID when the request carries one.
@@ -67,11 +71,14 @@ local function answer(req)
     trailers["x-echo-user-agent"] = md["user-agent"]
     trailers["x-echo-peer"] = req.peer
   end
+  if md["x-test-echo-request"] then trailers["x-echo-request-bin"] = req.payload or "" end
   if not m then return 12, "unknown method " .. req.method, nil, trailers end
   local ok, decoded = pcall(core.decode, m.input, req.payload or "")
   if not ok or not decoded then return 3, "request does not decode as " .. m.input, nil, trailers end
   if md["x-test-raw"] then return 0, "", "\255\255\255\255", trailers end
   if md["x-test-payload-bin"] then return 0, "", md["x-test-payload-bin"], trailers end
+  local chosen = md["x-test-answer-" .. m.name:lower() .. "-bin"]
+  if chosen then return 0, "", chosen, trailers end
   local ff = md["x-test-fail-first"]
   if ff then
     local k, n, c = ff:match("^(.-):(%d+):(%d+)$")
@@ -93,7 +100,7 @@ local function answer(req)
           value = core.encode("google.rpc.ErrorInfo", { reason = "TEST", domain = "spec", metadata = { a = "b" } }) },
       } })
     end
-    return code, "requested status " .. code, nil, trailers, details
+    return code, "requested status " .. code, nil, trailers, md["x-test-details-bin"] or details
   end
   local resp = {}
   if m.name == "GetNamespaces" then
