@@ -1,6 +1,7 @@
 --- Properties the fuzzers check (fuzz/lua_fuzzer.c runs them under libFuzzer + ASan/UBSan):
 --   decode(bytes): decoding arbitrary bytes as any message type never raises (nil, err for
---     malformed input), and a decoded table that encodes again decodes again.
+--     malformed input), and a decoded table encodes again to bytes that decode to the same
+--     table (unknown fields included).
 --   encode(bytes): encoding an arbitrary Lua value built from the bytes as any request either
 --     raises a clear error (a string naming a path) or gives bytes that decode.
 local core = require "cloudops.core"
@@ -25,15 +26,35 @@ local function check(cond, fmt, ...)
   if not cond then error(string.format(fmt, ...), 0) end
 end
 
--- Encodes t as type_name when it can; what encodes must decode.
-local function encodes_and_decodes(type_name, t)
+-- Where a and b differ (NaN equals NaN), or nil.
+local function difference(a, b, path)
+  if type(a) ~= type(b) then return path end
+  if type(a) ~= "table" then return (a ~= b and (a == a or b == b)) and path or nil end
+  for k, v in pairs(a) do
+    local d = difference(v, b[k], path .. "." .. tostring(k))
+    if d then return d end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return path .. "." .. tostring(k) end
+  end
+  return nil
+end
+
+-- Encodes t as type_name when it can; what encodes must decode, and the table it decodes to
+-- must be the one `expected` when given.
+local function encodes_and_decodes(type_name, t, expected)
   local ok, bytes = pcall(core.encode, type_name, t)
   if not ok then
     check(type(bytes) == "string" and #bytes > 0, "encode raised a non-string error for %s", type_name)
+    check(expected == nil, "%s: a decoded table does not encode: %s", type_name, tostring(bytes))
     return
   end
   local back, err = core.decode(type_name, bytes)
   check(back ~= nil, "%s: our own encoding does not decode: %s", type_name, tostring(err))
+  if expected ~= nil then
+    local d = difference(expected, back, type_name)
+    check(d == nil, "%s: decoding, encoding and decoding again changed %s", type_name, tostring(d))
+  end
 end
 
 function harness.decode(data)
@@ -46,7 +67,7 @@ function harness.decode(data)
     return
   end
   check(type(t) == "table" or name:match("^google%.protobuf%.") , "decode gave %s", type(t))
-  encodes_and_decodes(name, t)
+  encodes_and_decodes(name, t, t)
 end
 
 -- A reader over the fuzzer's bytes; past the end it reads zeros.
@@ -120,8 +141,11 @@ function build_any(r, depth, type_name)
     local t = {}
     for _ = 1, r.byte() % 6 do
       local f = d.fields[r.byte() % math.max(#d.fields, 1) + 1]
-      if f and r.byte() % 16 ~= 0 then
+      local k = r.byte() % 16
+      if f and k > 1 then
         t[f.name] = build_field(r, f, depth + 1)
+      elseif k == 1 then
+        t._unknown = r.str() -- the wire bytes of unknown fields, or not
       else
         t[r.str()] = build_scalar(r) -- a key that is probably no field
       end

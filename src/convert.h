@@ -14,9 +14,9 @@
 #define CO_MAX_WIRE_DEPTH (3 * CO_MAX_DEPTH)
 
 /* Bound on what one decode may make: Lua tables created plus values stored in tables. A page
- * of 1000 realistic namespaces makes about 110,000; a hostile answer of 4 million empty
- * messages (8 MB) would make 24 million and take gigabytes of Lua heap. */
-#define CO_MAX_DECODE_VALUES 4000000
+ * of 1000 realistic namespaces makes about 84,000; 8 MB of empty Namespaces (2 bytes each on
+ * the wire, 12 tables and values once decoded) would make 48 million, gigabytes of Lua heap. */
+#define CO_MAX_DECODE_VALUES 2000000
 
 /* Per-Lua-state conversion context: kept as an upvalue of every core function, so states
  * (OpenResty's worker-thread VMs among them) never share one. What one conversion needs (its

@@ -588,7 +588,23 @@ static void flush_unknown(Dec *d, int t, const uint8_t **runs, int n) {
     lua_pushvalue(L, old);
     luaL_addvalue(&b);
   }
-  for (int i = 0; i < n; i += 2) luaL_addlstring(&b, (const char *)runs[i], (size_t)(runs[i + 1] - runs[i]));
+  for (int i = 0; i < n; i += 2) {
+    /* Field by field, each key written as the shortest varint, as the encoder writes it back,
+     * so that a decoded table encodes to bytes that decode to the same table. */
+    for (const uint8_t *p = runs[i], *value; p < runs[i + 1];) {
+      uint32_t number;
+      int wire;
+      char key[8];
+      size_t len = 0;
+      co_wire_field(&p, runs[i + 1], &number, &wire, &value); /* read once already */
+      for (uint64_t k = (uint64_t)number << 3 | (unsigned)wire; ; k >>= 7) {
+        key[len++] = (char)(k < 0x80 ? k : (k & 0x7f) | 0x80);
+        if (k < 0x80) break;
+      }
+      luaL_addlstring(&b, key, len);
+      luaL_addlstring(&b, (const char *)value, (size_t)(p - value));
+    }
+  }
   luaL_pushresult(&b);
   lua_remove(L, old);
   lua_rawset(L, t);
@@ -708,7 +724,7 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
   return 0;
 }
 
-_Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 4000000, "update co_decode_strerror's text");
+_Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 2000000, "update co_decode_strerror's text");
 
 const char *co_decode_strerror(int rc) {
   switch (rc) {
@@ -717,7 +733,7 @@ const char *co_decode_strerror(int rc) {
     case CO_DECODE_UTF8: return "a string field is not valid UTF-8 (or holds a NUL)";
     case CO_DECODE_DEEP: return "nested deeper than 300 messages";
     case CO_DECODE_TOO_BIG:
-      return "it would decode into more than 4,000,000 Lua tables and values, past the bound that "
+      return "it would decode into more than 2,000,000 Lua tables and values, past the bound that "
              "keeps a hostile answer from exhausting memory";
     default: return "the bytes are not a valid encoding of it";
   }

@@ -621,15 +621,20 @@ static void encode_repeated(Enc *e, const ProtobufCFieldDescriptor *f, const CoF
   *(void **)((char *)msg + f->offset) = items;
 }
 
-/* `_unknown` (API.md): the wire bytes of fields a newer schema has, written back as they came. */
-static void encode_unknown(Enc *e, ProtobufCMessage *msg, int idx) {
+/* `_unknown` (API.md): the wire bytes of fields a newer schema has, written back as they came.
+ * Only fields m lacks: one of its own would be read back as that field, or not at all. */
+static void encode_unknown(Enc *e, const CoMessage *m, ProtobufCMessage *msg, int idx) {
   lua_State *L = e->L;
   size_t len, n = 0;
   if (lua_type(L, idx) != LUA_TSTRING) type_error(e, idx, "string (the wire bytes of unknown fields)");
   const uint8_t *s = (const uint8_t *)lua_tolstring(L, idx, &len), *end = s + len, *p, *value;
   uint32_t number;
   int wire, rc = 0;
-  for (p = s; p < end && !rc; n++) rc = co_wire_field(&p, end, &number, &wire, &value);
+  for (p = s; p < end && !rc; n++) {
+    rc = co_wire_field(&p, end, &number, &wire, &value);
+    if (!rc && co_field_index(m, number) >= 0)
+      path_error(e, "holds field %d, which %s has: set it by its name", (int)number, m->desc->name);
+  }
   if (rc) path_error(e, "not the wire bytes of whole fields: %s", co_decode_strerror(rc));
   ProtobufCMessageUnknownField *fields = alloc(e, n * sizeof *fields);
   for (p = s, n = 0; p < end; n++) {
@@ -672,7 +677,7 @@ static ProtobufCMessage *encode_message(Enc *e, const CoMessage *m, int idx) {
     if (i < 0) {
       if (strcmp(key, UNKNOWN_KEY) != 0) unknown_field(e, d, key);
       path_push_field(e, UNKNOWN_KEY);
-      encode_unknown(e, msg, vidx);
+      encode_unknown(e, m, msg, vidx);
       path_pop(e);
       lua_pop(L, 1);
       continue;

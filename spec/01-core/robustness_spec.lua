@@ -219,6 +219,33 @@ describe("conversion robustness", function()
     assert.is_string(err)
   end)
 
+  it("makes tables no bigger than the wire asks: an empty Namespace (2 bytes) takes under 800 bytes of heap", function()
+    local n = 20000
+    local bytes = ("\10\0"):rep(n)
+    collectgarbage()
+    collectgarbage("stop")
+    local before = collectgarbage("count")
+    local t = assert(core.decode(big_name, bytes))
+    local per = (collectgarbage("count") - before) * 1024 / n
+    collectgarbage("restart")
+    assert.are.equal(n, #t.namespaces)
+    assert.are.same({}, t.namespaces[n].tags) -- API.md: every repeated and map field is a table
+    assert(per < 800, ("%.0f bytes of Lua heap per empty namespace"):format(per))
+  end)
+
+  it("returns nil, err for an answer that would decode into more than its bound, and decodes one within it", function()
+    -- 200,000 empty namespaces: 400 KB on the wire, 2.4 million tables and values
+    local t, err = core.decode(big_name, ("\10\0"):rep(200000))
+    assert(t == nil, "decoded past the bound") -- (not is_nil: busted would print the whole table)
+    assert.matches("2,000,000 Lua tables and values", err, 1, true)
+    -- strings too: 2.1 million empty ones in one repeated field
+    t, err = core.decode("NamespaceSpec", ("\18\0"):rep(2100000))
+    assert(t == nil, "decoded past the bound")
+    assert.is_string(err)
+    t = assert(core.decode(big_name, ("\10\0"):rep(100000)))
+    assert.are.equal(100000, #t.namespaces)
+  end)
+
   it("never raises or crashes on random or mutated bytes", function()
     local rand = lcg(2024)
     local targets = { big_name, "google.protobuf.Struct", "temporal.api.cloud.namespace.v1.Namespace",
@@ -245,5 +272,29 @@ describe("conversion robustness", function()
       assert(ok, "decode raised: " .. tostring(t))
       assert(t ~= nil or type(err) == "string")
     end
+  end)
+end)
+
+describe("a call answered with a page that would decode past the bound", function()
+  local cloudops = require "cloudops"
+  local server
+
+  lazy_setup(function() server = helpers.test_server() end)
+  lazy_teardown(function()
+    if server then server.stop() end
+    helpers.cleanup()
+  end)
+
+  it("returns nil, err, and the client goes on", function()
+    local client = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "spec-key",
+      rate_limit = false, retry = false })
+    local ok, resp, err = pcall(client.get_namespaces, client, {},
+      { metadata = { ["x-test-answer-getnamespaces-bin"] = "\10\0", ["x-test-answer-repeat"] = "200000" } })
+    assert(ok, "the call raised: " .. tostring(resp))
+    assert(resp == nil, "decoded past the bound")
+    assert.is_table(err)
+    assert.is_number(err.code)
+    assert(client:get_namespaces({}, { metadata = { ["x-test-items"] = "3" } }))
+    client:close()
   end)
 end)

@@ -83,6 +83,8 @@ describe("fields the schema does not know", function()
       err = select(2, pcall(cloudops.encode, NS, { spec = { _unknown = bad } }))
       assert.matches("Namespace.spec._unknown: not the wire bytes of whole fields", err, 1, true)
     end
+    err = select(2, pcall(cloudops.encode, SPEC, { _unknown = key(1, 0) .. "\1" })) -- name, which it has
+    assert.matches("NamespaceSpec._unknown: holds field 1, which temporal.api.cloud.namespace.v1.NamespaceSpec has", err, 1, true)
     assert.are.equal("", cloudops.encode(SPEC, { _unknown = "" }))
   end)
 

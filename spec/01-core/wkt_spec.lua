@@ -185,6 +185,40 @@ describe("google.protobuf.Struct, Value and ListValue", function()
     assert.has_error(function() core.encode("google.protobuf.ListValue", { a = 1 }) end)
     assert.has_error(function() core.encode("google.protobuf.ListValue", { 1, nil, 3 }) end)
   end)
+
+  it("refuse number keys, huge ones too, naming them in the path", function()
+    -- (a key past the integers: converting it to one would be undefined behaviour, which the
+    -- sanitizers of `make test-asan` report)
+    for _, k in ipairs{ 1e300, -1e300, 1 / 0, -1 / 0, 2 ^ 63, 1.5 } do
+      local err = encode_error("google.protobuf.Struct", { [k] = 1 })
+      assert.matches("^Struct%[.*%]: expected string, got number", err)
+      err = encode_error("LogRecord", { raw_details = { list = { [k] = "x" } } })
+      assert.matches('^LogRecord.raw_details%["list"%]', err)
+    end
+    assert.matches("^Struct%[1e%+300%]", encode_error("google.protobuf.Struct", { [1e300] = 1 }))
+    assert.matches("^Struct%[7%]", encode_error("google.protobuf.Struct", { [7] = 1 }))
+  end)
+
+  if math.type then
+    it("refuse Lua integers past 2^53, which a number (a double) would round, saying what to write", function()
+      local p53 = math.tointeger(2 ^ 53)
+      for _, v in ipairs{ p53 + 1, -p53 - 1, math.maxinteger, math.mininteger } do
+        local err = encode_error("LogRecord", { raw_details = { big = v } })
+        assert.matches('LogRecord.raw_details["big"]: integer ' .. v .. " is past 2^53", err, 1, true)
+        assert.matches("give it as a string", err, 1, true)
+        err = encode_error("google.protobuf.ListValue", { 1, v })
+        assert.matches("ListValue[2]: integer", err, 1, true)
+      end
+      -- up to 2^53 every integer is exact, and a float is the writer's choice
+      for _, v in ipairs{ p53, -p53, 2 ^ 60 } do
+        local t = core.decode("google.protobuf.Struct", core.encode("google.protobuf.Struct", { n = v }))
+        assert.are.equal(v, t.n)
+      end
+      assert.matches("Provisioned.value: integer 9007199254740993 is past 2^53",
+        encode_error("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", { value = p53 + 1 }),
+        1, true)
+    end)
+  end
 end)
 
 describe("google.protobuf.Any", function()

@@ -17,6 +17,7 @@
 -- x-test-big: N             GetNamespaces answers one namespace whose name is N bytes long
 -- x-test-answer-<method>-bin: B  answer <method> (its name in lower case) with the bytes B,
 --                            the other methods as usual
+-- x-test-answer-repeat: N    ... repeated N times (a large answer, headers being small)
 -- x-test-details-bin: B      with x-test-code, send B as the grpc-status-details-bin trailer
 -- x-test-echo-request: 1     echo the request's bytes in an "x-echo-request-bin" trailer
 --
@@ -78,7 +79,7 @@ local function answer(req)
   if md["x-test-raw"] then return 0, "", "\255\255\255\255", trailers end
   if md["x-test-payload-bin"] then return 0, "", md["x-test-payload-bin"], trailers end
   local chosen = md["x-test-answer-" .. m.name:lower() .. "-bin"]
-  if chosen then return 0, "", chosen, trailers end
+  if chosen then return 0, "", chosen:rep(tonumber(md["x-test-answer-repeat"] or "1")), trailers end
   local ff = md["x-test-fail-first"]
   if ff then
     local k, n, c = ff:match("^(.-):(%d+):(%d+)$")
