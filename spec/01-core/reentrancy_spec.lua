@@ -74,7 +74,6 @@ describe("a conversion interrupted by another", function()
       inside = false
       assert(t, err)
       assert(helpers.deep_equal(expected, t))
-      assert(core.encode(PAGE, t) == bytes, "the page does not encode back to its bytes")
     end
     collectgarbage("collect")
     assert.are.same({}, wrong)
@@ -82,15 +81,17 @@ describe("a conversion interrupted by another", function()
   end)
 
   it("encodes a large page exactly while finalizers encode and decode", function()
-    local bytes = page_bytes(400, "outer-token")
-    local t = assert(core.decode(PAGE, bytes))
+    local t = assert(core.decode(PAGE, page_bytes(400, "outer-token")))
+    local expected = alone(function() return core.encode(PAGE, t) end) -- (map entries in t's order)
     for _ = 1, 12 do
       for _ = 1, 2000 do with_finalizer(convert_inside) end
       inside = true
-      -- decodes too, so that the collector runs during this round's conversions
-      local again = core.encode(PAGE, core.decode(PAGE, core.encode(PAGE, t)))
+      local bytes = core.encode(PAGE, t)
+      -- and a decode, so that the collector runs during this round's conversions
+      local back = core.decode(PAGE, bytes)
       inside = false
-      assert(again == bytes, "the page encoded differently")
+      assert(bytes == expected, "the page encoded differently")
+      assert(helpers.deep_equal(t, back))
     end
     collectgarbage("collect")
     assert.are.same({}, wrong)
