@@ -228,35 +228,42 @@ static int push_scalar(const Dec *d, const ProtobufCFieldDescriptor *f, const Co
 
 static int push_value(Dec *d, const uint8_t *p, const uint8_t *end, int depth);
 
-/* Counts the occurrences of field `number` in [p, end), checking the keys and lengths. */
-static int count_field(const uint8_t *p, const uint8_t *end, uint64_t number, uint32_t *count) {
-  *count = 0;
-  while (p < end) {
-    uint64_t n;
-    int wire, rc = read_key(&p, end, &n, &wire);
-    if (rc || (rc = skip_value(wire, &p, end))) return rc;
-    if (n == number) ++*count;
+/* The next field 1, length-delimited, of [*pp, end), other fields skipped: 1 with its bytes in
+ * [*s, *e), 0 at the end, or a CO_DECODE_* code. (Struct's entries and ListValue's values.) */
+static int next_field_1(const uint8_t **pp, const uint8_t *end, const uint8_t **s, const uint8_t **e) {
+  while (*pp < end) {
+    uint64_t number;
+    int wire, rc = read_key(pp, end, &number, &wire);
+    if (rc) return rc;
+    if (number != 1) {
+      if ((rc = skip_value(wire, pp, end))) return rc;
+      continue;
+    }
+    if (wire != 2) return CO_DECODE_MALFORMED;
+    return (rc = read_len(pp, end, s, e)) ? rc : 1;
   }
   return 0;
+}
+
+/* How many fields 1 [p, end) holds, checking the keys and lengths. */
+static int count_field_1(const uint8_t *p, const uint8_t *end, uint32_t *count) {
+  const uint8_t *s, *e;
+  int rc;
+  for (*count = 0; (rc = next_field_1(&p, end, &s, &e)) == 1;) ++*count;
+  return rc;
 }
 
 /* Struct (map<string, Value> fields = 1) into the table at t. */
 static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int depth) {
   lua_State *L = d->L;
-  while (p < end) {
-    uint64_t number;
-    int wire, rc = read_key(&p, end, &number, &wire);
-    if (rc) return rc;
-    if (number != 1) {
-      if ((rc = skip_value(wire, &p, end))) return rc;
-      continue;
-    }
-    const uint8_t *q, *qend, *k = NULL, *kend = NULL, *v = NULL, *vend = NULL;
-    if (wire != 2) return CO_DECODE_MALFORMED;
-    if ((rc = read_len(&p, end, &q, &qend))) return rc;
+  const uint8_t *q, *qend;
+  int rc;
+  while ((rc = next_field_1(&p, end, &q, &qend)) == 1) {
+    const uint8_t *k = NULL, *kend = NULL, *v = NULL, *vend = NULL;
     if (depth + 1 > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
     while (q < qend) { /* the entry: key = 1 (string), value = 2 (Value) */
       uint64_t n;
+      int wire;
       if ((rc = read_key(&q, qend, &n, &wire))) return rc;
       if ((n == 1 || n == 2) && wire != 2) return CO_DECODE_MALFORMED;
       if (n == 1) rc = read_len(&q, qend, &k, &kend);
@@ -277,12 +284,12 @@ static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int 
     if ((rc = spend(d))) return rc;
     lua_rawset(L, t);
   }
-  return 0;
+  return rc;
 }
 
 static int push_struct(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
   uint32_t n;
-  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field(p, end, 1, &n);
+  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field_1(p, end, &n);
   if (rc || (rc = spend(d))) return rc;
   luaL_checkstack(d->L, 8, "message nesting too deep"); /* nesting is bounded by CO_MAX_WIRE_DEPTH */
   lua_createtable(d->L, 0, (int)n);
@@ -291,26 +298,18 @@ static int push_struct(Dec *d, const uint8_t *p, const uint8_t *end, int depth) 
 
 /* ListValue (repeated Value values = 1) appended to the table at t, which holds n values. */
 static int list_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, lua_Integer n, int depth) {
-  while (p < end) {
-    uint64_t number;
-    int wire, rc = read_key(&p, end, &number, &wire);
-    if (rc) return rc;
-    if (number != 1) {
-      if ((rc = skip_value(wire, &p, end))) return rc;
-      continue;
-    }
-    const uint8_t *v, *vend;
-    if (wire != 2) return CO_DECODE_MALFORMED;
-    if ((rc = read_len(&p, end, &v, &vend)) || (rc = push_value(d, v, vend, depth + 1)) || (rc = spend(d)))
-      return rc;
+  const uint8_t *v, *vend;
+  int rc;
+  while ((rc = next_field_1(&p, end, &v, &vend)) == 1) {
+    if ((rc = push_value(d, v, vend, depth + 1)) || (rc = spend(d))) return rc;
     lua_rawseti(d->L, t, ++n);
   }
-  return 0;
+  return rc;
 }
 
 static int push_list(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
   uint32_t n;
-  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field(p, end, 1, &n);
+  int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field_1(p, end, &n);
   if (rc) return rc;
   luaL_checkstack(d->L, 8, "message nesting too deep");
   if (n == 0) { /* so that an empty list encodes back as a list, not an object */

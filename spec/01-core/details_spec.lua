@@ -2,8 +2,8 @@
 -- err.details: whatever the bytes, something or nothing, never a raise (issue 11.5).
 local helpers = require "helpers"
 local core = require "cloudops.core"
-local cloudops = require "cloudops"
 local errors = require "cloudops.errors"
+local S = require "01-core.support"
 
 local ld = helpers.ld
 local PREFIX = "type.googleapis.com/"
@@ -81,21 +81,12 @@ describe("error details", function()
 end)
 
 describe("a call answered with hostile details", function()
-  local server, client
-
-  lazy_setup(function()
-    server = helpers.test_server()
-    client = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "spec-key",
-                                      rate_limit = false, retry = false })
-  end)
-
-  lazy_teardown(function()
-    if client then client:close() end
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local s = S.test_server()
+  lazy_setup(s.setup)
+  lazy_teardown(s.teardown)
 
   it("returns nil, err with what could be decoded, never raising", function()
+    local client = s.connect()
     local cases = {
       status{ { value = "\1\2" } },
       status{ { type_url = PREFIX .. "google.rpc.RetryInfo", value = "\255" } },

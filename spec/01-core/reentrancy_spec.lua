@@ -6,6 +6,7 @@ local helpers = require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
 local fill = require "support.fill"
+local S = require "01-core.support"
 
 local PAGE = "GetNamespacesResponse"
 
@@ -118,21 +119,12 @@ describe("a conversion interrupted by another", function()
 end)
 
 describe("a client call whose decode is interrupted by a finalizer that calls", function()
-  local server, client
-
-  lazy_setup(function()
-    server = helpers.test_server()
-    client = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "spec-key",
-                                      rate_limit = false, retry = false })
-  end)
-
-  lazy_teardown(function()
-    if client then client:close() end
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local s = S.test_server()
+  lazy_setup(s.setup)
+  lazy_teardown(s.teardown)
 
   it("gets its 20,000 items, and the finalizers their answers", function()
+    local client = s.connect()
     local inside, ran_inside, answers, failures = false, 0, 0, {}
     local function call_inside()
       if not inside then return end

@@ -276,18 +276,12 @@ describe("conversion robustness", function()
 end)
 
 describe("a call answered with a page that would decode past the bound", function()
-  local cloudops = require "cloudops"
-  local server
-
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local s = require("01-core.support").test_server()
+  lazy_setup(s.setup)
+  lazy_teardown(s.teardown)
 
   it("returns nil, err, and the client goes on", function()
-    local client = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "spec-key",
-      rate_limit = false, retry = false })
+    local client = s.connect()
     local ok, resp, err = pcall(client.get_namespaces, client, {},
       { metadata = { ["x-test-answer-getnamespaces-bin"] = "\10\0", ["x-test-answer-repeat"] = "200000" } })
     assert(ok, "the call raised: " .. tostring(resp))
@@ -295,6 +289,5 @@ describe("a call answered with a page that would decode past the bound", functio
     assert.is_table(err)
     assert.is_number(err.code)
     assert(client:get_namespaces({}, { metadata = { ["x-test-items"] = "3" } }))
-    client:close()
   end)
 end)

@@ -98,26 +98,19 @@ describe("fields the schema does not know", function()
 end)
 
 describe("client:update against a server that sends a field this schema lacks", function()
-  local server
-
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local s = require("01-core.support").test_server()
+  lazy_setup(s.setup)
+  lazy_teardown(s.teardown)
 
   it("sends the field back with the change", function()
     -- GetNamespace answers the namespace with LATER in its spec; UpdateNamespace's request is
     -- echoed back in a trailer.
     local answer = ld(key(1, 2), namespace_bytes())
-    local client = assert(cloudops.connect{ endpoint = server.endpoint, insecure = true, api_key = "spec-key",
-      rate_limit = false, retry = false,
-      metadata = { ["x-test-answer-getnamespace-bin"] = answer, ["x-test-echo-request"] = "1" } })
+    local client = s.connect{ ["x-test-answer-getnamespace-bin"] = answer, ["x-test-echo-request"] = "1" }
     local resp, err, info = client:update("namespace", "dev.a1b2c", function(ns)
       assert.are.equal(LATER, ns.spec._unknown)
       ns.spec.retention_days = 30
     end)
-    client:close()
     assert(resp, tostring(err))
     local sent = assert(cloudops.decode("UpdateNamespaceRequest", assert(info.trailers["x-echo-request-bin"])))
     assert.are.equal("dev.a1b2c", sent.namespace)
