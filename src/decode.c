@@ -24,7 +24,8 @@ typedef struct {
 
 /* Per field of the message being read. */
 typedef struct {
-  uint32_t count; /* occurrences (elements, for a packed field) seen by the scan */
+  uint32_t count; /* occurrences (elements, for a packed field) seen by the scan; for a
+                   * repeated field's table, the elements paid ahead and not yet stored */
   int table;      /* repeated fields: stack index of its table once made, else 0 */
   int set;        /* singular fields: stored in the table by this read */
   lua_Integer n;  /* repeated fields: elements in its table */
@@ -37,6 +38,24 @@ static inline int spend(Dec *d) {
   if (d->left == 0) return CO_DECODE_TOO_BIG;
   d->left--;
   return 0;
+}
+
+/* Pays ahead for the n elements a table is made to hold, so that a table is never made larger
+ * than the decode may still fill (a hostile count, a million one-byte elements, is refused
+ * before it is allocated). */
+static inline int pay_ahead(Dec *d, uint32_t n) {
+  if (n > d->left) return CO_DECODE_TOO_BIG;
+  d->left -= n;
+  return 0;
+}
+
+/* Pays for one element: from what was paid ahead for its table (*ahead), else as it comes. */
+static inline int pay(Dec *d, uint32_t *ahead) {
+  if (ahead && *ahead) {
+    --*ahead;
+    return 0;
+  }
+  return spend(d);
 }
 
 /* ---- the wire ------------------------------------------------------------------------------ */
@@ -254,7 +273,7 @@ static int count_field_1(const uint8_t *p, const uint8_t *end, uint32_t *count) 
 }
 
 /* Struct (map<string, Value> fields = 1) into the table at t. */
-static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int depth) {
+static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int depth, uint32_t *ahead) {
   lua_State *L = d->L;
   const uint8_t *q, *qend;
   int rc;
@@ -281,7 +300,7 @@ static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int 
     } else {
       lua_pushlightuserdata(L, CO_NULL_SENTINEL);
     }
-    if ((rc = spend(d))) return rc;
+    if ((rc = pay(d, ahead))) return rc;
     lua_rawset(L, t);
   }
   return rc;
@@ -290,18 +309,19 @@ static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int 
 static int push_struct(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
   uint32_t n;
   int rc = depth > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : count_field_1(p, end, &n);
-  if (rc || (rc = spend(d))) return rc;
+  if (rc || (rc = spend(d)) || (rc = pay_ahead(d, n))) return rc;
   luaL_checkstack(d->L, 8, "message nesting too deep"); /* nesting is bounded by CO_MAX_WIRE_DEPTH */
   lua_createtable(d->L, 0, (int)n);
-  return struct_into(d, p, end, lua_gettop(d->L), depth);
+  return struct_into(d, p, end, lua_gettop(d->L), depth, &n);
 }
 
 /* ListValue (repeated Value values = 1) appended to the table at t, which holds n values. */
-static int list_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, lua_Integer n, int depth) {
+static int list_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, lua_Integer n, int depth,
+                     uint32_t *ahead) {
   const uint8_t *v, *vend;
   int rc;
   while ((rc = next_field_1(&p, end, &v, &vend)) == 1) {
-    if ((rc = push_value(d, v, vend, depth + 1)) || (rc = spend(d))) return rc;
+    if ((rc = push_value(d, v, vend, depth + 1)) || (rc = pay(d, ahead))) return rc;
     lua_rawseti(d->L, t, ++n);
   }
   return rc;
@@ -316,9 +336,9 @@ static int push_list(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
     lua_pushlightuserdata(d->L, CO_EMPTY_ARRAY_SENTINEL);
     return 0;
   }
-  if ((rc = spend(d))) return rc;
+  if ((rc = spend(d)) || (rc = pay_ahead(d, n))) return rc;
   lua_createtable(d->L, (int)n, 0);
-  return list_into(d, p, end, lua_gettop(d->L), 0, depth);
+  return list_into(d, p, end, lua_gettop(d->L), 0, depth, &n);
 }
 
 /* Value: its oneof `kind` (null_value 1, number_value 2, string_value 3, bool_value 4,
@@ -365,14 +385,14 @@ static int push_value(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
         lua_pushboolean(L, v != 0);
         break;
       case 5:
-        if (kind == 5) rc = depth + 1 > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : struct_into(d, s, e, slot, depth + 1);
+        if (kind == 5) rc = depth + 1 > CO_MAX_WIRE_DEPTH ? CO_DECODE_DEEP : struct_into(d, s, e, slot, depth + 1, NULL);
         else rc = push_struct(d, s, e, depth + 1);
         if (rc) return rc;
         if (kind == 5) continue;
         break;
       default:
         if (kind == 6 && lua_istable(L, slot)) {
-          if ((rc = list_into(d, s, e, slot, (lua_Integer)lua_rawlen(L, slot), depth + 1))) return rc;
+          if ((rc = list_into(d, s, e, slot, (lua_Integer)lua_rawlen(L, slot), depth + 1, NULL))) return rc;
           continue;
         }
         if ((rc = push_list(d, s, e, depth + 1))) return rc;
@@ -407,8 +427,8 @@ static int merge_message_value(Dec *d, const CoMessage *m, const uint8_t *p, con
   int t = lua_gettop(L);
   if (depth > CO_MAX_WIRE_DEPTH) return CO_DECODE_DEEP;
   switch (m->wkt) {
-    case CO_WKT_STRUCT: return struct_into(d, p, end, t, depth);
-    case CO_WKT_LIST_VALUE: return list_into(d, p, end, t, (lua_Integer)lua_rawlen(L, t), depth);
+    case CO_WKT_STRUCT: return struct_into(d, p, end, t, depth, NULL);
+    case CO_WKT_LIST_VALUE: return list_into(d, p, end, t, (lua_Integer)lua_rawlen(L, t), depth, NULL);
     default: {
       luaL_checkstack(L, (int)m->n_repeated + 8, "message nesting too deep");
       FieldState fs[m->desc->n_fields ? m->desc->n_fields : 1];
@@ -419,7 +439,8 @@ static int merge_message_value(Dec *d, const CoMessage *m, const uint8_t *p, con
 }
 
 /* One entry of map field f (its entry message `entry`) into the table at map. */
-static int map_entry(Dec *d, const CoMessage *entry, const uint8_t *p, const uint8_t *end, int map, int depth) {
+static int map_entry(Dec *d, const CoMessage *entry, const uint8_t *p, const uint8_t *end, int map, int depth,
+                     uint32_t *ahead) {
   lua_State *L = d->L;
   const ProtobufCFieldDescriptor *kf = &entry->desc->fields[0], *vf = &entry->desc->fields[1];
   const CoFieldInfo *ki = &entry->fields[0], *vi = &entry->fields[1];
@@ -457,7 +478,7 @@ static int map_entry(Dec *d, const CoMessage *entry, const uint8_t *p, const uin
     const uint8_t *z = zeros;
     rc = push_scalar(d, vf, vi, &z, zeros + sizeof zeros, &dflt);
   }
-  if (rc || (rc = spend(d))) return rc;
+  if (rc || (rc = pay(d, ahead))) return rc;
   lua_rawset(L, map);
   return 0;
 }
@@ -476,7 +497,7 @@ static int repeated_table(Dec *d, const CoMessage *m, unsigned i, int t, FieldSt
     lua_pop(L, 1);
   }
   int rc = spend(d);
-  if (rc || (rc = spend(d))) return rc; /* the table, and its place in t */
+  if (rc || (rc = spend(d)) || (rc = pay_ahead(d, s->count))) return rc; /* the table, its place, its elements */
   if (m->fields[i].is_map) lua_createtable(L, 0, (int)s->count);
   else lua_createtable(L, (int)s->count, 0);
   push_name(d, m->name_base + i);
@@ -496,7 +517,7 @@ static int repeated_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
   int rc, dflt;
   if (!s->table && (rc = repeated_table(d, m, i, t, s, merge))) return rc;
   if (wire == fi->wire && wire != 2) { /* one scalar */
-    if ((rc = push_scalar(d, f, fi, pp, end, &dflt)) || (rc = spend(d))) return rc;
+    if ((rc = push_scalar(d, f, fi, pp, end, &dflt)) || (rc = pay(d, &s->count))) return rc;
     lua_rawseti(L, s->table, ++s->n);
     return 0;
   }
@@ -505,16 +526,16 @@ static int repeated_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
   if ((rc = read_len(pp, end, &p, &e))) return rc;
   if (fi->wire != 2) { /* packed scalars */
     while (p < e) {
-      if ((rc = push_scalar(d, f, fi, &p, e, &dflt)) || (rc = spend(d))) return rc;
+      if ((rc = push_scalar(d, f, fi, &p, e, &dflt)) || (rc = pay(d, &s->count))) return rc;
       lua_rawseti(L, s->table, ++s->n);
     }
     return 0;
   }
-  if (fi->is_map) return map_entry(d, fi->type, p, e, s->table, depth + 1);
+  if (fi->is_map) return map_entry(d, fi->type, p, e, s->table, depth + 1, &s->count);
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) rc = push_message_value(d, fi->type, p, e, depth + 1);
   else if (f->type == PROTOBUF_C_TYPE_STRING) rc = push_utf8(L, p, e);
   else lua_pushlstring(L, (const char *)p, (size_t)(e - p));
-  if (rc || (rc = spend(d))) return rc;
+  if (rc || (rc = pay(d, &s->count))) return rc;
   lua_rawseti(L, s->table, ++s->n);
   return 0;
 }
