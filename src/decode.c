@@ -1,6 +1,5 @@
-/* Wire bytes -> plain Lua tables (no metatables), read straight from the wire in one pass per
- * message: no intermediate C struct, so nothing to free and no state shared with another
- * conversion. Absent scalars and messages are nil, as in proto3 JSON; repeated and map fields
+/* Wire bytes -> plain Lua tables (no metatables), read straight from the wire: no intermediate
+ * C struct, so nothing to free and no state shared with another conversion. Absent scalars and messages are nil, as in proto3 JSON; repeated and map fields
  * are always tables; fields this schema does not know are kept as bytes under `_unknown`.
  *
  * Each message is read twice at its own level: a scan of its keys (skipping values) counts the
@@ -10,7 +9,6 @@
  * against CO_MAX_DECODE_VALUES, so that a small hostile payload cannot take the Lua heap. */
 #include "convert.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -438,7 +436,7 @@ static int merge_message_value(Dec *d, const CoMessage *m, const uint8_t *p, con
   }
 }
 
-/* One entry of map field f (its entry message `entry`) into the table at map. */
+/* One entry (a message of type `entry`) of a map field into the table at map. */
 static int map_entry(Dec *d, const CoMessage *entry, const uint8_t *p, const uint8_t *end, int map, int depth,
                      uint32_t *ahead) {
   lua_State *L = d->L;
