@@ -657,7 +657,7 @@ static int message_into(Dec *d, const CoMessage *m, const uint8_t *p, const uint
       runs[n_runs++] = p;
       continue;
     }
-    if (m->desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED)
+    if (m->fields[i].repeated)
       rc = repeated_value(d, m, (unsigned)i, wire, &p, end, t, fs, merge, depth);
     else
       rc = singular_value(d, m, (unsigned)i, wire, &p, end, t, fs, merge, depth);
@@ -686,7 +686,7 @@ static int scan(const CoMessage *m, const uint8_t *p, const uint8_t *end, FieldS
       continue;
     }
     const CoFieldInfo *fi = &m->fields[i];
-    if (m->desc->fields[i].label != PROTOBUF_C_LABEL_REPEATED) {
+    if (!fi->repeated) {
       singular += fs[i].count == 0;
       fs[i].count++;
     } else if (wire == 2 && fi->wire != 2) { /* packed: count the elements */
@@ -715,8 +715,9 @@ static int push_message(Dec *d, const CoMessage *m, const uint8_t *p, const uint
   lua_createtable(L, 0, keys);
   int t = lua_gettop(L);
   if ((rc = message_into(d, m, p, end, t, depth, fs, 0))) return rc;
-  for (unsigned i = 0; i < n && m->n_repeated; i++) { /* API.md: absent repeated fields are empty tables */
-    if (fs[i].table || m->desc->fields[i].label != PROTOBUF_C_LABEL_REPEATED) continue;
+  for (unsigned r = 0; r < m->n_repeated; r++) { /* API.md: absent repeated fields are empty tables */
+    unsigned i = m->repeated[r];
+    if (fs[i].table) continue;
     if ((rc = spend(d)) || (rc = spend(d))) return rc;
     push_name(d, m->name_base + i);
     lua_createtable(L, 0, 0);

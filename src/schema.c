@@ -102,14 +102,19 @@ static int index_fields(CoMessage *m, CoFieldInfo *info) {
   unsigned max = 0;
   for (unsigned f = 0; f < d->n_fields; f++) if (d->fields[f].id > max) max = d->fields[f].id;
   if (d->n_fields > 254) return -1; /* indexes are kept in a byte */
-  unsigned char *by_number = calloc(max + 1, 1);
-  if (!by_number) return -1;
+  unsigned char *by_number = calloc(max + 1, 1), *repeated = calloc(d->n_fields ? d->n_fields : 1, 1);
+  if (!by_number || !repeated) {
+    free(by_number);
+    free(repeated);
+    return -1;
+  }
   unsigned n_oneofs = 0;
   for (unsigned f = 0; f < d->n_fields; f++) {
     const ProtobufCFieldDescriptor *fd = &d->fields[f];
     by_number[fd->id] = (unsigned char)(f + 1);
     info[f].wire = wire_of(fd->type);
-    if (fd->label == PROTOBUF_C_LABEL_REPEATED) m->n_repeated++;
+    info[f].repeated = fd->label == PROTOBUF_C_LABEL_REPEATED;
+    if (info[f].repeated) repeated[m->n_repeated++] = (unsigned char)f;
     const char *oneof = co_field_oneof(m, f);
     if (oneof) { /* the same oneof as an earlier field, or a new one */
       for (unsigned g = 0; g < f && !info[f].oneof; g++)
@@ -121,6 +126,7 @@ static int index_fields(CoMessage *m, CoFieldInfo *info) {
   }
   m->by_number = by_number;
   m->max_number = max;
+  m->repeated = repeated;
   return 0;
 }
 

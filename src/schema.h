@@ -50,6 +50,7 @@ typedef struct {
   const CoMessage *type; /* message-typed fields: the field's message */
   unsigned enum_base;    /* enum-typed fields: index of the enum's first value in co_schema_names */
   unsigned char is_map;
+  unsigned char repeated; /* a repeated or map field */
   unsigned char oneof;    /* 1 + the index of its oneof among the message's, or 0 */
   unsigned char presence; /* kept when it holds its default: a message, a oneof member, or a proto3
                            * `optional` scalar other than a string (as protobuf-c tracks them) */
@@ -67,6 +68,7 @@ struct CoMessage {
   const unsigned char *by_number;
   unsigned max_number;
   unsigned n_repeated; /* repeated and map fields, which always decode to a table */
+  const unsigned char *repeated; /* their indexes in desc->fields */
 };
 
 /* The index of field `number` in m->desc->fields, or -1 when m has no such field. */
