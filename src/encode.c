@@ -28,7 +28,6 @@ typedef struct {
  * run meanwhile by a finalizer has its own. */
 typedef struct {
   lua_State *L;
-  CoState *st;
   CoArena *arena;
   const char *const *names; /* st->name_ptrs */
   const CoMessage *root;
@@ -751,7 +750,7 @@ void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx
   idx = lua_absindex(L, idx);
   luaL_checkstack(L, 8, "cannot encode: Lua stack full");
   if (!st->encode_ref) setup(L, st);
-  Enc e = {.L = L, .st = st, .names = st->name_ptrs, .root = m};
+  Enc e = {.L = L, .names = st->name_ptrs, .root = m};
   /* The state's arena, unless a conversion this one interrupts (from a finalizer) has it. The
    * body runs protected, so that whatever it raises, the arena is given back or freed. */
   CoArena own;
