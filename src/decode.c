@@ -209,7 +209,9 @@ static int push_scalar(const Dec *d, const ProtobufCFieldDescriptor *f, const Co
       double x;
       memcpy(&x, &v, 8);
       lua_pushnumber(L, x);
-      *dflt = v == 0; /* +0.0 only: -0.0 is kept */
+      /* -0.0 too: protobuf-c, which encodes, leaves it off the wire as zero, so a decoded
+       * table encodes to what it shows */
+      *dflt = x == 0;
     } else {
       if (f->type == PROTOBUF_C_TYPE_FIXED64) push_uint64(L, v); else push_int64(L, (int64_t)v);
       *dflt = v == 0;
@@ -220,16 +222,17 @@ static int push_scalar(const Dec *d, const ProtobufCFieldDescriptor *f, const Co
     if (end - *pp < 4) return CO_DECODE_CUT;
     uint32_t u = read_le32(*pp);
     *pp += 4;
+    *dflt = u == 0;
     if (f->type == PROTOBUF_C_TYPE_FLOAT) {
       float x;
       memcpy(&x, &u, 4);
       lua_pushnumber(L, x);
+      *dflt = x == 0; /* -0.0 too, as for a double */
     } else if (f->type == PROTOBUF_C_TYPE_FIXED32) {
       lua_pushinteger(L, (lua_Integer)u);
     } else {
       lua_pushinteger(L, (int32_t)u);
     }
-    *dflt = u == 0;
     return 0;
   }
   const uint8_t *s, *e;

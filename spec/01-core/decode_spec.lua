@@ -64,6 +64,10 @@ describe("core.decode", function()
   it("keeps scalar fields that are present with their default value out of the table", function()
     -- proto3: page_size = 0 on the wire is the same as absent
     assert.are.same({}, decode("GetNamespacesRequest", "\8\0\18\0"))
+    -- -0.0 too, which the encoder (protobuf-c) leaves off as zero: what decodes encodes the same
+    local provisioned = "temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned"
+    assert.are.same({}, decode(provisioned, "\9\0\0\0\0\0\0\0\128"))
+    assert.are.equal("", core.encode(provisioned, { value = -0.0 }))
   end)
 
   it("keeps a present, empty message as an empty table", function()
