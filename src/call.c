@@ -257,9 +257,7 @@ int co_call_push_result(lua_State *L, CoCall *c) {
                            "message (none, or one shorter than its length prefix said)");
       else
         lua_pushfstring(L, "malformed response: not a valid %s (%s)", c->md->output->name,
-                        rc == -2   ? "cut short, or nested too deep"
-                        : rc == -3 ? "a string field is not valid UTF-8 or holds a NUL"
-                                   : "the bytes do not decode as it");
+                        co_decode_strerror(rc));
     } else {
       lua_pushinteger(L, c->status);
       size_t dlen = GRPC_SLICE_LENGTH(c->details);
