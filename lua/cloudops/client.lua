@@ -3,14 +3,12 @@ local core = require "cloudops.core"
 local codes = require "cloudops.codes"
 local errors = require "cloudops.errors"
 local retry = require "cloudops.retry"
-local ratelimit = require "cloudops.ratelimit"
-local shared_limit = require "cloudops.shared_limit"
+local limiter = require "cloudops.limiter"
 local schema = require "cloudops.schema"
 local sleep = require "cloudops.sleep"
 local new_uuid = require "cloudops.uuid"
 local secrets = require "cloudops.secrets"
 local scheduler = require "cloudops.scheduler"
-local slots = require "cloudops.slots"
 local identity = require "cloudops.identity"
 local options = require "cloudops.options"
 local received = require "cloudops.received"
@@ -39,57 +37,6 @@ local function bad(message)
   return nil, errors.new("INVALID_OPTION", message)
 end
 
--- The limiter for a rate_limit option: a bucket, false, or nil, err. "auto" (the default)
--- starts at the identity's documented rate and follows the server's refusals; with `shared`,
--- the bucket lives in that lua_shared_dict, one for every nginx worker (cloudops.shared_limit).
-local function limiter(opt, on_event)
-  if opt == false then return false end
-  if opt == nil or opt == true or opt == "auto" then return ratelimit.auto(now, LIMITS) end
-  if type(opt) == "table" and opt.redis ~= nil then
-    -- Shared with every client of the identity, on any host (cloudops.redis, loaded only
-    -- then: it needs lua-socket, which a client without Redis does not).
-    local redis = require "cloudops.redis"
-    local settings, err = redis.options(opt)
-    if not settings then return nil, err end
-    local shared = redis.new(settings, { on_event = on_event, limits = LIMITS })
-    local b = shared:bucket()
-    b.needs_identity, b.wants_account, b.shared = true, true, shared
-    return b
-  end
-  local rate, burst, shared = opt, nil, nil
-  if type(opt) == "table" then
-    for k in pairs(opt) do
-      if k ~= "rate" and k ~= "burst" and k ~= "shared" then
-        return nil, "unknown rate_limit setting '" .. tostring(k) .. "'"
-      end
-    end
-    shared = opt.shared
-    if shared ~= nil and (type(shared) ~= "string" or shared == "") then
-      return nil, "rate_limit.shared must be the name of a lua_shared_dict"
-    end
-    rate, burst = opt.rate or 10, opt.burst
-  end
-  if type(rate) ~= "number" or not (rate > 0) or rate == math.huge then
-    return nil, "rate_limit must be \"auto\", a positive rate (requests/s), a table or false"
-  end
-  -- A rate below 1/s still lets one request through at a time.
-  burst = burst or (rate < 1 and 1 or rate)
-  if type(burst) ~= "number" or not (burst >= 1) then return nil, "rate_limit.burst must be at least 1" end
-  if shared then return shared_limit.new(shared, rate, burst, now) end
-  return ratelimit.new(rate, burst, now)
-end
-
--- The operation slots for a max_operations option: slots, false, or nil, err. With a Redis
--- limit, the account's slots are leases there, counted across hosts.
-local function operation_slots(opt, bucket)
-  if opt == false then return false end
-  if opt == nil then opt = LIMITS.operations end
-  if type(opt) ~= "number" or opt < 1 or opt ~= math.floor(opt) or opt == math.huge then
-    return nil, "max_operations must be a whole number, at least 1, or false"
-  end
-  return slots.new(opt, now, bucket and bucket.shared and bucket.shared:slots(opt))
-end
-
 --- cloudops.connect: see API.md "Loading and connecting".
 function client.connect(opts)
   opts = opts or {}
@@ -100,9 +47,9 @@ function client.connect(opts)
   if not ok then return bad(err) end
   local policy, perr = retry.policy(opts.retry)
   if policy == nil then return bad(perr) end
-  local bucket, lerr = limiter(opts.rate_limit, opts.on_event)
+  local bucket, lerr = limiter.bucket(opts.rate_limit, opts.on_event)
   if bucket == nil then return bad(lerr) end
-  local ops, oerr = operation_slots(opts.max_operations, bucket)
+  local ops, oerr = limiter.slots(opts.max_operations, bucket)
   if ops == nil then return bad(oerr) end
   local chopts, cerr = options.channel_options(opts, VERSION)
   if not chopts then return bad(cerr) end
