@@ -175,8 +175,10 @@ message GetWidgetResponse { Widget widget = 1; }
 
     -- the copy's test server answers GetWidget with the bytes asked for; a client of the
     -- copy's core sends the new request and decodes the new response
-    local server = helpers.spawn("lua5.4 " .. q(tree .. "/spec/support/test_server.lua") ..
-      " --port 0 --no-echo", "listening on 127%.0%.0%.1:(%d+)")
+    -- (its own core: make test-asan points CLOUDOPS_CORE_CPATH at the tree's sanitizer build)
+    local server = helpers.spawn("env -u LD_PRELOAD CLOUDOPS_CORE_CPATH=" .. q(tree .. "/build/lua/?.so") ..
+      " lua5.4 " .. q(tree .. "/spec/support/test_server.lua") .. " --port 0 --no-echo",
+      "listening on 127%.0%.0%.1:(%d+)")
     local code = [[
       package.path = TREE .. "/lua/?.lua;" .. TREE .. "/lua/?/init.lua;" .. package.path
       package.cpath = TREE .. "/build/lua/?.so;" .. package.cpath
@@ -190,7 +192,7 @@ message GetWidgetResponse { Widget widget = 1; }
         cloudops.time.to_rfc3339(resp.widget.made))
     ]]
     code = "local TREE, ENDPOINT = " .. ("%q, %q"):format(tree, "127.0.0.1:" .. server.match[1]) .. "\n" .. code
-    out, ok = helpers.run("cd / && lua5.4 -e " .. q(code) .. " 2>&1")
+    out, ok = helpers.run("cd / && env -u LD_PRELOAD lua5.4 -e " .. q(code) .. " 2>&1")
     server.stop()
     assert.is_true(ok, out)
     assert.equal("89\ttemporal.api.cloud.widget.v1.GetWidgetRequest\tw1\t3\t2025-01-02T03:04:05Z\n", out)
