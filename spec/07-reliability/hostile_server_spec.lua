@@ -59,7 +59,8 @@ describe("a hostile server", function()
   it("ending a call in broken ways gives an error each time, and the client goes on", function()
     local c = connect()
     for _, case in ipairs { "no-message-no-status", "trailers-only-no-status", "v-500", "v-data-end",
-                            "v-trailers-grpc-message", "v-rst", "v-empty-trailers", "v-headers-twice" } do
+                            "v-trailers-grpc-message", "v-rst", "v-empty-trailers", "v-headers-twice",
+                            "v-pushback-no-status", "v-bad-status", "v-status-99", "v-trailers-only-pushback" } do
       local ok, resp, err = pcall(call, c, case)
       assert.is_true(ok, case .. ": " .. tostring(resp))
       assert.is_nil(resp, case)

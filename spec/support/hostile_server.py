@@ -13,10 +13,12 @@ The request header x-hostile picks the answer:
   no-message     headers and trailers with grpc-status 0, no message at all
   details:HEX    grpc-status 8 with grpc-status-details-bin holding the bytes HEX
   ok             a valid, empty response message, grpc-status 0
-  v-500, v-data-end, v-trailers-grpc-message, v-rst, v-empty-trailers, v-headers-twice
+  v-500, v-data-end, v-trailers-grpc-message, v-rst, v-empty-trailers, v-headers-twice,
+  v-pushback-no-status, v-bad-status, v-status-99, v-trailers-only-pushback
                  broken endings: HTTP 500, data ending the stream, trailers with only
                  grpc-message, RST_STREAM after the headers, an empty DATA frame ending the
-                 stream, extra HEADERS frames
+                 stream, extra HEADERS frames, a retry pushback without a status, a status that
+                 is not a number or not a gRPC code
 """
 import base64
 import socket
@@ -69,6 +71,19 @@ def answer(conn, stream_id, case):
             conn.send_headers(stream_id, headers)
             conn.send_data(stream_id, frame(b""))
             conn.send_data(stream_id, b"", end_stream=True)
+        elif case == "v-pushback-no-status":
+            conn.send_headers(stream_id, headers)
+            conn.send_data(stream_id, frame(b""))
+            conn.send_headers(stream_id, [("grpc-retry-pushback-ms", "10")], end_stream=True)
+        elif case == "v-bad-status":
+            conn.send_headers(stream_id, headers)
+            conn.send_data(stream_id, frame(b""))
+            conn.send_headers(stream_id, [("grpc-status", "abc")], end_stream=True)
+        elif case == "v-status-99":
+            conn.send_headers(stream_id, headers)
+            conn.send_headers(stream_id, [("grpc-status", "99")], end_stream=True)
+        elif case == "v-trailers-only-pushback":
+            conn.send_headers(stream_id, headers + [("grpc-retry-pushback-ms", "10")], end_stream=True)
         elif case == "v-headers-twice":
             conn.send_headers(stream_id, headers)
             conn.send_headers(stream_id, [("x-a", "b")])
