@@ -730,7 +730,7 @@ static int push_message(Dec *d, const CoMessage *m, const uint8_t *p, const uint
   return 0;
 }
 
-int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
+static int decode_here(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
   static const uint8_t none[1];
   int base = lua_gettop(L);
   if (!data) data = none;
@@ -743,6 +743,49 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
     return rc;
   }
   lua_remove(L, base + 1);
+  return 0;
+}
+
+/* Answers at least this long are decoded with the garbage collector paused (below). */
+#define PAUSED_GC_FROM 16384
+
+typedef struct {
+  CoState *st;
+  const CoMessage *m;
+  const uint8_t *data;
+  size_t len;
+  int rc;
+} PausedDecode;
+
+static int l_paused_decode(lua_State *L) {
+  PausedDecode *p = lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  p->rc = decode_here(L, p->st, p->m, p->data, p->len);
+  return p->rc == 0 ? 1 : 0;
+}
+
+int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
+  if (len < PAUSED_GC_FROM || !lua_gc(L, LUA_GCISRUNNING, 0)) return decode_here(L, st, m, data, len);
+  /* A large answer is decoded with the collector paused: its incremental steps would otherwise
+   * mark the result's tables while they grow, and each insertion into a marked table sends it
+   * back to be traversed again. The work owed for what the decode allocated is done once
+   * after, on the finished result; the collector restarts whatever the decode raises (out of
+   * memory), and no finalizer runs in the middle of the decode. */
+  luaL_checkstack(L, 4, "cannot decode: Lua stack full");
+  int before_kb = lua_gc(L, LUA_GCCOUNT, 0);
+  PausedDecode p = {st, m, data, len, 0};
+  lua_gc(L, LUA_GCSTOP, 0);
+  lua_pushcfunction(L, l_paused_decode);
+  lua_pushlightuserdata(L, &p);
+  int status = lua_pcall(L, 1, 1, 0);
+  lua_gc(L, LUA_GCRESTART, 0);
+  if (status != 0) lua_error(L); /* what the decode raised, raised again */
+  if (p.rc) {
+    lua_pop(L, 1);
+    return p.rc;
+  }
+  int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb;
+  if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
   return 0;
 }
 

@@ -189,3 +189,58 @@ describe("core.decode", function()
     assert.has_error(function() core.decode("Provisioned", "") end)
   end)
 end)
+
+-- A large answer is decoded with the garbage collector paused (src/decode.c): the collector
+-- must be running again afterwards, stay stopped if the program stopped it, and keep memory
+-- bounded over many decodes (the work owed is done after each).
+describe("core.decode of a large answer", function()
+  local core = require "cloudops.core"
+  local page
+  setup(function()
+    local ns = {}
+    for i = 1, 300 do
+      ns[i] = { namespace = ("ns-%04d.acct"):format(i), state = "RESOURCE_STATE_ACTIVE",
+                spec = { name = ("ns-%04d"):format(i), retention_days = 30, replicas = { { region = "aws-us-east-1" } } },
+                tags = { env = "prod", team = "t" .. i } }
+    end
+    page = core.encode("temporal.api.cloud.cloudservice.v1.GetNamespacesResponse", { namespaces = ns })
+    assert.is_true(#page > 16384)
+  end)
+
+  it("leaves the collector as it found it: running, or stopped by the program", function()
+    assert.is_true(collectgarbage("isrunning"))
+    local t = core.decode("GetNamespacesResponse", page)
+    assert.equal(300, #t.namespaces)
+    assert.is_true(collectgarbage("isrunning"))
+    collectgarbage("stop")
+    t = core.decode("GetNamespacesResponse", page)
+    local still_stopped = not collectgarbage("isrunning")
+    collectgarbage("restart")
+    assert.is_true(still_stopped)
+    assert.equal("ns-0300.acct", t.namespaces[300].namespace)
+    -- and after a large answer that does not decode
+    local bad = page:sub(1, #page - 1)
+    assert.is_nil((core.decode("GetNamespacesResponse", bad)))
+    assert.is_true(collectgarbage("isrunning"))
+  end)
+
+  it("keeps memory bounded over many decodes without an explicit collection", function()
+    collectgarbage()
+    local base = collectgarbage("count")
+    local most = 0
+    for _ = 1, 60 do
+      core.decode("GetNamespacesResponse", page)
+      most = math.max(most, collectgarbage("count") - base)
+    end
+    -- one decoded page is about 1 MB of Lua heap; unpaid debt would grow past 60 of them
+    local one
+    do
+      collectgarbage()
+      local before = collectgarbage("count")
+      local keep = core.decode("GetNamespacesResponse", page)
+      one = collectgarbage("count") - before
+      assert.is_table(keep)
+    end
+    assert.is_true(most < 8 * one, ("grew %.0f kB, one page %.0f kB"):format(most, one))
+  end)
+end)
