@@ -68,6 +68,22 @@ function helpers.eventually(fn, timeout)
   return true
 end
 
+--- Writes a Lua script that finds the tree's modules (and the core under `cpath`, default the
+-- one the specs load) from any directory; returns its path and the directory it is in.
+function helpers.script(body, cpath)
+  local root = helpers.run("cd " .. sh_quote(ROOT) .. " && pwd"):gsub("%s+$", "") .. "/"
+  cpath = cpath or helpers.CORE_CPATH
+  if cpath:sub(1, 1) ~= "/" then cpath = root .. cpath:gsub("^%./", "") end
+  local dir = helpers.tmpdir()
+  local path = dir .. "/script.lua"
+  helpers.write_file(path, table.concat({
+    "package.path = " .. string.format("%q", root .. "lua/?.lua;" .. root .. "lua/?/init.lua;") .. " .. package.path",
+    "package.cpath = " .. string.format("%q", cpath .. ";") .. " .. package.cpath",
+    body,
+  }, "\n"))
+  return path, dir
+end
+
 --- Whether process pid runs (a zombie, dead but not yet reaped, counts as gone).
 function helpers.alive(pid)
   local f = io.open("/proc/" .. tostring(pid) .. "/stat", "r")

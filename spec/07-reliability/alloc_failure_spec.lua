@@ -26,24 +26,25 @@ describe("a memory error halfway through", function()
     helpers.cleanup()
   end)
 
-  local function run_script(body)
-    local path = dir .. "/script.lua"
-    helpers.write_file(path, table.concat({
-      "package.path = " .. string.format("%q", helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;") .. " .. package.path",
-      -- alloc_limit embeds Lua 5.4 (whichever Lua runs the specs) and valgrind checks it: the
-      -- plain Lua 5.4 build of the core
-      "package.cpath = " .. string.format("%q", helpers.ROOT .. "build/lua/?.so;") .. " .. package.cpath",
-      body,
-    }, "\n"))
+  -- Runs the script under valgrind and checks that it finished and nothing leaked.
+  local function run_clean(body)
+    -- alloc_limit embeds Lua 5.4 (whichever Lua runs the specs) and valgrind checks it: the
+    -- plain Lua 5.4 build of the core
+    local path = helpers.script(body, helpers.ROOT .. "build/lua/?.so")
     local log = dir .. "/valgrind.log"
     -- make test-asan preloads the sanitizers' runtimes, which valgrind cannot run with
     local out, ok = helpers.run("env -u LD_PRELOAD " .. VALGRIND .. " --log-file=" .. q(log) .. " " .. q(bin) ..
       " " .. q(path) .. " 2>&1")
-    return out, ok, helpers.read_file(log) or ""
+    local report = helpers.read_file(log) or ""
+    assert.is_true(ok, out .. "\n" .. report)
+    assert.matches("done", out)
+    assert.matches("definitely lost: 0 bytes", report)
+    assert.matches("indirectly lost: 0 bytes", report)
+    assert.matches("ERROR SUMMARY: 0 errors", report)
   end
 
   it("a call whose answer cannot be decoded for lack of memory leaks nothing", function()
-    local out, ok, log = run_script(table.concat({
+    run_clean(table.concat({
       "local cloudops = require 'cloudops'",
       "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
         ", insecure = true, api_key = 'k', rate_limit = false, retry = false })",
@@ -63,15 +64,10 @@ describe("a memory error halfway through", function()
       "c:close()",
       "print('done')",
     }, "\n"))
-    assert.is_true(ok, out .. "\n" .. log)
-    assert.matches("done", out)
-    assert.matches("definitely lost: 0 bytes", log)
-    assert.matches("indirectly lost: 0 bytes", log)
-    assert.matches("ERROR SUMMARY: 0 errors", log)
   end)
 
   it("a server whose request cannot be pushed for lack of memory leaks nothing", function()
-    local out, ok, log = run_script(table.concat({
+    run_clean(table.concat({
       "local core = require 'cloudops.core'",
       "local schema = require 'cloudops.schema'",
       "local srv = assert(core.server{ address = '127.0.0.1:0' })",
@@ -96,10 +92,5 @@ describe("a memory error halfway through", function()
       "srv:shutdown()",
       "print('done')",
     }, "\n"))
-    assert.is_true(ok, out .. "\n" .. log)
-    assert.matches("done", out)
-    assert.matches("definitely lost: 0 bytes", log)
-    assert.matches("indirectly lost: 0 bytes", log)
-    assert.matches("ERROR SUMMARY: 0 errors", log)
   end)
 end)

@@ -6,17 +6,10 @@ local helpers = require "helpers"
 local core = require "cloudops.core"
 
 local q = helpers.sh_quote
-local ROOT = helpers.run("cd " .. q(helpers.ROOT) .. " && pwd"):gsub("%s+$", "") .. "/"
 
 -- A Lua script run by `interp`, with the tree's modules and core on its paths.
 local function script_cmd(interp, body, cpath)
-  local dir = helpers.tmpdir()
-  local path = dir .. "/script.lua"
-  helpers.write_file(path, table.concat({
-    "package.path = " .. string.format("%q", ROOT .. "lua/?.lua;" .. ROOT .. "lua/?/init.lua;") .. " .. package.path",
-    "package.cpath = " .. string.format("%q", cpath .. ";") .. " .. package.cpath",
-    body,
-  }, "\n"))
+  local path, dir = helpers.script(body, cpath)
   return interp .. " " .. q(path), dir
 end
 
@@ -100,8 +93,8 @@ describe("a process", function()
   -- LuaJIT's FFI can fork; the child's calls must fail cleanly and the parent's connection
   -- must stay usable (before, the child's call corrupted it).
   it("fails a child's calls through a client made before fork(), and keeps the parent's", function()
-    local cpath = ROOT .. "build/luajit/lua/?.so"
-    if not helpers.read_file(ROOT .. "build/luajit/lua/cloudops/core.so") then
+    local cpath = helpers.ROOT .. "build/luajit/lua/?.so"
+    if not helpers.read_file(helpers.ROOT .. "build/luajit/lua/cloudops/core.so") then
       error("the LuaJIT core is not built (make LUA=luajit): the fork check needs LuaJIT's FFI")
     end
     local cmd, dir = script_cmd("luajit", table.concat({
