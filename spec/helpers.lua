@@ -150,6 +150,22 @@ function helpers.test_server(opts)
   }
 end
 
+--- A test server for the enclosing describe block: started in its lazy_setup, stopped (and the
+-- temporary files removed) in its lazy_teardown. Returns a table that holds the server's
+-- fields (endpoint, port, requests, ...) once the block runs.
+function helpers.block_test_server(opts)
+  local box = {}
+  local busted = require "busted" -- its API: the spec files' globals are not this module's
+  busted.lazy_setup(function()
+    for k, v in pairs(helpers.test_server(opts)) do box[k] = v end
+  end)
+  busted.lazy_teardown(function()
+    if box.stop then box.stop() end
+    helpers.cleanup()
+  end)
+  return box
+end
+
 --- Makes a CA and a server certificate for 127.0.0.1/localhost with openssl, plus a second,
 -- unrelated CA. Returns paths: { ca, cert, key, other_ca, client_cert, client_key }.
 function helpers.make_certs()

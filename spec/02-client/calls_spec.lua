@@ -167,12 +167,7 @@ describe("calls against a gRPC server", function()
 end)
 
 describe("UNAVAILABLE", function()
-  local server
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local server = helpers.block_test_server()
 
   it("from a server is retried with backoff, and says how many attempts were made", function()
     local events = {}

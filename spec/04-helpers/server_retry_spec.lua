@@ -7,13 +7,7 @@ local core = require "cloudops.core"
 local FAST = { initial = 0.01, max = 0.02, max_attempts = 5 }
 
 describe("retries over gRPC", function()
-  local server
-
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local server = helpers.block_test_server()
 
   local function connect(opts)
     local o = { endpoint = server.endpoint, insecure = true, api_key = "spec-secret-key", rate_limit = false,

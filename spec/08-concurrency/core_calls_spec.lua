@@ -10,12 +10,7 @@ local GET = schema.method("GetNamespaces")
 local PAYLOAD = core.encode(GET.input, { page_size = 1 })
 
 describe("asynchronous calls in the core", function()
-  local server
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local server = helpers.block_test_server()
 
   local function channel()
     return core.channel(server.endpoint, { insecure = true })

@@ -7,12 +7,7 @@ local cloudops = require "cloudops"
 local core = require "cloudops.core"
 
 describe("cloudops.map", function()
-  local server
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local server = helpers.block_test_server()
 
   local function connect(opts)
     local o = { endpoint = server.endpoint, insecure = true, api_key = "spec-key", rate_limit = false }

@@ -20,12 +20,7 @@ local function wait_gone(pid, limit)
 end
 
 describe("a process", function()
-  local server
-  lazy_setup(function() server = helpers.test_server() end)
-  lazy_teardown(function()
-    if server then server.stop() end
-    helpers.cleanup()
-  end)
+  local server = helpers.block_test_server()
 
   -- Starts the script, waits for `ready` in its output, sends SIGINT, and returns whether it
   -- ended, how long that took, and its output.
