@@ -18,8 +18,6 @@ typedef struct {
   CoCall *c; /* NULL once released (result taken, or collected) */
 } CallHandle;
 
-void co_queue_push_handles(lua_State *L); /* queue.c */
-
 static void call_free(CoCall *c) {
   if (c->call) grpc_call_unref(c->call);
   if (c->req) grpc_byte_buffer_destroy(c->req);

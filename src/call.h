@@ -62,6 +62,10 @@ struct CoCall {
 CoQueue *co_queue(lua_State *L);
 void co_queue_ref(CoQueue *q);
 void co_queue_unref(CoQueue *q);
+/* Pushes the state's weak table from each ch:start call (a light userdata) to its handle. */
+void co_queue_push_handles(lua_State *L);
+/* Records the completion of c's batch (whoever waits on the queue calls it). */
+void co_call_complete(CoQueue *q, CoCall *c, int success);
 
 /* Waits on q until `until` (a call, or NULL: any ch:start call) completes or `seconds` pass,
  * in short slices, returning early when a signal asks the Lua state to stop (lua.c's SIGINT

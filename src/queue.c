@@ -86,7 +86,6 @@ CoQueue *co_queue(lua_State *L) {
   return q;
 }
 
-/* Pushes the weak table of ch:start handles. */
 void co_queue_push_handles(lua_State *L) {
   push_queue(L);
   lua_getuservalue(L, -1);
@@ -94,8 +93,6 @@ void co_queue_push_handles(lua_State *L) {
 }
 
 /* ---- waiting ------------------------------------------------------------------------------ */
-
-void co_call_complete(CoQueue *q, CoCall *c, int success); /* call.c */
 
 static void handle_event(CoQueue *q, grpc_event ev) {
   if (ev.type == GRPC_OP_COMPLETE && ev.tag) co_call_complete(q, ev.tag, ev.success);
