@@ -51,7 +51,11 @@ function client.connect(opts)
   if bucket == nil then return bad(lerr) end
   local ops, oerr = limiter.slots(opts.max_operations, bucket)
   if ops == nil then return bad(oerr) end
-  local chopts, cerr = options.channel_options(opts, VERSION)
+  local endpoint, eerr = options.endpoint(opts.endpoint, DEFAULT_ENDPOINT)
+  if not endpoint then return bad(eerr) end
+  local insecure, ierr = options.insecure(opts, endpoint)
+  if insecure == nil then return bad(ierr) end
+  local chopts, cerr = options.channel_options(opts, VERSION, insecure)
   if not chopts then return bad(cerr) end
 
   local api_key = opts.api_key
@@ -61,8 +65,6 @@ function client.connect(opts)
   end
   local kproblem = type(api_key) == "string" and options.key_problem(api_key)
   if kproblem then return bad(kproblem) end
-  local endpoint, eerr = options.endpoint(opts.endpoint, DEFAULT_ENDPOINT)
-  if not endpoint then return bad(eerr) end
   local self = setmetatable({
     endpoint = endpoint,
     _ch = core.channel(endpoint, chopts),

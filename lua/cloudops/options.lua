@@ -158,10 +158,41 @@ function options.endpoint(e, default)
   return e
 end
 
+-- Whether host (of a host:port endpoint) is this machine's loopback: 127.0.0.0/8, ::1, localhost.
+local function is_loopback(endpoint)
+  local host = endpoint:match("^%[([%x:%.]+)%]:%d+$") or endpoint:match("^(.*):%d+$") or endpoint
+  host = host:lower()
+  if host == "localhost" or host == "::1" or host == "0:0:0:0:0:0:0:1" then return true end
+  local a, b, c, d = host:match("^(%d+)%.(%d+)%.(%d+)%.(%d+)$")
+  return a ~= nil and tonumber(a) == 127 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256
+end
+options.is_loopback = is_loopback
+
+local ENV_TRUE = { ["1"] = true, ["true"] = true, yes = true }
+local ENV_FALSE = { ["0"] = true, ["false"] = true, no = true, [""] = true }
+
+--- Whether the channel is plaintext: the option when given; else TEMPORAL_CLOUD_INSECURE=1, for
+-- a loopback endpoint only, so that a stray variable never sends a key in the clear (reference
+-- "Loading and connecting"). Returns nil, message when the variable cannot be honoured.
+function options.insecure(o, endpoint)
+  if o.insecure ~= nil then return o.insecure end
+  local v = getenv("TEMPORAL_CLOUD_INSECURE")
+  if v == nil or ENV_FALSE[v:lower()] then return false end
+  if not ENV_TRUE[v:lower()] then
+    return nil, "TEMPORAL_CLOUD_INSECURE must be 1 (plaintext, for a local server) or 0, got \"" .. v .. "\""
+  end
+  if not is_loopback(endpoint) then
+    return nil, "TEMPORAL_CLOUD_INSECURE=1 asks for plaintext, which is only allowed to a loopback " ..
+      "endpoint (127.0.0.1, ::1, localhost), not " .. endpoint .. ": unset it, or pass insecure = true " ..
+      "if you really mean to send the key in the clear"
+  end
+  return true
+end
+
 --- The channel options for the C core from connect's options, or nil, message. version: the
--- module's, for the user agent.
-function options.channel_options(o, version)
-  local ch = { insecure = o.insecure == true, proxy = o.proxy }
+-- module's, for the user agent; insecure: options.insecure's answer.
+function options.channel_options(o, version, insecure)
+  local ch = { insecure = insecure == true, proxy = o.proxy }
   local tls = o.tls or {}
   if type(tls) ~= "table" then return nil, "tls must be a table" end
   for k in pairs(tls) do

@@ -102,6 +102,44 @@ describe("cloudops.connect", function()
     assert.equal("saas-api.tmprl.cloud:443\n", out_default) -- unset or empty: Temporal Cloud
   end)
 
+  it("speaks plaintext with TEMPORAL_CLOUD_INSECURE=1, to a loopback endpoint only", function()
+    local server = helpers.test_server()
+    local code = [[
+      local cloudops = require "cloudops"
+      local endpoint = os.getenv("SPEC_ENDPOINT")
+      local c, err = cloudops.connect{ endpoint = endpoint ~= "" and endpoint or nil, api_key = "k",
+                                       retry = false, rate_limit = false }
+      if not c then print(err) return end
+      if c.endpoint:find("^127%.0%.0%.1:") then -- never a call to anything but the spec's server
+        local resp, cerr = c:get_namespaces{}
+        print(resp and "ok" or tostring(cerr.name))
+      else
+        print("connected", c.endpoint)
+      end
+    ]]
+    local function run(env)
+      return helpers.run(env .. " " .. helpers.LUA .. " -e " .. helpers.sh_quote("package.path = " ..
+        ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)) ..
+        " -e " .. helpers.sh_quote(code) .. " 2>&1")
+    end
+    local plain = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=" .. server.endpoint)
+    local tls = run("TEMPORAL_CLOUD_INSECURE=0 SPEC_ENDPOINT=" .. server.endpoint)
+    local unset = run("env -u TEMPORAL_CLOUD_INSECURE SPEC_ENDPOINT=" .. server.endpoint)
+    local remote = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=")
+    local named = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=192.0.2.1:7233")
+    local local_name = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=localhost:1")
+    local typo = run("TEMPORAL_CLOUD_INSECURE=yess SPEC_ENDPOINT=" .. server.endpoint)
+    server.stop()
+    assert.equal("ok\n", plain)
+    assert.equal("UNAVAILABLE\n", tls)   -- TLS against the plaintext server: the key never sent
+    assert.equal("UNAVAILABLE\n", unset)
+    assert.matches("INVALID_OPTION: TEMPORAL_CLOUD_INSECURE=1 asks for plaintext, which is only allowed " ..
+      "to a loopback endpoint %(127%.0%.0%.1, ::1, localhost%), not saas%-api%.tmprl%.cloud:443", remote)
+    assert.matches("INVALID_OPTION: TEMPORAL_CLOUD_INSECURE=1 .* not 192%.0%.2%.1:7233", named)
+    assert.equal("connected\tlocalhost:1\n", local_name)
+    assert.matches("INVALID_OPTION: TEMPORAL_CLOUD_INSECURE must be 1 .* got \"yess\"", typo)
+  end)
+
   it("fails at connect when tls.ca_file cannot be read", function()
     local c, err = connect{ tls = { ca_file = "/nonexistent/ca.pem" } }
     assert.is_nil(c)

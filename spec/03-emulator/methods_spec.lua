@@ -4,12 +4,13 @@ local methods = require "cloudops.emulator.methods"
 local handlers = require "cloudops.emulator.handlers"
 local helpers = require "helpers"
 
-local CLOUD_API_DIR = os.getenv("CLOUD_API_DIR") or (helpers.ROOT .. "../shared/cloud-api")
+-- The schema the build used, as it prepared it (build/schema: the files service.proto needs).
+local SCHEMA_DIR = helpers.ROOT .. "build/schema"
 
 describe("emulator method list", function()
   it("has the 88 RPCs of service.proto in schema order", function()
-    local text = assert(helpers.read_file(CLOUD_API_DIR
-      .. "/temporal/api/cloud/cloudservice/v1/service.proto"), "schema not found: " .. CLOUD_API_DIR)
+    local text = assert(helpers.read_file(SCHEMA_DIR
+      .. "/temporal/api/cloud/cloudservice/v1/service.proto"), "no prepared schema in " .. SCHEMA_DIR .. ": run make")
     local names = {}
     for name in text:gmatch("\n%s*rpc%s+(%w+)%s*%(") do names[#names + 1] = name end
     assert.are.equal(88, #names)
@@ -18,7 +19,7 @@ describe("emulator method list", function()
   end)
 
   it("marks as mutations exactly the requests with async_operation_id", function()
-    local text = assert(helpers.read_file(CLOUD_API_DIR
+    local text = assert(helpers.read_file(SCHEMA_DIR
       .. "/temporal/api/cloud/cloudservice/v1/request_response.proto"))
     for _, m in ipairs(methods) do
       local body = text:match("\nmessage " .. m.name .. "Request%s*(%b{})")

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """An independent client of the Cloud Ops API emulator: Debian's python3-grpcio and
-python3-protobuf with message code generated here by protoc from the schema, so that the
+python3-protobuf with the message code the build generated from its schema (`make python`), so that the
 emulator is not only tested through the module's own conversion code.
 
 usage: python_client.py --endpoint HOST:PORT --api-key KEY --reader-key KEY
@@ -11,38 +11,28 @@ and operations that outlast the checks made against it.
 Prints one line per check and "ok N checks"; exits 1 at the first failed check.
 """
 import argparse
-import atexit
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 import grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-API_DIR = os.environ.get("CLOUD_API_DIR") or os.path.join(ROOT, "..", "shared", "cloud-api")
+# The Python code of the schema the build used (`make python`, which `make test` runs first).
+PYTHON_OUT = os.path.join(ROOT, "build", "python")
 SERVICE = "/temporal.api.cloud.cloudservice.v1.CloudService/"
-VERSION = "v0.19.1"
+# The API version of the schema the build used.
+with open(os.path.join(ROOT, "build", "schema", "VERSION")) as f:
+    VERSION = f.read().strip()
 
 
-def generate(tmp):
-    """protoc --python_out for every message file of the schema (not service.proto: its
-    gateway annotations are not needed for messages), plus google.rpc status types."""
-    files = []
-    for base, _, names in os.walk(os.path.join(API_DIR, "temporal")):
-        for n in names:
-            if n.endswith(".proto") and n != "service.proto":
-                files.append(os.path.relpath(os.path.join(base, n), API_DIR))
-    subprocess.check_call(["protoc", "-I", API_DIR, "-I", "/usr/include",
-                           "--python_out=" + tmp] + sorted(files))
-    status = os.path.join(ROOT, "proto", "rpc_status.proto")
-    if os.path.exists(status):
-        subprocess.check_call(["protoc", "-I", os.path.dirname(status), "-I", "/usr/include",
-                               "--python_out=" + tmp, status])
-    sys.path.insert(0, tmp)
+def load_schema():
+    """Puts the build's Python code of the schema (protoc --python_out, rpc_status included)
+    first on the path."""
+    if not os.path.exists(os.path.join(PYTHON_OUT, "rpc_status_pb2.py")):
+        raise SystemExit("FAIL: %s holds no schema code: run `make python` first" % PYTHON_OUT)
+    sys.path.insert(0, PYTHON_OUT)
 
 
 class Client:
@@ -102,9 +92,7 @@ def main():
     ap.add_argument("--slow-key")
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="cloudops-py-")
-    atexit.register(shutil.rmtree, tmp, True)
-    generate(tmp)
+    load_schema()
     from temporal.api.cloud.cloudservice.v1 import request_response_pb2 as rr
     from temporal.api.cloud.operation.v1 import message_pb2 as operation
     from temporal.api.cloud.resource.v1 import message_pb2 as resource
