@@ -230,6 +230,11 @@ function M.main(argv)
     local token = emu.keys[p.name]
     out:write(format("api key %s: %s%s\n", p.name, token, describe_key(emu, token)))
   end
+  -- What a shell needs for the tour, the CLI and scripts that call cloudops.connect() as they
+  -- would against Temporal Cloud (the first key: the account's owner).
+  local first = emu.keys[require("cloudops.emulator.seed").PRINCIPALS[1].name]
+  out:write("to use it from a shell:\n", format("  export TEMPORAL_CLOUD_ENDPOINT=%s TEMPORAL_CLOUD_API_KEY=%s%s\n",
+    srv:endpoint(), first, srv.tls and "" or " TEMPORAL_CLOUD_INSECURE=1"))
   out:write(format("ready: account %s, %s, Ctrl-C to stop\n", emu.st.account.id,
     srv.tls and "TLS" or "plaintext"))
   out:flush()
