@@ -20,6 +20,7 @@ local handlers = require "cloudops.emulator.handlers"
 local seed = require "cloudops.emulator.seed"
 local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
+local uuid = require "cloudops.uuid"
 local versions = require "cloudops.emulator.versions"
 
 local copy, random = util.copy, math.random
@@ -38,7 +39,7 @@ Ctx.__index = Ctx
 function Ctx:start()
   if self.op then return self.op end
   local id = self.req.async_operation_id
-  if id == nil or id == "" then id = util.uuid() end
+  if id == nil or id == "" then id = uuid() end
   local plan = self.fault and self.fault.operation and self.fault or self.plan
   self.op = ops.start(self.st, self.cfg, self.now, {
     id = id, method = self.method, input = self.emu:operation_input(self),

@@ -393,7 +393,7 @@ function H.UpdateNamespace(ctx, req)
   for _, rep in ipairs(ns.replicas) do
     if rep.state ~= "REPLICA_STATE_REMOVING" then cur[#cur + 1] = rep.region end
   end
-  if req.spec.regions and #req.spec.regions > 0 and not util.equal(req.spec.regions, cur) then
+  if req.spec.regions and #req.spec.regions > 0 and not util.same(req.spec.regions, cur) then
     return errors.invalid("spec.regions cannot be changed; use spec.replicas")
   end
   local want = wanted_regions(spec)
@@ -426,7 +426,7 @@ function H.UpdateNamespace(ctx, req)
       return errors.invalid("nothing to change: the namespace's spec is already as requested")
     end
   end
-  local cap_changed = not util.equal(spec.capacity_spec, ns.spec.capacity_spec)
+  local cap_changed = not util.same(spec.capacity_spec, ns.spec.capacity_spec)
   local lr = ns.capacity and ns.capacity.latest_request
   if cap_changed and lr and lr.state == "STATE_CAPACITY_REQUEST_IN_PROGRESS" then
     return errors.precondition("a capacity change is already in progress")
