@@ -2,6 +2,7 @@
 -- option is an error naming it, like the client's connect).
 local ratelimit = require "cloudops.emulator.ratelimit"
 local profiles = require "cloudops.emulator.profiles"
+local operation_limit = require "cloudops.operation_limit"
 
 local M = {}
 
@@ -18,7 +19,9 @@ M.defaults = {
   latency = 0,              -- seconds every answer is held back (within 10% either way), as
                             -- if the server were far away; other calls go on meanwhile
   rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
-  max_operations = 10,      -- async operations in flight per account; false or 0: no limit
+  max_operations = operation_limit.per_account,
+                            -- async operations in flight per account, of the RPCs the
+                            -- limit counts (cloudops.operation_limit); false or 0: no limit
   default_page_size = 100,
   max_page_size = 1000,
   max_projects = 5,         -- projects per account (the Default Project included)

@@ -22,6 +22,7 @@ local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
 local uuid = require "cloudops.uuid"
 local versions = require "cloudops.emulator.versions"
+local counted_operations = require "cloudops.operation_limit"
 
 local copy, random = util.copy, math.random
 
@@ -34,10 +35,33 @@ local PACKAGE = "temporal.api.cloud.cloudservice.v1."
 local Ctx = {}
 Ctx.__index = Ctx
 
+-- What Ctx:start raises when the operation limit refuses the operation: dispatch answers with
+-- its err. (A handler calls start once its request is found valid and allowed, before it
+-- changes the model.)
+local Refusal = {}
+
+-- At most cfg.max_operations operations in flight per account, counting those of the RPCs
+-- cloudops.operation_limit lists: one more is RESOURCE_EXHAUSTED, with the time until the
+-- first of them ends as RetryInfo. (The code the service answers with is not documented.)
+local function operation_limit(ctx)
+  local limit = ctx.cfg.max_operations
+  if not limit or not counted_operations.counts(ctx.method) then return nil end
+  local n, soonest = ops.in_flight(ctx.st)
+  if n < limit then return nil end
+  local e = errors.new("RESOURCE_EXHAUSTED",
+    "too many async operations in flight: the account has %d, the limit is %d per account; retry when one has ended",
+    n, limit)
+  e.retry_delay = soonest and soonest > ctx.now and (soonest - ctx.now) or 0.01
+  return e
+end
+
 -- Starts the async operation of this mutation (once); its id is the request's
--- async_operation_id when given.
+-- async_operation_id when given. Raises a Refusal when the operation limit is reached, so
+-- that validation and NOT_FOUND answer first, as they come before any operation.
 function Ctx:start()
   if self.op then return self.op end
+  local refusal = operation_limit(self)
+  if refusal then error(setmetatable({ err = refusal }, Refusal), 0) end
   local id = self.req.async_operation_id
   if id == nil or id == "" then id = uuid() end
   local plan = self.fault and self.fault.operation and self.fault or self.plan
@@ -113,21 +137,6 @@ local function replay(self, ctx, id)
   return copy(op.response or {})
 end
 
--- At most cfg.max_operations counted operations in flight per account: one more mutation
--- that would start one is RESOURCE_EXHAUSTED, with the time until the first of them ends as
--- RetryInfo. (The code the service answers with is not documented.)
-local function operation_limit(self, ctx)
-  local limit = self.cfg.max_operations
-  if not limit or not ops.counted(ctx.method) then return nil end
-  local n, soonest = ops.in_flight(self.st)
-  if n < limit then return nil end
-  local e = errors.new("RESOURCE_EXHAUSTED",
-    "too many async operations in flight: the account has %d, the limit is %d per account; retry when one has ended",
-    n, limit)
-  e.retry_delay = soonest and soonest > ctx.now and (soonest - ctx.now) or 0.01
-  return e
-end
-
 local function dispatch(self, ctx, md)
   local method = ctx.method
   local m = methods.by_name[method]
@@ -158,12 +167,12 @@ local function dispatch(self, ctx, md)
   end
   local aid = m.mutation and ctx.req.async_operation_id
   if aid and aid ~= "" and self.st.ops[aid] then return replay(self, ctx, aid) end
-  if m.mutation then
-    err = operation_limit(self, ctx)
-    if err then return nil, err end
+  local handled, resp
+  handled, resp, err = pcall(handler, ctx, ctx.req)
+  if not handled then
+    if getmetatable(resp) ~= Refusal then error(resp, 0) end
+    return nil, resp.err
   end
-  local resp
-  resp, err = handler(ctx, ctx.req)
   if resp and ctx.op then
     ctx.op.response = copy(resp)
     self.dirty = true
