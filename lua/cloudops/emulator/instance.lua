@@ -67,7 +67,7 @@ function Ctx:start()
   local plan = self.fault and self.fault.operation and self.fault or self.plan
   self.op = ops.start(self.st, self.cfg, self.now, {
     id = id, method = self.method, input = self.emu:operation_input(self),
-    outcome = plan and plan.operation, reason = plan and plan.reason, request = copy(self.req),
+    outcome = plan and plan.operation, reason = plan and plan.reason, request = copy(self.sent or self.req),
   })
   return self.op
 end
@@ -115,7 +115,7 @@ function Emulator:operation_input(ctx)
   local type_url = "type.googleapis.com/" .. PACKAGE .. ctx.method .. "Request"
   if ctx.payload then return { type_url = type_url, value = ctx.payload } end
   if self.cfg.encode then
-    local ok, bytes = pcall(self.cfg.encode, PACKAGE .. ctx.method .. "Request", ctx.req)
+    local ok, bytes = pcall(self.cfg.encode, PACKAGE .. ctx.method .. "Request", ctx.sent or ctx.req)
     if ok and bytes then return { type_url = type_url, value = bytes } end
   end
   return nil
@@ -135,6 +135,39 @@ local function replay(self, ctx, id)
   ctx.op = op
   ctx.replayed = true
   return copy(op.response or {})
+end
+
+-- The resource an Update<Kind> request changes, as its Get<Kind> answers it to no one in
+-- particular (a read on behalf of the update, whose own checks come after), and its type; nil
+-- when there is none to be read.
+local function current(self, ctx, kind, req)
+  local get = {}
+  for _, f in ipairs(kind.id_fields) do
+    local v = req[f]
+    if v == nil and type(req.spec) == "table" then v = req.spec[f] end   -- an export sink's name
+    get[f] = v
+  end
+  local sub = setmetatable({ emu = self, st = self.st, cfg = self.cfg, now = ctx.now, method = kind.get.name,
+    req = get, identity = setmetatable({ grant = true }, { __index = ctx.identity }) }, Ctx)
+  local ok, resp = pcall(handlers[kind.get.name], sub, get)
+  if not ok or type(resp) ~= "table" then return nil end
+  for _, f in ipairs(self.cfg.describe(kind.get.output).fields) do
+    if f.type == "message" then return resp[f.name], f.type_name end
+  end
+end
+
+-- The request as the call's version means it (versions.lua): the replacements of the dropped
+-- fields it gives filled in, and for an update of an older version, what that version does
+-- not know kept from the resource. ctx.sent keeps the request as sent (for a retry's
+-- comparison and the operation's input).
+local function in_version(self, ctx, m, header)
+  ctx.sent = ctx.req
+  local req = self.versions.request(m.input, ctx.req)
+  if m.kind and self.versions.older(m.input, header) then
+    local resource, resource_type = current(self, ctx, m.kind, req)
+    if resource then req = self.versions.keep(m.input, req, resource_type, resource, header) end
+  end
+  ctx.req = req
 end
 
 local function dispatch(self, ctx, md)
@@ -167,6 +200,7 @@ local function dispatch(self, ctx, md)
   end
   local aid = m.mutation and ctx.req.async_operation_id
   if aid and aid ~= "" and self.st.ops[aid] then return replay(self, ctx, aid) end
+  if self.versions then in_version(self, ctx, m, v) end
   local handled, resp
   handled, resp, err = pcall(handler, ctx, ctx.req)
   if not handled then
@@ -217,7 +251,7 @@ function Emulator:call(method, req, md, extra)
   self:tick(later)
   if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
   if resp and self.versions then
-    resp = self.versions.strip(PACKAGE .. method .. "Response", resp, md[VERSION_HEADER])
+    resp = self.versions.answer(PACKAGE .. method .. "Response", resp, md[VERSION_HEADER])
   end
   local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
     + self:latency()
