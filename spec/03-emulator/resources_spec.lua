@@ -524,22 +524,52 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
   end)
 
   it("manage export sinks", function()
+    local gcp = S.namespace(emu, "on-gcp", { regions = { "gcp-us-central1" } })
     local spec = { name = "hist", enabled = true,
                    gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-central1" } }
-    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
-    S.fails("INVALID_ARGUMENT", emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace,
+    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("ValidateNamespaceExportSink", { namespace = gcp.namespace,
       spec = { name = "x", gcs = { sa_id = "sa" } } }))
-    S.ok(emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
-    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
+    S.ok(emu.owner:call("CreateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
     emu.advance(2)
-    local sink = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" })).sink
+    local sink = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = gcp.namespace, name = "hist" })).sink
     assert.are.equal("RESOURCE_STATE_ACTIVE", sink.state)
     assert.are.equal("HEALTH_OK", sink.health)
-    assert.are.equal(1, #S.ok(emu.owner:call("GetNamespaceExportSinks", { namespace = ns.namespace })).sinks)
-    S.ok(emu.owner:call("DeleteNamespaceExportSink", { namespace = ns.namespace, name = "hist",
+    assert.are.equal(1, #S.ok(emu.owner:call("GetNamespaceExportSinks", { namespace = gcp.namespace })).sinks)
+    S.ok(emu.owner:call("DeleteNamespaceExportSink", { namespace = gcp.namespace, name = "hist",
                                                        resource_version = sink.resource_version }))
     emu.advance(2)
-    S.fails("NOT_FOUND", emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" }))
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespaceExportSink", { namespace = gcp.namespace, name = "hist" }))
+  end)
+
+  -- docs.temporal.io/cloud/export ("A cloud account in the cloud provider where your Namespace is
+  -- hosted"), /cloud/export/aws-export-s3 ("The S3 bucket must reside in the same region as your
+  -- Namespace"), /cloud/export/gcp-export-gcs ("The region of the bucket must be the same as the
+  -- region of your Temporal Cloud Namespace").
+  it("put an export sink's bucket on the namespace's provider, in its region", function()
+    local function s3(region) return { name = "s3", enabled = true,
+      s3 = { role_name = "r", bucket_name = "b", region = region, aws_account_id = "123456789012" } } end
+    local function sink(method, target, spec) return emu.owner:call(method, { namespace = target, spec = spec }) end
+    -- ns is in aws-us-east-1: "us-east-1" (tcld's form) or "aws-us-east-1"
+    S.ok(sink("ValidateNamespaceExportSink", ns.namespace, s3("us-east-1")))
+    S.ok(sink("ValidateNamespaceExportSink", ns.namespace, s3("aws-us-east-1")))
+    local err = S.fails("INVALID_ARGUMENT", sink("CreateNamespaceExportSink", ns.namespace, s3("us-west-2")))
+    assert.matches("spec.s3.region: the bucket must be in the namespace's region (us-east-1), got \"us-west-2\"",
+      err.message, 1, true)
+    err = S.fails("INVALID_ARGUMENT", sink("CreateNamespaceExportSink", ns.namespace, { name = "g",
+      gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-east4" } }))
+    assert.matches("spec.gcs: the bucket must be on the namespace's cloud provider", err.message, 1, true)
+    S.fails("INVALID_ARGUMENT", sink("ValidateNamespaceExportSink", ns.namespace, { name = "a", azure_blob = {
+      tenant_id = "t", storage_account = "s", container_name = "c", region = "centralus", subscription_id = "x",
+      resource_group = "g" } }))
+    -- a replicated namespace has a bucket in either of its regions; an update is checked too
+    local ha = S.namespace(emu, "ha-sink", { regions = { "aws-us-east-1", "aws-us-west-2" } })
+    S.ok(sink("CreateNamespaceExportSink", ha.namespace, s3("us-west-2")))
+    emu.advance(2)
+    local got = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = ha.namespace, name = "s3" })).sink
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceExportSink", { namespace = ha.namespace,
+      spec = s3("eu-west-1"), resource_version = got.resource_version }))
   end)
 end)
 
