@@ -66,6 +66,49 @@ describe("emulator namespaces", function()
     assert.are.same({ New = "SEARCH_ATTRIBUTE_TYPE_INT" }, now.spec.search_attributes)
   end)
 
+  -- docs.temporal.io/cloud/limits, "Custom Search Attribute names" (at most 64 of
+  -- [a-zA-Z0-9.,:-_\/@ ]) and "Number of Custom Search Attributes" (per type per namespace).
+  it("keep search attribute names and counts within the limits page's", function()
+    local names = { "order.id", "customer-id", "Region:eu", "a,b", "path/to", "at@x", "with space",
+                    string.rep("n", 64), "1st" }
+    local attrs = {}
+    for _, n in ipairs(names) do attrs[n] = "SEARCH_ATTRIBUTE_TYPE_KEYWORD" end
+    local ns = S.namespace(emu, "sa-names", { search_attributes = attrs })
+    assert.are.equal("SEARCH_ATTRIBUTE_TYPE_KEYWORD", ns.spec.search_attributes["customer-id"])
+    for _, bad in ipairs { string.rep("n", 65), "semi;colon", "star*", "back\\slash", "", "quote'" } do
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("sa-bad",
+        { search_attributes = { [bad] = "SEARCH_ATTRIBUTE_TYPE_INT" } }) }))
+      assert.matches("invalid search attribute name", err.message, 1, true)
+    end
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "order.id", new_custom_search_attribute_name = "order#id" }))
+    assert.matches("new_custom_search_attribute_name: invalid search attribute name", err.message, 1, true)
+    S.ok(emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "order.id", new_custom_search_attribute_name = "order-id.v2" }))
+    -- per type: Bool, Datetime, Double, Int 20; Keyword 40; KeywordList and Text 5
+    local function many(t, n)
+      local m = {}
+      for i = 1, n do m["attr" .. i] = t end
+      return m
+    end
+    local per_type = { { "TEXT", 5 }, { "KEYWORD_LIST", 5 }, { "INT", 20 }, { "BOOL", 20 }, { "DATETIME", 20 },
+                       { "DOUBLE", 20 }, { "KEYWORD", 40 } }
+    for i, tn in ipairs(per_type) do
+      local t, n, name = "SEARCH_ATTRIBUTE_TYPE_" .. tn[1], tn[2], "per-type-" .. i
+      err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec(name,
+        { search_attributes = many(t, n + 1) }) }))
+      assert.matches("at most " .. n .. " of type", err.message, 1, true)
+      S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec(name, { search_attributes = many(t, n) }) }))
+      emu.advance(2)
+    end
+    -- an update adding one too many is refused as well
+    local full = S.ok(emu.owner:call("GetNamespace", { namespace = "per-type-1." .. emu.st.account.id })).namespace
+    full.spec.search_attributes.extra = "SEARCH_ATTRIBUTE_TYPE_TEXT"
+    err = S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = full.namespace,
+      spec = full.spec, resource_version = full.resource_version }))
+    assert.matches("at most 5 of type text", err.message, 1, true)
+  end)
+
   it("fold the deprecated custom_search_attributes into search_attributes (API v0.3.0)", function()
     local r = S.ok(emu:client("owner", "v0.3.0"):call("CreateNamespace", { spec = { name = "old-sa",
       regions = { "aws-us-east-1" }, retention_days = 7, api_key_auth = { enabled = true },

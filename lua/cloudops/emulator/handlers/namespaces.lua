@@ -97,6 +97,54 @@ function H.refresh(st, ns)
   ns.limits = { actions_per_second_limit = APS_LIMIT }
 end
 
+-- Custom search attributes, docs.temporal.io/cloud/limits: "Custom Search Attribute names":
+-- "Maximum characters: 64", "Allowed characters: [a-zA-Z0-9.,:-_\/@ ]" (read as those
+-- characters, ':', '-' and '_' among them, not as the range from ':' to '_'); "Number of Custom
+-- Search Attributes": at most so many of each type per namespace.
+local SA_NAME, SA_NAME_MAX = "^[%w%.,:_/@ %-]+$", 64
+H.SA_PER_TYPE = {
+  SEARCH_ATTRIBUTE_TYPE_BOOL = 20, SEARCH_ATTRIBUTE_TYPE_DATETIME = 20, SEARCH_ATTRIBUTE_TYPE_DOUBLE = 20,
+  SEARCH_ATTRIBUTE_TYPE_INT = 20, SEARCH_ATTRIBUTE_TYPE_KEYWORD = 40, SEARCH_ATTRIBUTE_TYPE_KEYWORD_LIST = 5,
+  SEARCH_ATTRIBUTE_TYPE_TEXT = 5,
+}
+
+local function check_search_attribute_name(name, what)
+  if type(name) ~= "string" or #name > SA_NAME_MAX or not name:match(SA_NAME) then
+    return errors.invalid("%s: invalid search attribute name %q: at most %d of a-z, A-Z, 0-9 and . , : - _ / @ space",
+      what, tostring(name), SA_NAME_MAX)
+  end
+  return true
+end
+
+local function check_search_attributes(spec)
+  local types = {}
+  for name, t in pairs(spec.search_attributes or {}) do
+    local ok, err = check_search_attribute_name(name, "spec.search_attributes")
+    if not ok then return nil, err end
+    if not SA_TYPES[t] then
+      return errors.invalid("spec.search_attributes[%s]: a type is required", name)
+    end
+    types[name] = t
+  end
+  for name, t in pairs(spec.custom_search_attributes or {}) do
+    local ok, err = check_search_attribute_name(name, "spec.custom_search_attributes")
+    if not ok then return nil, err end
+    if not SA_FROM_STRING[t:lower()] then
+      return errors.invalid("spec.custom_search_attributes[%s]: unknown type %q", name, t)
+    end
+    types[name] = types[name] or SA_FROM_STRING[t:lower()]
+  end
+  local counts = {}
+  for _, t in pairs(types) do counts[t] = (counts[t] or 0) + 1 end
+  for t, n in pairs(counts) do
+    if n > H.SA_PER_TYPE[t] then
+      return errors.invalid("spec.search_attributes: at most %d of type %s per namespace, got %d",
+        H.SA_PER_TYPE[t], SA_TYPES[t], n)
+    end
+  end
+  return true
+end
+
 local function check_spec(ctx, spec, current)
   if spec == nil then return errors.invalid("spec is required") end
   if current == nil then
@@ -139,19 +187,8 @@ local function check_spec(ctx, spec, current)
   if not mtls_enabled(spec) and not api_key_enabled(spec) then
     return errors.invalid("spec: at least one of mtls_auth and api_key_auth must be enabled")
   end
-  for name, t in pairs(spec.search_attributes or {}) do
-    if not name:match("^[%a][%w_]*$") then
-      return errors.invalid("spec.search_attributes: invalid name %q", name)
-    end
-    if not SA_TYPES[t] then
-      return errors.invalid("spec.search_attributes[%s]: a type is required", name)
-    end
-  end
-  for name, t in pairs(spec.custom_search_attributes or {}) do
-    if not SA_FROM_STRING[t:lower()] then
-      return errors.invalid("spec.custom_search_attributes[%s]: unknown type %q", name, t)
-    end
-  end
+  local ok, err = check_search_attributes(spec)
+  if not ok then return nil, err end
   local codec = spec.codec_server
   if codec and (codec.endpoint or "") ~= "" and not codec.endpoint:match("^https://") then
     return errors.invalid("spec.codec_server.endpoint must be an https:// URL")
@@ -177,9 +214,9 @@ local function check_spec(ctx, spec, current)
   end
   local cap = spec.capacity_spec
   if cap and cap.provisioned then
-    local ok = false
-    for _, v in ipairs(VALID_TRU) do if v == cap.provisioned.value then ok = true end end
-    if not ok then
+    local valid = false
+    for _, v in ipairs(VALID_TRU) do if v == cap.provisioned.value then valid = true end end
+    if not valid then
       return errors.invalid("spec.capacity_spec.provisioned.value must be one of the valid TRU values (GetNamespaceCapacityInfo)")
     end
   end
@@ -461,9 +498,9 @@ function H.RenameCustomSearchAttribute(ctx, req)
     return errors.invalid("existing_custom_search_attribute_name is required")
   end
   if attrs[old] == nil then return errors.not_found("search attribute not found: %s", old) end
-  if new == nil or not new:match("^[%a][%w_]*$") then
-    return errors.invalid("new_custom_search_attribute_name: invalid name %q", tostring(new))
-  end
+  local ok
+  ok, err = check_search_attribute_name(new, "new_custom_search_attribute_name")
+  if not ok then return nil, err end
   if attrs[new] ~= nil then return errors.exists("search attribute already exists: %s", new) end
   update(ctx, ns, function(r)
     local a = r.spec.search_attributes
