@@ -72,12 +72,21 @@ end, function(ctx, u)
                    expired_time = ts(ctx.now + INVITATION_DAYS * 86400) }
 end)
 
--- Owners are managed by owners only.
+-- Owners are managed by owners only, and no one takes the role from an owner: "For security
+-- reasons, you cannot remove the Account Owner role from a user. Removing the Account Owner
+-- role must be made through Temporal Support" (docs.temporal.io/cloud/manage-access/users,
+-- "Update a user's account-level role"; before: "To change or delete an Account Owner, you
+-- must submit a support ticket"). So one Owner cannot demote, or delete, another.
 local function check_target(ctx, u)
   if auth.role_of(u.spec.access) == "ROLE_OWNER" and ctx.identity.role ~= "ROLE_OWNER" then
     return errors.denied("permission denied: only an account owner can change an owner")
   end
   return true
+end
+
+local function support_only(u, what)
+  return errors.denied("permission denied: user %s is an Account Owner; %s goes through Temporal Support " ..
+    "(a support ticket), not the API", u.spec.email, what)
 end
 
 -- The email may be left out of the new spec; it cannot be changed.
@@ -93,6 +102,9 @@ H.UpdateUser = P.updater(USER, function(ctx, u, spec)
   if spec.email:lower() ~= u.spec.email:lower() then
     return errors.invalid("spec.email cannot be changed")
   end
+  if auth.role_of(u.spec.access) == "ROLE_OWNER" and auth.role_of(spec.access) ~= "ROLE_OWNER" then
+    return support_only(u, "removing the role")
+  end
   return spec
 end)
 
@@ -102,6 +114,7 @@ H.DeleteUser = P.deleter(USER, function(ctx, u)
   if u.id == ctx.identity.id then
     return errors.invalid("a user cannot delete itself")
   end
+  if auth.role_of(u.spec.access) == "ROLE_OWNER" then return support_only(u, "deleting one") end
   return true
 end)
 
