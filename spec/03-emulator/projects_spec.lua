@@ -76,7 +76,8 @@ describe("emulator projects", function()
   -- an optional description (limited to 255 characters)".
   it("check the spec and the caller", function()
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = "" } }))
-    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = ("x"):rep(65) } }))
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", {
+      spec = { display_name = ("x"):rep(65) } }))
     assert.matches("at most 64 characters", err.message, 1, true)
     err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = "described",
       description = ("d"):rep(256) } }))
@@ -169,7 +170,9 @@ describe("emulator projects", function()
   -- one Public Connectivity Rule", "Default: 6"; the Default Project has the account's limits.
   it("hold one public connectivity rule each, and at most 6 rules a non-default project", function()
     local a, b = project(emu, "rules-a"), project(emu, "rules-b")
-    local function rule(pid, spec) return emu.owner:call("CreateConnectivityRule", { project_id = pid, spec = spec }) end
+    local function rule(pid, spec)
+      return emu.owner:call("CreateConnectivityRule", { project_id = pid, spec = spec })
+    end
     S.ok(rule(nil, { public_rule = {} }))        -- the Default Project's: the account's one
     S.ok(rule(a.id, { public_rule = {} }))
     S.ok(rule(b.id, { public_rule = { enable_stable_ips = true } }))
