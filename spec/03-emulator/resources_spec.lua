@@ -42,6 +42,71 @@ describe("emulator namespaces", function()
     S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("derived") }))
   end)
 
+  -- docs.temporal.io/evaluate/cloud/limits, "Namespaces": "By default, each account is provisioned
+  -- with ten Namespaces ... automatically raises your allowance ... whenever all your Namespaces
+  -- are in use, up to a maximum of 100 Namespaces."
+  it("follow the account's namespace allowance: 10, raised while every namespace is in use, to 100", function()
+    local function create(e, name) return e.owner:call("CreateNamespace", { spec = S.namespace_spec(name) }) end
+    for i = 1, 10 do S.ok(create(emu, "quota-" .. i)) end
+    local err = S.fails("FAILED_PRECONDITION", create(emu, "quota-11"))
+    assert.matches("the account has 10 namespaces, its allowance of 10", err.message, 1, true)
+    assert.matches("10 here are not", err.message, 1, true)
+    -- created and active, but not yet a whole day of use
+    emu.advance(2)
+    S.fails("FAILED_PRECONDITION", create(emu, "quota-11"))
+    -- a day later all ten are in use: the allowance rises, one namespace at a time
+    emu.advance(86400)
+    S.ok(create(emu, "quota-11"))
+    err = S.fails("FAILED_PRECONDITION", create(emu, "quota-12"))
+    assert.matches("its allowance of 11", err.message, 1, true)
+    -- deleting one makes room within the allowance
+    local gone = S.ok(emu.owner:call("GetNamespace", { namespace = "quota-1." .. emu.st.account.id })).namespace
+    S.ok(emu.owner:call("DeleteNamespace", { namespace = gone.namespace, resource_version = gone.resource_version }))
+    emu.advance(2)
+    S.ok(create(emu, "quota-12"))
+    -- never past 100 by itself: an account of 100 in-use namespaces needs support (max_namespaces)
+    local full = S.new { seed = { namespaces = 100 } }
+    err = S.fails("FAILED_PRECONDITION", create(full, "one-more"))
+    assert.matches("(up to 100)", err.message, 1, true)
+    S.ok(create(S.new { seed = { namespaces = 100 }, max_namespaces = 101 }, "one-more"))
+    -- seeded namespaces have a history: in use, so the allowance follows them up to 100
+    S.ok(create(S.new { seed = { namespaces = 40 } }, "forty-one"))
+    -- the option, and the flag
+    local three = S.new { max_namespaces = 3 }
+    for i = 1, 3 do S.ok(create(three, "three-" .. i)) end
+    S.fails("FAILED_PRECONDITION", create(three, "three-4"))
+    assert.are.equal(25, require("cloudops.emulator.cli").parse { "--max-namespaces", "25" }.max_namespaces)
+  end)
+
+  it("allow at most max_users users (300, the limits page's default) and 100 Nexus endpoints", function()
+    local function user(e, i) return e.owner:call("CreateUser", { spec = { email = "q" .. i .. "@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }) end
+    -- the four principals the emulator starts with are users and a service account: 3 users
+    local small = S.new { max_users = 5, max_operations = false }
+    S.ok(user(small, 1))
+    S.ok(user(small, 2))
+    local err = S.fails("FAILED_PRECONDITION", user(small, 3))
+    assert.matches("the account has 5 users, its limit", err.message, 1, true)
+    assert.are.equal(300, emu.cfg.max_users)
+    local many = S.new { seed = { users = 297 } }
+    err = S.fails("FAILED_PRECONDITION", user(many, 1))
+    assert.matches("has 300 users", err.message, 1, true)
+    -- Nexus endpoints: "By default, each account is provisioned with 100 Nexus Endpoints"
+    assert.are.equal(100, emu.cfg.max_nexus_endpoints)
+    local ns = S.namespace(emu, "nexus-target").namespace
+    local function endpoint(e, i) return e.owner:call("CreateNexusEndpoint", { spec = { name = "ep-" .. i,
+      target_spec = { worker_target_spec = { namespace_id = ns, task_queue = "q" } } } }) end
+    local two = S.new { max_nexus_endpoints = 2 }
+    ns = S.namespace(two, "nexus-target").namespace
+    S.ok(endpoint(two, 1))
+    S.ok(endpoint(two, 2))
+    err = S.fails("FAILED_PRECONDITION", endpoint(two, 3))
+    assert.matches("2 Nexus endpoints, its limit", err.message, 1, true)
+    local cli = require "cloudops.emulator.cli"
+    assert.are.equal(7, cli.parse { "--max-users", "7" }.max_users)
+    assert.are.equal(9, cli.parse { "--max-nexus-endpoints", "9" }.max_nexus_endpoints)
+  end)
+
   it("filter by name", function()
     S.namespace(emu, "one")
     S.namespace(emu, "two")

@@ -25,6 +25,10 @@ M.defaults = {
   default_page_size = 100,
   max_page_size = 1000,
   max_projects = 5,         -- projects per account (the Default Project included)
+  max_users = 300,          -- users per account (the limits page's default)
+  max_nexus_endpoints = 100,-- Nexus endpoints per account (the limits page's default)
+  max_namespaces = 10,      -- the account's namespace allowance at start; it rises by itself
+                            -- up to 100 while every namespace is in use (handlers/namespaces.lua)
   faults = nil,             -- array of fault rules (faults.lua)
   seed = nil,               -- { namespaces = n, users = n, service_accounts = n,
                             --   audit_logs = n }
@@ -43,12 +47,14 @@ M.defaults = {
 local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
   "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
-  "default_page_size", "max_page_size", "max_projects", "faults", "seed", "state_file",
+  "default_page_size", "max_page_size", "max_projects", "max_users", "max_nexus_endpoints",
+  "max_namespaces", "faults", "seed", "state_file",
   "save_interval", "log", "profile", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,
   default_page_size = true, max_page_size = true, save_interval = true, max_projects = true,
+  max_users = true, max_nexus_endpoints = true, max_namespaces = true,
 }
 
 function M.normalize(opts)

@@ -363,6 +363,36 @@ function H.GetNamespace(ctx, req)
   return { namespace = copy(ns) }
 end
 
+-- The account's namespace allowance (docs.temporal.io/evaluate/cloud/limits, "Namespaces"):
+-- "By default, each account is provisioned with ten Namespaces. As you start using Namespaces
+-- by scheduling Workflows, Temporal Cloud automatically raises your allowance. This automatic
+-- adjustment happens whenever all your Namespaces are in use, up to a maximum of 100
+-- Namespaces"; beyond, support raises it. The allowance starts at max_namespaces (default
+-- 10) and rises by one for a new namespace while every namespace is in use and the account
+-- holds fewer than 100. The emulator runs no workflows: a namespace is in use once its usage
+-- report (GetUsage) holds a whole day of it, i.e. it was made before today (UTC) and is not
+-- being created or deleted. Returns the allowance the new namespace makes, or nil, err.
+H.AUTO_ALLOWANCE_MAX = 100
+local NOT_IN_USE = {
+  RESOURCE_STATE_ACTIVATING = true, RESOURCE_STATE_ACTIVATION_FAILED = true,
+  RESOURCE_STATE_DELETING = true, RESOURCE_STATE_DELETED = true,
+}
+
+local function allowance_for_one_more(ctx)
+  local st, today = ctx.st, math.floor(ctx.now / 86400) * 86400
+  local n, idle = 0, 0
+  for _, ns in pairs(st.namespaces) do
+    n = n + 1
+    if NOT_IN_USE[ns.state] or (util.to_seconds(ns.created_time) or 0) >= today then idle = idle + 1 end
+  end
+  local allowance = math.max(st.namespace_allowance or 0, ctx.cfg.max_namespaces)
+  if n < allowance then return allowance end
+  if idle == 0 and n < H.AUTO_ALLOWANCE_MAX then return n + 1 end
+  return errors.precondition("the account has %d namespaces, its allowance of %d: Temporal Cloud raises it " ..
+    "(up to %d) once every namespace is in use, %d here %s not; beyond, ask support", n, allowance,
+    H.AUTO_ALLOWANCE_MAX, idle, idle == 1 and "is" or "are")
+end
+
 function H.CreateNamespace(ctx, req)
   local project, err = C.project_of(ctx, req.project_id)
   if not project then return nil, err end
@@ -380,6 +410,9 @@ function H.CreateNamespace(ctx, req)
   local spec = normalize(req.spec)
   local id = spec.name .. "." .. ctx.st.account.id
   if ctx.st.namespaces[id] then return errors.exists("namespace already exists: %s", id) end
+  local allowance
+  allowance, err = allowance_for_one_more(ctx)
+  if not allowance then return nil, err end
   ca_plan(ctx, spec)
   local ns = { namespace = id, spec = spec, tags = copy(req.tags or {}), replicas = {},
                project_id = project.id }
@@ -388,6 +421,7 @@ function H.CreateNamespace(ctx, req)
   end
   H.refresh(ctx.st, ns)
   R.create(ctx, "namespaces", id, ns, { { fn = "ns_replicas", coll = "namespaces", key = id } })
+  ctx.st.namespace_allowance = allowance
   -- A developer who creates a namespace administers it.
   if ctx.identity.role == "ROLE_DEVELOPER" then
     local p = ctx.identity.principal

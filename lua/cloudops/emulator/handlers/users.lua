@@ -59,12 +59,19 @@ local function check_spec(ctx, spec, current)
   return C.check_access(ctx, spec.access, "spec", false, current and current.spec.access)
 end
 
--- A new user is invited: the invitation stands for INVITATION_DAYS.
+-- A new user is invited: the invitation stands for INVITATION_DAYS. An account has at most
+-- max_users: "Default limit: 300 users", raised by support (docs.temporal.io/evaluate/cloud/
+-- limits, "Users"), invited ones included.
 H.CreateUser = P.creator(USER, function(ctx, spec)
   local ok, err = check_spec(ctx, spec)
   if not ok then return nil, err end
   if find_by_email(ctx.st, spec.email) then
     return errors.exists("a user with email %s already exists", spec.email)
+  end
+  local n = 0
+  for _ in pairs(ctx.st.users) do n = n + 1 end
+  if n >= ctx.cfg.max_users then
+    return errors.precondition("the account has %d users, its limit; contact support to raise it", n)
   end
   return true
 end, function(ctx, u)
