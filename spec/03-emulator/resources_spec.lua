@@ -722,6 +722,55 @@ describe("emulator account, regions, usage and audit logs", function()
     S.ok(emu.owner:call("AddNamespaceRegion", { namespace = single.namespace, region = "aws-ca-central-1" }))
   end)
 
+  -- docs.temporal.io/cloud/regions: "Same Region Replication: Available" in aws-ap-southeast-2,
+  -- aws-us-east-1 and aws-us-west-2 only; docs.temporal.io/cloud/high-availability/enable:
+  -- "You cannot disable automatic failovers for a Same-region Replication Namespace".
+  it("replicate a namespace within one region where the regions page lists it as available", function()
+    local twin = S.namespace(emu, "same-east", { regions = { "aws-us-east-1", "aws-us-east-1" } })
+    assert.are.equal(2, #twin.replicas)
+    assert.are.same({ { region = "aws-us-east-1" }, { region = "aws-us-east-1" } }, twin.spec.replicas)
+    assert.are.equal("aws-us-east-1", twin.active_region)
+    for i, region in ipairs { "aws-eu-west-1", "gcp-us-central1", "azure-centralus", "aws-us-east-2" } do
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {
+        spec = S.namespace_spec("same-bad-" .. i, { regions = { region, region } }) }))
+      assert.matches("same-region replication is not available there", err.message, 1, true)
+    end
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("no-auto",
+      { regions = { "aws-us-west-2", "aws-us-west-2" }, high_availability = { disable_managed_failover = true } }) }))
+    assert.matches("automatic failovers are always enabled for same-region replication", err.message, 1, true)
+    -- a replica added in the namespace's own region; not where the page says it is not available
+    local west = S.namespace(emu, "same-west", { regions = { "aws-ap-southeast-2" } })
+    S.ok(emu.owner:call("AddNamespaceRegion", { namespace = west.namespace, region = "aws-ap-southeast-2" }))
+    local ohio = S.namespace(emu, "ohio", { regions = { "aws-us-east-2" } })
+    S.fails("ALREADY_EXISTS", emu.owner:call("AddNamespaceRegion", { namespace = ohio.namespace,
+      region = "aws-us-east-2" }))
+    emu.advance(2)
+    west = S.ok(emu.owner:call("GetNamespace", { namespace = west.namespace })).namespace
+    assert.are.equal(2, #west.replicas)
+    -- failing over to the region moves to the other cell; removing the region removes the passive one
+    local before
+    for _, rep in ipairs(twin.replicas) do if rep.is_primary then before = rep.id end end
+    S.ok(emu.owner:call("FailoverNamespaceRegion", { namespace = twin.namespace, region = "aws-us-east-1" }))
+    emu.advance(2)
+    twin = S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace
+    local primaries = 0
+    for _, rep in ipairs(twin.replicas) do
+      if rep.is_primary then primaries = primaries + 1; assert.are_not.equal(before, rep.id) end
+    end
+    assert.are.equal(1, primaries)
+    S.ok(emu.owner:call("DeleteNamespaceRegion", { namespace = twin.namespace, region = "aws-us-east-1" }))
+    emu.advance(2)
+    twin = S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace
+    assert.are.equal(1, #twin.replicas)
+    assert.is_true(twin.replicas[1].is_primary)
+    -- and back to two through UpdateNamespace's replicas
+    twin.spec.replicas = { { region = "aws-us-east-1" }, { region = "aws-us-east-1" } }
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = twin.namespace, spec = twin.spec,
+                                             resource_version = twin.resource_version }))
+    emu.advance(2)
+    assert.are.equal(2, #S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace.replicas)
+  end)
+
   it("serve usage per day and namespace to owners and finance admins", function()
     local today = math.floor(emu.test_clock.t / 86400) * 86400
     local r = S.ok(emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today - 2 * 86400 },

@@ -61,7 +61,10 @@ function H.refresh(st, ns)
       or rep.state == "REPLICA_STATE_REMOVING" and "STATE_REMOVING"
       or rep.state == "REPLICA_STATE_FAILED" and "STATE_FAILED"
       or (rep.is_primary and "STATE_ACTIVE" or "STATE_PASSIVE")
-    ns.region_status[rep.region] = { state = s, state_deprecated = s:sub(7):lower() }
+    -- two replicas of one region (same-region replication): the map shows the active one
+    if rep.is_primary or not ns.region_status[rep.region] then
+      ns.region_status[rep.region] = { state = s, state_deprecated = s:sub(7):lower() }
+    end
   end
   ns.active_region = primary
   -- Keep the spec's lists in step with the replicas that exist or are being added.
@@ -169,8 +172,17 @@ local function check_spec(ctx, spec, current)
   local seen = {}
   for _, r in ipairs(want) do
     if not regions.by_id[r] then return errors.invalid("unknown region: %s", tostring(r)) end
-    if seen[r] then return errors.invalid("region %s is listed twice", r) end
+    if seen[r] and not regions.same_region(r) then
+      return errors.invalid("region %s is listed twice: same-region replication is not available there", r)
+    end
     seen[r] = true
+  end
+  -- "You cannot disable automatic failovers for a Same-region Replication Namespace"
+  -- (docs.temporal.io/cloud/high-availability/enable, "Enable or disable automatic failovers").
+  if #want == 2 and want[1] == want[2] and spec.high_availability
+    and spec.high_availability.disable_managed_failover then
+    return errors.invalid("spec.high_availability.disable_managed_failover: automatic failovers are always " ..
+      "enabled for same-region replication")
   end
   if #want == 2 and not regions.can_replicate(want[1], want[2]) then
     return errors.invalid("a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
@@ -298,7 +310,10 @@ ops.finalizers.ns_replicas = function(st, eff, outcome, op)
   end
   ns.replicas = keep
   if eff.failover_to and outcome == "STATE_FULFILLED" then
-    for _, rep in ipairs(ns.replicas) do rep.is_primary = rep.region == eff.failover_to end
+    for _, rep in ipairs(ns.replicas) do
+      if eff.failover_to_id then rep.is_primary = rep.id == eff.failover_to_id
+      else rep.is_primary = rep.region == eff.failover_to end   -- a state of an older emulator
+    end
   end
   if ns.capacity and ns.capacity.latest_request
     and ns.capacity.latest_request.async_operation_id == op.id then
@@ -452,6 +467,40 @@ local function update(ctx, ns, fn)
   end, { { fn = "ns_replicas", coll = "namespaces", key = ns.namespace } })
 end
 
+-- What going from the namespace's replicas to the wanted regions (a list, a region twice for
+-- same-region replication) takes: the ids of the replicas to remove (passive ones first) and
+-- the regions to add, in the wanted order; or nil, err when the active replica would go. A
+-- replica being removed stays so.
+local function replica_changes(ns, want)
+  local need, have = {}, {}
+  for _, r in ipairs(want) do need[r] = (need[r] or 0) + 1 end
+  for _, rep in ipairs(ns.replicas) do have[rep.region] = (have[rep.region] or 0) + 1 end
+  local removed, added = {}, {}
+  for region in pairs(have) do
+    local excess = -(need[region] or 0)
+    for _, rep in ipairs(ns.replicas) do
+      if rep.region == region and rep.state ~= "REPLICA_STATE_REMOVING" then excess = excess + 1 end
+    end
+    for pass = 1, 2 do   -- passive replicas first, then the active one
+      for _, rep in ipairs(ns.replicas) do
+        if excess > 0 and rep.region == region and rep.state ~= "REPLICA_STATE_REMOVING"
+          and (rep.is_primary == true) == (pass == 2) then
+          if rep.is_primary then
+            return errors.precondition("cannot remove the active replica %s; fail over first", region)
+          end
+          removed[rep.id], excess = true, excess - 1
+        end
+      end
+    end
+  end
+  local kept = {}
+  for _, r in ipairs(want) do
+    kept[r] = (kept[r] or 0) + 1
+    if kept[r] > (have[r] or 0) then added[#added + 1] = r end
+  end
+  return removed, added
+end
+
 function H.UpdateNamespace(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
@@ -469,14 +518,8 @@ function H.UpdateNamespace(ctx, req)
   end
   local want = wanted_regions(spec)
   if #want == 0 then want = cur end
-  local wanted, present = {}, {}
-  for _, r in ipairs(want) do wanted[r] = true end
-  for _, rep in ipairs(ns.replicas) do
-    present[rep.region] = true
-    if not wanted[rep.region] and rep.is_primary then
-      return errors.precondition("cannot remove the active replica %s; fail over first", rep.region)
-    end
-  end
+  local removed, added = replica_changes(ns, want)
+  if not removed then return nil, added end
   for name, t in pairs(ns.spec.search_attributes or {}) do
     local nt = spec.search_attributes[name]
     if nt == nil then
@@ -490,12 +533,8 @@ function H.UpdateNamespace(ctx, req)
     s.regions, s.replicas = nil, nil
     return s
   end
-  if util.same(without_regions(spec), without_regions(ns.spec)) and #want == #cur then
-    local same_regions = true
-    for _, r in ipairs(cur) do same_regions = same_regions and wanted[r] == true end
-    if same_regions then
-      return errors.invalid("nothing to change: the namespace's spec is already as requested")
-    end
+  if util.same(without_regions(spec), without_regions(ns.spec)) and next(removed) == nil and #added == 0 then
+    return errors.invalid("nothing to change: the namespace's spec is already as requested")
   end
   local cap_changed = not util.same(spec.capacity_spec, ns.spec.capacity_spec)
   local lr = ns.capacity and ns.capacity.latest_request
@@ -505,11 +544,9 @@ function H.UpdateNamespace(ctx, req)
   ca_plan(ctx, spec)
   update(ctx, ns, function(r)
     for _, rep in ipairs(r.replicas) do
-      if not wanted[rep.region] then rep.state = "REPLICA_STATE_REMOVING" end
+      if removed[rep.id] then rep.state = "REPLICA_STATE_REMOVING" end
     end
-    for _, reg in ipairs(want) do
-      if not present[reg] then r.replicas[#r.replicas + 1] = new_replica(reg, false, "REPLICA_STATE_ADDING") end
-    end
+    for _, reg in ipairs(added) do r.replicas[#r.replicas + 1] = new_replica(reg, false, "REPLICA_STATE_ADDING") end
     if spec.regions and #spec.regions == 0 then spec.regions = nil end
     if r.spec.regions and #r.spec.regions > 0 then spec.regions = copy(r.spec.regions) end
     r.spec = spec
@@ -559,6 +596,18 @@ function H.DeleteNamespace(ctx, req)
   return {}
 end
 
+-- The replica a request names by region (or, with by_id, by replica id): the passive one of a
+-- region with two (same-region replication), else the one there.
+local function passive_in(ns, region, by_id)
+  local found
+  for _, rep in ipairs(ns.replicas) do
+    if rep.region == region or (by_id and rep.id == region) then
+      if not found or found.is_primary then found = rep end
+    end
+  end
+  return found
+end
+
 function H.FailoverNamespaceRegion(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
@@ -566,10 +615,7 @@ function H.FailoverNamespaceRegion(ctx, req)
   if #ns.replicas < 2 then
     return errors.precondition("namespace %s has a single replica: there is nothing to fail over to", ns.namespace)
   end
-  local target
-  for _, rep in ipairs(ns.replicas) do
-    if rep.region == req.region or rep.id == req.region then target = rep end
-  end
+  local target = passive_in(ns, req.region, true)
   if not target then
     return errors.invalid("namespace %s has no replica in region %s", ns.namespace, req.region)
   end
@@ -577,7 +623,8 @@ function H.FailoverNamespaceRegion(ctx, req)
     return errors.precondition("the replica in %s is not active (%s)", target.region, target.state)
   end
   local op = update(ctx, ns, function() end)
-  op.effects[#op.effects].failover_to = target.region
+  local eff = op.effects[#op.effects]
+  eff.failover_to, eff.failover_to_id = target.region, target.id
   return {}
 end
 
@@ -588,8 +635,9 @@ function H.AddNamespaceRegion(ctx, req)
     return errors.invalid("unknown region: %s", tostring(req.region))
   end
   for _, rep in ipairs(ns.replicas) do
-    if rep.region == req.region then
-      return errors.exists("namespace %s is already in region %s", ns.namespace, req.region)
+    if rep.region == req.region and not regions.same_region(req.region) then
+      return errors.exists("namespace %s is already in region %s (same-region replication is not available there)",
+        ns.namespace, req.region)
     end
   end
   if #ns.replicas >= H.MAX_REPLICAS then
@@ -610,8 +658,7 @@ end
 function H.DeleteNamespaceRegion(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
-  local target
-  for _, rep in ipairs(ns.replicas) do if rep.region == req.region then target = rep end end
+  local target = passive_in(ns, req.region)
   if not target then
     return errors.invalid("namespace %s has no replica in region %s", ns.namespace, tostring(req.region))
   end
@@ -620,7 +667,7 @@ function H.DeleteNamespaceRegion(ctx, req)
   end
   update(ctx, ns, function(r)
     for _, rep in ipairs(r.replicas) do
-      if rep.region == req.region then rep.state = "REPLICA_STATE_REMOVING" end
+      if rep.id == target.id then rep.state = "REPLICA_STATE_REMOVING" end
     end
   end)
   return {}
