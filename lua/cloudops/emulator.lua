@@ -112,7 +112,8 @@ end
 local function command(opts, args)
   local fallback = rawget(_G, "jit") and "luajit" or "lua5.4"
   local lua = opts.lua and shell_quote(opts.lua) or
-    format([["$(exe=$(readlink /proc/$PPID/exe 2>/dev/null); case "${exe##*/}" in lua*|luajit*) echo "$exe";; *) echo %s;; esac)"]], fallback)
+    format('"$(exe=$(readlink /proc/$PPID/exe 2>/dev/null); ' ..
+      'case "${exe##*/}" in lua*|luajit*) echo "$exe";; *) echo %s;; esac)"', fallback)
   if opts.bin then return lua .. " " .. shell_quote(opts.bin) .. " " .. concat(args, " ") end
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = format("%q", a) end

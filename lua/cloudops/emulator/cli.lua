@@ -49,7 +49,7 @@ end
 local function number(what, whole)
   return function(text)
     local n = tonumber(text)
-    if not n or not (n >= 0) or (whole and n % 1 ~= 0) then
+    if not n or n ~= n or n < 0 or (whole and n % 1 ~= 0) then
       return nil, "needs " .. what .. ", got '" .. text .. "'"
     end
     return n

@@ -99,7 +99,7 @@ local function role_to_change(ctx, req)
   return R.get_current(ctx.st, "custom_roles", req.role_id, req.resource_version, "custom role")
 end
 
-function H.GetCustomRoles(ctx, req)
+function H.GetCustomRoles(ctx, _req)
   local ok, err = admin(ctx)
   if not ok then return nil, err end
   local items, keys = C.list(ctx.st.custom_roles, C.by_id)

@@ -157,7 +157,8 @@ local function check_spec(ctx, spec, current)
     local name = spec.name or ""
     if #name < 2 or #name > 39 or not name:match("^[a-z][a-z0-9%-]*[a-z0-9]$")
       or name:find("--", 1, true) then
-      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or single hyphens, beginning with a letter and ending with a letter or digit")
+      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or single hyphens, " ..
+        "beginning with a letter and ending with a letter or digit")
     end
   elseif spec.name ~= nil and spec.name ~= "" and spec.name ~= current.spec.name then
     return errors.invalid("spec.name cannot be changed")
@@ -185,7 +186,8 @@ local function check_spec(ctx, spec, current)
       "enabled for same-region replication")
   end
   if #want == 2 and not regions.can_replicate(want[1], want[2]) then
-    return errors.invalid("a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
+    return errors.invalid(
+      "a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
       want[1], want[2])
   end
   local days = spec.retention_days or 0
@@ -216,12 +218,14 @@ local function check_spec(ctx, spec, current)
     if p then
       private = private + 1
       if not in_region[p.region] then
-        return errors.invalid("connectivity rule %s is a private rule in %s, not a region of this namespace", id, p.region)
+        return errors.invalid("connectivity rule %s is a private rule in %s, not a region of this namespace",
+          id, p.region)
       end
     end
   end
   if private > connectivity.MAX_PRIVATE_PER_NAMESPACE then
-    return errors.precondition("spec.connectivity_rule_ids: at most %d private connectivity rules per namespace, got %d",
+    return errors.precondition(
+      "spec.connectivity_rule_ids: at most %d private connectivity rules per namespace, got %d",
       connectivity.MAX_PRIVATE_PER_NAMESPACE, private)
   end
   local cap = spec.capacity_spec
@@ -229,7 +233,8 @@ local function check_spec(ctx, spec, current)
     local valid = false
     for _, v in ipairs(VALID_TRU) do if v == cap.provisioned.value then valid = true end end
     if not valid then
-      return errors.invalid("spec.capacity_spec.provisioned.value must be one of the valid TRU values (GetNamespaceCapacityInfo)")
+      return errors.invalid(
+        "spec.capacity_spec.provisioned.value must be one of the valid TRU values (GetNamespaceCapacityInfo)")
     end
   end
   return true
@@ -345,7 +350,8 @@ local function check_tags(tags, what)
     n = n + 1
     for _, s in ipairs { k, v } do
       if #s < 1 or #s > 63 or not s:match(TAG_TEXT) then
-        return errors.invalid("%s: tag keys and values must be 1 to 63 characters of a-z, 0-9, '.', '_', '-' and '@', got %q", what, s)
+        return errors.invalid(
+          "%s: tag keys and values must be 1 to 63 characters of a-z, 0-9, '.', '_', '-' and '@', got %q", what, s)
       end
     end
   end
