@@ -95,7 +95,7 @@ describe("API versions", function()
         account_access = { role = "ROLE_READ" },
         project_accesses = { [pid] = { role = "PROJECT_ROLE_ADMIN" } } } } })).user_id
       emu.advance(2)
-      -- what cloud-sdk-go 0.14 and the Terraform provider send: v0.17.1, before project_accesses
+      -- v0.17.1 (the version issue 18 found older SDKs sending): before project_accesses
       local old = emu:client("owner", "v0.17.1")
       local u = S.ok(old:call("GetUser", { user_id = uid })).user
       assert.is_nil(u.spec.access.project_accesses)   -- v0.18.0: not in this version's answer
