@@ -68,6 +68,9 @@ local function flags(opts)
   add("--page-size", opts.default_page_size)
   add("--max-page-size", opts.max_page_size)
   add("--max-projects", opts.max_projects)
+  add("--max-namespaces", opts.max_namespaces)
+  add("--max-users", opts.max_users)
+  add("--max-nexus-endpoints", opts.max_nexus_endpoints)
   if opts.tls then
     add("--tls-cert", opts.tls.cert_file)
     add("--tls-key", opts.tls.key_file)
@@ -109,7 +112,8 @@ end
 local function command(opts, args)
   local fallback = rawget(_G, "jit") and "luajit" or "lua5.4"
   local lua = opts.lua and shell_quote(opts.lua) or
-    format([["$(exe=$(readlink /proc/$PPID/exe 2>/dev/null); case "${exe##*/}" in lua*|luajit*) echo "$exe";; *) echo %s;; esac)"]], fallback)
+    format('"$(exe=$(readlink /proc/$PPID/exe 2>/dev/null); ' ..
+      'case "${exe##*/}" in lua*|luajit*) echo "$exe";; *) echo %s;; esac)"', fallback)
   if opts.bin then return lua .. " " .. shell_quote(opts.bin) .. " " .. concat(args, " ") end
   local quoted = {}
   for i, a in ipairs(args) do quoted[i] = format("%q", a) end
@@ -121,7 +125,8 @@ end
 -- Starts the emulator (its command line, cloudops-emulator) as a child process and waits for
 -- its banner. opts: the options of `new` that have flags (port, profile, op_duration,
 -- op_pending, check_duration, latency, rate_limits, max_operations, default_page_size,
--- max_page_size, max_projects, faults, seed, state_file, log, api_key, account_id,
+-- max_page_size, max_projects, max_namespaces, max_users, max_nexus_endpoints, faults, seed,
+-- state_file, log, api_key, account_id,
 -- tls = { cert_file, key_file }), plus lua (the
 -- interpreter; default: the one running), bin (a launcher script to run instead) and timeout
 -- (seconds).

@@ -60,6 +60,13 @@ describe("emulator custom roles", function()
       resource_ids = { "nope.emu01" } }, actions = { "cloud.namespace.get" } } } })
     bad({ name = "odd-type", permissions = { { resources = { resource_type = "galaxy", allow_all = true },
       actions = { "cloud.namespace.get" } } } })
+    -- allow_all with resource_ids: "If true, resource_ids must be empty" (the Terraform provider's
+    -- temporalcloud_custom_role, permissions.resources.allow_all)
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateCustomRole", { spec = { name = "both",
+      permissions = { { resources = { resource_type = "namespace", allow_all = true, resource_ids = { ns.namespace } },
+                        actions = { "cloud.namespace.get" } } } } }))
+    assert.matches("spec.permissions[1].resources: resource_ids must be empty when allow_all is true",
+      err.message, 1, true)
     role(emu, "taken", { ok_perm })
     bad({ name = "taken", permissions = { ok_perm } }, "ALREADY_EXISTS")
     -- "Nexus Endpoint" and "nexus-endpoint" name the same type

@@ -123,6 +123,9 @@ describe("emulator async operations", function()
     assert.are.equal("RESOURCE_STATE_ACTIVE", now.state)
   end)
 
+  -- docs.temporal.io/ops, "Rate limits": "up to 10 long-running (asynchronous) mutating
+  -- operations in flight at once ... a subset of create, update, and delete operations (for
+  -- example, Namespace, User, API Key, Export Sink, and Service Account mutations)".
   it("allow 10 counted operations in flight per account; the 11th mutation is RESOURCE_EXHAUSTED", function()
     local function user(i, caller, id)
       return (caller or emu.owner):call("CreateUser", { async_operation_id = id, spec = {
@@ -138,10 +141,10 @@ describe("emulator async operations", function()
     assert.matches("async operations in flight", err.message)
     assert.matches("limit is 10 per account", err.message)
     assert.is_true(err.retry_delay > 0 and err.retry_delay <= 1)
-    -- a repeated request is answered, not counted again; a mutation the limit does not count
-    -- (not a Create, Update or Delete) still goes through
+    -- a repeated request is answered, not counted again
     assert.are.equal(first, S.ok(user(1, nil, "op-1")).user_id)
-    S.ok(emu.owner:call("SetUserNamespaceAccess", { user_id = first, namespace = ns,
+    -- a user's access is a User mutation: counted too
+    S.fails("RESOURCE_EXHAUSTED", emu.owner:call("SetUserNamespaceAccess", { user_id = first, namespace = ns,
       access = { permission = "PERMISSION_READ" } }))
     emu.advance(1)
     S.ok(user(11))
@@ -152,6 +155,63 @@ describe("emulator async operations", function()
     S.ok(user(1, two.owner))
     S.ok(user(2, two.owner))
     S.fails("RESOURCE_EXHAUSTED", user(3, two.owner))
+  end)
+
+  it("count only the documented subset: not groups, projects, rules, custom roles nor billing reports", function()
+    local limit = require "cloudops.operation_limit"
+    assert.are.equal(10, limit.per_account)
+    -- every RPC of the table is a mutation of the schema, of one of the five documented kinds
+    local methods = require "cloudops.emulator.methods"
+    local kinds = {}
+    for name, kind in pairs(limit.methods) do
+      assert.is_true(methods.by_name[name] and methods.by_name[name].mutation, name)
+      kinds[kind] = true
+    end
+    assert.are.same({ Namespace = true, User = true, ["API Key"] = true, ["Export Sink"] = true,
+                      ["Service Account"] = true }, kinds)
+    local two = S.new { max_operations = 2 }
+    local function user(i)
+      return two.owner:call("CreateUser", { spec = { email = "c" .. i .. "@example.com",
+        access = { account_access = { role = "ROLE_READ" } } } })
+    end
+    S.ok(user(1))
+    S.ok(user(2))
+    S.fails("RESOURCE_EXHAUSTED", user(3))
+    -- mutations the docs leave out still start their operations
+    S.ok(two.owner:call("CreateUserGroup", { spec = { display_name = "g", cloud_group = {},
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    S.ok(two.owner:call("CreateProject", { spec = { display_name = "p" } }))
+    S.ok(two.owner:call("CreateConnectivityRule", { spec = { public_rule = {} } }))
+    S.ok(two.owner:call("CreateCustomRole", { spec = { name = "r", permissions = { {
+      actions = { "cloud.account.get" }, resources = { resource_type = "account" } } } } }))
+    -- billing reports are queued, not refused (docs.temporal.io/cloud/billing-api)
+    local dec, jan = 1764547200, 1767225600   -- 2025-12-01 and 2026-01-01, the test clock's now
+    S.ok(two.owner:call("CreateBillingReport", { spec = { start_time_inclusive = { seconds = dec },
+      end_time_exclusive = { seconds = jan },
+      granularity = "BILLING_REPORT_GRANULARITY_DAILY" } }))
+    -- and those it counts are refused while the two counted ones are in flight
+    S.fails("RESOURCE_EXHAUSTED", two.owner:call("CreateServiceAccount", { spec = { name = "sa",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+  end)
+
+  it("refuse for the limit only a request that is valid and names what exists", function()
+    local two = S.new { max_operations = 1 }
+    S.ok(two.owner:call("CreateUser", { spec = { email = "one@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    -- an invalid request is INVALID_ARGUMENT, a missing resource NOT_FOUND, whatever the limit
+    local err = S.fails("INVALID_ARGUMENT", two.owner:call("CreateUser", { spec = { email = "not an email",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    assert.matches("valid email", err.message)
+    S.fails("NOT_FOUND", two.owner:call("UpdateUser", { user_id = "nobody", spec = { email = "x@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    S.fails("NOT_FOUND", two.owner:call("DeleteNamespace", { namespace = "missing.emu01" }))
+    S.fails("PERMISSION_DENIED", two.reader:call("CreateUser", { spec = { email = "r@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    -- a valid one is refused, and nothing of it is kept
+    err = S.fails("RESOURCE_EXHAUSTED", two.owner:call("CreateUser", { spec = { email = "two@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }))
+    assert.matches("limit is 1 per account", err.message)
+    assert.are.equal(0, #S.ok(two.owner:call("GetUsers", { email = "two@example.com" })).users)
   end)
 
   it("take the service's times under the realistic profile, and stay fast by default", function()

@@ -3,7 +3,8 @@ local S = require "03-emulator.emu_support"
 
 describe("emulator paging", function()
   local emu
-  before_each(function() emu = S.new { seed = { namespaces = 250, users = 5 } } end)
+  -- 250 namespaces: an account whose allowance support raised past the automatic 100
+  before_each(function() emu = S.new { seed = { namespaces = 250, users = 5 }, max_namespaces = 300 } end)
 
   local function all(method, field, req)
     local items, token, pages = {}, nil, 0

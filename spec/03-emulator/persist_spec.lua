@@ -54,3 +54,48 @@ describe("emulator state file", function()
     assert.is_nil((persist.load(path)))
   end)
 end)
+
+-- docs/emulator.md documents the file: every key a state holds is in its table, and what it
+-- says a reader writes works.
+describe("emulator state file, as docs/emulator.md describes it", function()
+  after_each(helpers.cleanup)
+
+  it("lists every top-level key of a state that used every kind", function()
+    local doc = assert(helpers.read_file(helpers.ROOT .. "docs/emulator.md"))
+    local path = helpers.tmpdir() .. "/state.lua"
+    local emu = S.new { state_file = path, seed = { audit_logs = 2 } }
+    local ns = S.namespace(emu, "documented").namespace
+    local uid = S.ok(emu.owner:call("CreateUser", { spec = { email = "d@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } })).user_id
+    local gid = S.ok(emu.owner:call("CreateUserGroup", { spec = { display_name = "g", cloud_group = {},
+      access = { account_access = { role = "ROLE_READ" } } } })).group_id
+    emu.advance(2)
+    S.ok(emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
+    local key = S.ok(emu.owner:call("GetApiKeys", {})).api_keys[1]
+    S.ok(emu.owner:call("UpdateApiKey", { key_id = key.id, resource_version = key.resource_version,
+      spec = { display_name = key.spec.display_name, disabled = true, expiry_time = key.spec.expiry_time } }))
+    S.ok(emu.owner:call("CreateAccountAuditLogSink", { spec = { name = "audit", enabled = true,
+      kinesis_sink = { role_name = "r", destination_uri = "arn:aws:kinesis:us-east-1:123456789012:stream/s",
+                       region = "us-east-1" } } }))
+    S.ok(emu.owner:call("CreateBillingReport", { spec = { start_time_inclusive = { seconds = 1764547200 },
+      end_time_exclusive = { seconds = 1767225600 } } }))
+    emu.advance(30)
+    emu:tick()
+    assert(emu:save())
+    -- "Read it from Lua without running anything but the constructor"
+    local st = assert(loadfile(path, "t", {}))()
+    assert.is_table(st.namespaces[ns])
+    local missing = {}
+    for _, k in ipairs { "audit_sink_since", "billing_files", "billing_busy_until", "key_status", "members",
+                         "namespace_allowance", "audit_seeded", "default_project", "bootstrap", "tokens" } do
+      assert.is_not_nil(st[k], k)
+    end
+    for k in pairs(st) do
+      if not doc:find("`" .. k .. "`", 1, true) then missing[#missing + 1] = k end
+    end
+    table.sort(missing)
+    assert.are.same({}, missing)
+    assert.are.equal(1, st.format)
+    emu:close()
+  end)
+end)

@@ -116,6 +116,32 @@ describe("emulator roles", function()
     S.ok(emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { team = "b" } }))
   end)
 
+  -- docs.temporal.io/cloud/manage-access/users, "Update a user's account-level role": "you cannot
+  -- remove the Account Owner role from a user. Removing the Account Owner role must be made
+  -- through Temporal Support".
+  it("leaves an Account Owner's role and account to Temporal Support: one Owner cannot demote another", function()
+    local boss = S.ok(emu.owner:call("CreateUser", { spec = {
+      email = "second@example.com", access = { account_access = { role = "ROLE_OWNER" } } } })).user_id
+    emu.advance(2)
+    local u = S.ok(emu.owner:call("GetUser", { user_id = boss })).user
+    u.spec.access.account_access.role = "ROLE_ADMIN"
+    local err = S.fails("PERMISSION_DENIED", emu.owner:call("UpdateUser", { user_id = boss, spec = u.spec,
+      resource_version = u.resource_version }))
+    assert.matches("Account Owner; removing the role goes through Temporal Support", err.message, 1, true)
+    err = S.fails("PERMISSION_DENIED", emu.owner:call("DeleteUser", { user_id = boss,
+      resource_version = u.resource_version }))
+    assert.matches("deleting one goes through Temporal Support", err.message, 1, true)
+    -- nor can the owner demote itself; an owner's other fields still change
+    local me = S.ok(emu.owner:call("GetCurrentIdentity", {})).user
+    me.spec.access.account_access.role = "ROLE_READ"
+    S.fails("PERMISSION_DENIED", emu.owner:call("UpdateUser", { user_id = me.id, spec = me.spec }))
+    u.spec.access.account_access.role = "ROLE_OWNER"
+    u.spec.access.namespace_accesses = { [S.namespace(emu, "bosses").namespace] = { permission = "PERMISSION_READ" } }
+    S.ok(emu.owner:call("UpdateUser", { user_id = boss, spec = u.spec, resource_version = u.resource_version }))
+    -- and an admin still cannot touch an owner at all
+    S.fails("PERMISSION_DENIED", emu.admin:call("UpdateUser", { user_id = boss, spec = u.spec }))
+  end)
+
   it("lets only an account owner grant Finance Admin, to users, groups and service accounts", function()
     local finance = { account_access = { role = "ROLE_FINANCE_ADMIN" } }
     local reads = { account_access = { role = "ROLE_READ" } }

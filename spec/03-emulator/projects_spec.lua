@@ -72,9 +72,24 @@ describe("emulator projects", function()
     S.fails("NOT_FOUND", emu.owner:call("GetProject", { project_id = p.id }))
   end)
 
+  -- docs.temporal.io/cloud/projects, "Create a new Project": "a name (limited to 64 characters) and
+  -- an optional description (limited to 255 characters)".
   it("check the spec and the caller", function()
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = "" } }))
-    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = ("x"):rep(40) } }))
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", {
+      spec = { display_name = ("x"):rep(65) } }))
+    assert.matches("at most 64 characters", err.message, 1, true)
+    err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateProject", { spec = { display_name = "described",
+      description = ("d"):rep(256) } }))
+    assert.matches("spec.description: at most 255 characters, got 256", err.message, 1, true)
+    -- characters, not bytes: 64 two-byte letters and 255 of them in the description
+    local id = S.ok(emu.owner:call("CreateProject", { spec = { display_name = ("é"):rep(64),
+      description = ("ü"):rep(255) } })).project_id
+    emu.advance(2)
+    local p = S.ok(emu.owner:call("GetProject", { project_id = id })).project
+    p.spec.description = ("ü"):rep(256)
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateProject", { project_id = id, spec = p.spec,
+      resource_version = p.resource_version }))
     S.fails("PERMISSION_DENIED", emu.developer:call("CreateProject", { spec = { display_name = "dev" } }))
     S.fails("NOT_FOUND", emu.owner:call("GetProject", { project_id = "nope" }))
   end)
@@ -149,6 +164,33 @@ describe("emulator projects", function()
     assert.are.equal(1, #S.ok(emu.owner:call("GetConnectivityRules", { project_id = p.id })).connectivity_rules)
     assert.are.equal(0, #S.ok(emu.owner:call("GetConnectivityRules", { project_id = d.id })).connectivity_rules)
     S.fails("NOT_FOUND", emu.owner:call("CreateConnectivityRule", { project_id = "nope", spec = { public_rule = {} } }))
+  end)
+
+  -- docs.temporal.io/evaluate/cloud/limits, "Project level": "Each non-default Project supports up to
+  -- one Public Connectivity Rule", "Default: 6"; the Default Project has the account's limits.
+  it("hold one public connectivity rule each, and at most 6 rules a non-default project", function()
+    local a, b = project(emu, "rules-a"), project(emu, "rules-b")
+    local function rule(pid, spec)
+      return emu.owner:call("CreateConnectivityRule", { project_id = pid, spec = spec })
+    end
+    S.ok(rule(nil, { public_rule = {} }))        -- the Default Project's: the account's one
+    S.ok(rule(a.id, { public_rule = {} }))
+    S.ok(rule(b.id, { public_rule = { enable_stable_ips = true } }))
+    local err = S.fails("ALREADY_EXISTS", rule(a.id, { public_rule = {} }))
+    assert.matches("project " .. a.id .. " already has a public connectivity rule", err.message, 1, true)
+    err = S.fails("ALREADY_EXISTS", rule(nil, { public_rule = {} }))
+    assert.matches("the account already has a public connectivity rule", err.message, 1, true)
+    for i = 1, 5 do
+      S.ok(rule(a.id, { private_rule = { region = "aws-us-east-1", connection_id = "vpce-a" .. i } }))
+    end
+    emu.advance(2)
+    err = S.fails("FAILED_PRECONDITION", rule(a.id, { private_rule = { region = "aws-us-east-1",
+      connection_id = "vpce-a6" } }))
+    assert.matches("already has 6 connectivity rules", err.message, 1, true)
+    -- the Default Project counts against the account's limits only
+    for i = 1, 7 do
+      S.ok(rule(nil, { private_rule = { region = "aws-us-east-1", connection_id = "vpce-d" .. i } }))
+    end
   end)
 
   it("give their roles' access: Admin manages the project and its namespaces, Contribute creates", function()

@@ -42,6 +42,71 @@ describe("emulator namespaces", function()
     S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("derived") }))
   end)
 
+  -- docs.temporal.io/evaluate/cloud/limits, "Namespaces": "By default, each account is provisioned
+  -- with ten Namespaces ... automatically raises your allowance ... whenever all your Namespaces
+  -- are in use, up to a maximum of 100 Namespaces."
+  it("follow the account's namespace allowance: 10, raised while every namespace is in use, to 100", function()
+    local function create(e, name) return e.owner:call("CreateNamespace", { spec = S.namespace_spec(name) }) end
+    for i = 1, 10 do S.ok(create(emu, "quota-" .. i)) end
+    local err = S.fails("FAILED_PRECONDITION", create(emu, "quota-11"))
+    assert.matches("the account has 10 namespaces, its allowance of 10", err.message, 1, true)
+    assert.matches("10 here are not", err.message, 1, true)
+    -- created and active, but not yet a whole day of use
+    emu.advance(2)
+    S.fails("FAILED_PRECONDITION", create(emu, "quota-11"))
+    -- a day later all ten are in use: the allowance rises, one namespace at a time
+    emu.advance(86400)
+    S.ok(create(emu, "quota-11"))
+    err = S.fails("FAILED_PRECONDITION", create(emu, "quota-12"))
+    assert.matches("its allowance of 11", err.message, 1, true)
+    -- deleting one makes room within the allowance
+    local gone = S.ok(emu.owner:call("GetNamespace", { namespace = "quota-1." .. emu.st.account.id })).namespace
+    S.ok(emu.owner:call("DeleteNamespace", { namespace = gone.namespace, resource_version = gone.resource_version }))
+    emu.advance(2)
+    S.ok(create(emu, "quota-12"))
+    -- never past 100 by itself: an account of 100 in-use namespaces needs support (max_namespaces)
+    local full = S.new { seed = { namespaces = 100 } }
+    err = S.fails("FAILED_PRECONDITION", create(full, "one-more"))
+    assert.matches("(up to 100)", err.message, 1, true)
+    S.ok(create(S.new { seed = { namespaces = 100 }, max_namespaces = 101 }, "one-more"))
+    -- seeded namespaces have a history: in use, so the allowance follows them up to 100
+    S.ok(create(S.new { seed = { namespaces = 40 } }, "forty-one"))
+    -- the option, and the flag
+    local three = S.new { max_namespaces = 3 }
+    for i = 1, 3 do S.ok(create(three, "three-" .. i)) end
+    S.fails("FAILED_PRECONDITION", create(three, "three-4"))
+    assert.are.equal(25, require("cloudops.emulator.cli").parse { "--max-namespaces", "25" }.max_namespaces)
+  end)
+
+  it("allow at most max_users users (300, the limits page's default) and 100 Nexus endpoints", function()
+    local function user(e, i) return e.owner:call("CreateUser", { spec = { email = "q" .. i .. "@example.com",
+      access = { account_access = { role = "ROLE_READ" } } } }) end
+    -- the four principals the emulator starts with are users and a service account: 3 users
+    local small = S.new { max_users = 5, max_operations = false }
+    S.ok(user(small, 1))
+    S.ok(user(small, 2))
+    local err = S.fails("FAILED_PRECONDITION", user(small, 3))
+    assert.matches("the account has 5 users, its limit", err.message, 1, true)
+    assert.are.equal(300, emu.cfg.max_users)
+    local many = S.new { seed = { users = 297 } }
+    err = S.fails("FAILED_PRECONDITION", user(many, 1))
+    assert.matches("has 300 users", err.message, 1, true)
+    -- Nexus endpoints: "By default, each account is provisioned with 100 Nexus Endpoints"
+    assert.are.equal(100, emu.cfg.max_nexus_endpoints)
+    local ns = S.namespace(emu, "nexus-target").namespace
+    local function endpoint(e, i) return e.owner:call("CreateNexusEndpoint", { spec = { name = "ep-" .. i,
+      target_spec = { worker_target_spec = { namespace_id = ns, task_queue = "q" } } } }) end
+    local two = S.new { max_nexus_endpoints = 2 }
+    ns = S.namespace(two, "nexus-target").namespace
+    S.ok(endpoint(two, 1))
+    S.ok(endpoint(two, 2))
+    err = S.fails("FAILED_PRECONDITION", endpoint(two, 3))
+    assert.matches("2 Nexus endpoints, its limit", err.message, 1, true)
+    local cli = require "cloudops.emulator.cli"
+    assert.are.equal(7, cli.parse { "--max-users", "7" }.max_users)
+    assert.are.equal(9, cli.parse { "--max-nexus-endpoints", "9" }.max_nexus_endpoints)
+  end)
+
   it("filter by name", function()
     S.namespace(emu, "one")
     S.namespace(emu, "two")
@@ -64,6 +129,49 @@ describe("emulator namespaces", function()
       resource_version = ns.resource_version }))
     local now = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.same({ New = "SEARCH_ATTRIBUTE_TYPE_INT" }, now.spec.search_attributes)
+  end)
+
+  -- docs.temporal.io/cloud/limits, "Custom Search Attribute names" (at most 64 of
+  -- [a-zA-Z0-9.,:-_\/@ ]) and "Number of Custom Search Attributes" (per type per namespace).
+  it("keep search attribute names and counts within the limits page's", function()
+    local names = { "order.id", "customer-id", "Region:eu", "a,b", "path/to", "at@x", "with space",
+                    string.rep("n", 64), "1st" }
+    local attrs = {}
+    for _, n in ipairs(names) do attrs[n] = "SEARCH_ATTRIBUTE_TYPE_KEYWORD" end
+    local ns = S.namespace(emu, "sa-names", { search_attributes = attrs })
+    assert.are.equal("SEARCH_ATTRIBUTE_TYPE_KEYWORD", ns.spec.search_attributes["customer-id"])
+    for _, bad in ipairs { string.rep("n", 65), "semi;colon", "star*", "back\\slash", "", "quote'" } do
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("sa-bad",
+        { search_attributes = { [bad] = "SEARCH_ATTRIBUTE_TYPE_INT" } }) }))
+      assert.matches("invalid search attribute name", err.message, 1, true)
+    end
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "order.id", new_custom_search_attribute_name = "order#id" }))
+    assert.matches("new_custom_search_attribute_name: invalid search attribute name", err.message, 1, true)
+    S.ok(emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
+      existing_custom_search_attribute_name = "order.id", new_custom_search_attribute_name = "order-id.v2" }))
+    -- per type: Bool, Datetime, Double, Int 20; Keyword 40; KeywordList and Text 5
+    local function many(t, n)
+      local m = {}
+      for i = 1, n do m["attr" .. i] = t end
+      return m
+    end
+    local per_type = { { "TEXT", 5 }, { "KEYWORD_LIST", 5 }, { "INT", 20 }, { "BOOL", 20 }, { "DATETIME", 20 },
+                       { "DOUBLE", 20 }, { "KEYWORD", 40 } }
+    for i, tn in ipairs(per_type) do
+      local t, n, name = "SEARCH_ATTRIBUTE_TYPE_" .. tn[1], tn[2], "per-type-" .. i
+      err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec(name,
+        { search_attributes = many(t, n + 1) }) }))
+      assert.matches("at most " .. n .. " of type", err.message, 1, true)
+      S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec(name, { search_attributes = many(t, n) }) }))
+      emu.advance(2)
+    end
+    -- an update adding one too many is refused as well
+    local full = S.ok(emu.owner:call("GetNamespace", { namespace = "per-type-1." .. emu.st.account.id })).namespace
+    full.spec.search_attributes.extra = "SEARCH_ATTRIBUTE_TYPE_TEXT"
+    err = S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespace", { namespace = full.namespace,
+      spec = full.spec, resource_version = full.resource_version }))
+    assert.matches("at most 5 of type text", err.message, 1, true)
   end)
 
   it("fold the deprecated custom_search_attributes into search_attributes (API v0.3.0)", function()
@@ -524,22 +632,52 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
   end)
 
   it("manage export sinks", function()
+    local gcp = S.namespace(emu, "on-gcp", { regions = { "gcp-us-central1" } })
     local spec = { name = "hist", enabled = true,
                    gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-central1" } }
-    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
-    S.fails("INVALID_ARGUMENT", emu.owner:call("ValidateNamespaceExportSink", { namespace = ns.namespace,
+    S.ok(emu.owner:call("ValidateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
+    S.fails("INVALID_ARGUMENT", emu.owner:call("ValidateNamespaceExportSink", { namespace = gcp.namespace,
       spec = { name = "x", gcs = { sa_id = "sa" } } }))
-    S.ok(emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
-    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespaceExportSink", { namespace = ns.namespace, spec = spec }))
+    S.ok(emu.owner:call("CreateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
+    S.fails("ALREADY_EXISTS", emu.owner:call("CreateNamespaceExportSink", { namespace = gcp.namespace, spec = spec }))
     emu.advance(2)
-    local sink = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" })).sink
+    local sink = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = gcp.namespace, name = "hist" })).sink
     assert.are.equal("RESOURCE_STATE_ACTIVE", sink.state)
     assert.are.equal("HEALTH_OK", sink.health)
-    assert.are.equal(1, #S.ok(emu.owner:call("GetNamespaceExportSinks", { namespace = ns.namespace })).sinks)
-    S.ok(emu.owner:call("DeleteNamespaceExportSink", { namespace = ns.namespace, name = "hist",
+    assert.are.equal(1, #S.ok(emu.owner:call("GetNamespaceExportSinks", { namespace = gcp.namespace })).sinks)
+    S.ok(emu.owner:call("DeleteNamespaceExportSink", { namespace = gcp.namespace, name = "hist",
                                                        resource_version = sink.resource_version }))
     emu.advance(2)
-    S.fails("NOT_FOUND", emu.owner:call("GetNamespaceExportSink", { namespace = ns.namespace, name = "hist" }))
+    S.fails("NOT_FOUND", emu.owner:call("GetNamespaceExportSink", { namespace = gcp.namespace, name = "hist" }))
+  end)
+
+  -- docs.temporal.io/cloud/export ("A cloud account in the cloud provider where your Namespace is
+  -- hosted"), /cloud/export/aws-export-s3 ("The S3 bucket must reside in the same region as your
+  -- Namespace"), /cloud/export/gcp-export-gcs ("The region of the bucket must be the same as the
+  -- region of your Temporal Cloud Namespace").
+  it("put an export sink's bucket on the namespace's provider, in its region", function()
+    local function s3(region) return { name = "s3", enabled = true,
+      s3 = { role_name = "r", bucket_name = "b", region = region, aws_account_id = "123456789012" } } end
+    local function sink(method, target, spec) return emu.owner:call(method, { namespace = target, spec = spec }) end
+    -- ns is in aws-us-east-1: "us-east-1" (tcld's form) or "aws-us-east-1"
+    S.ok(sink("ValidateNamespaceExportSink", ns.namespace, s3("us-east-1")))
+    S.ok(sink("ValidateNamespaceExportSink", ns.namespace, s3("aws-us-east-1")))
+    local err = S.fails("INVALID_ARGUMENT", sink("CreateNamespaceExportSink", ns.namespace, s3("us-west-2")))
+    assert.matches("spec.s3.region: the bucket must be in the namespace's region (us-east-1), got \"us-west-2\"",
+      err.message, 1, true)
+    err = S.fails("INVALID_ARGUMENT", sink("CreateNamespaceExportSink", ns.namespace, { name = "g",
+      gcs = { sa_id = "sa", bucket_name = "b", gcp_project_id = "p", region = "us-east4" } }))
+    assert.matches("spec.gcs: the bucket must be on the namespace's cloud provider", err.message, 1, true)
+    S.fails("INVALID_ARGUMENT", sink("ValidateNamespaceExportSink", ns.namespace, { name = "a", azure_blob = {
+      tenant_id = "t", storage_account = "s", container_name = "c", region = "centralus", subscription_id = "x",
+      resource_group = "g" } }))
+    -- a replicated namespace has a bucket in either of its regions; an update is checked too
+    local ha = S.namespace(emu, "ha-sink", { regions = { "aws-us-east-1", "aws-us-west-2" } })
+    S.ok(sink("CreateNamespaceExportSink", ha.namespace, s3("us-west-2")))
+    emu.advance(2)
+    local got = S.ok(emu.owner:call("GetNamespaceExportSink", { namespace = ha.namespace, name = "s3" })).sink
+    S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceExportSink", { namespace = ha.namespace,
+      spec = s3("eu-west-1"), resource_version = got.resource_version }))
   end)
 end)
 
@@ -582,6 +720,55 @@ describe("emulator account, regions, usage and audit logs", function()
     S.fails("INVALID_ARGUMENT", emu.owner:call("AddNamespaceRegion", { namespace = single.namespace,
       region = "aws-eu-central-1" }))
     S.ok(emu.owner:call("AddNamespaceRegion", { namespace = single.namespace, region = "aws-ca-central-1" }))
+  end)
+
+  -- docs.temporal.io/cloud/regions: "Same Region Replication: Available" in aws-ap-southeast-2,
+  -- aws-us-east-1 and aws-us-west-2 only; docs.temporal.io/cloud/high-availability/enable:
+  -- "You cannot disable automatic failovers for a Same-region Replication Namespace".
+  it("replicate a namespace within one region where the regions page lists it as available", function()
+    local twin = S.namespace(emu, "same-east", { regions = { "aws-us-east-1", "aws-us-east-1" } })
+    assert.are.equal(2, #twin.replicas)
+    assert.are.same({ { region = "aws-us-east-1" }, { region = "aws-us-east-1" } }, twin.spec.replicas)
+    assert.are.equal("aws-us-east-1", twin.active_region)
+    for i, region in ipairs { "aws-eu-west-1", "gcp-us-central1", "azure-centralus", "aws-us-east-2" } do
+      local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", {
+        spec = S.namespace_spec("same-bad-" .. i, { regions = { region, region } }) }))
+      assert.matches("same-region replication is not available there", err.message, 1, true)
+    end
+    local err = S.fails("INVALID_ARGUMENT", emu.owner:call("CreateNamespace", { spec = S.namespace_spec("no-auto",
+      { regions = { "aws-us-west-2", "aws-us-west-2" }, high_availability = { disable_managed_failover = true } }) }))
+    assert.matches("automatic failovers are always enabled for same-region replication", err.message, 1, true)
+    -- a replica added in the namespace's own region; not where the page says it is not available
+    local west = S.namespace(emu, "same-west", { regions = { "aws-ap-southeast-2" } })
+    S.ok(emu.owner:call("AddNamespaceRegion", { namespace = west.namespace, region = "aws-ap-southeast-2" }))
+    local ohio = S.namespace(emu, "ohio", { regions = { "aws-us-east-2" } })
+    S.fails("ALREADY_EXISTS", emu.owner:call("AddNamespaceRegion", { namespace = ohio.namespace,
+      region = "aws-us-east-2" }))
+    emu.advance(2)
+    west = S.ok(emu.owner:call("GetNamespace", { namespace = west.namespace })).namespace
+    assert.are.equal(2, #west.replicas)
+    -- failing over to the region moves to the other cell; removing the region removes the passive one
+    local before
+    for _, rep in ipairs(twin.replicas) do if rep.is_primary then before = rep.id end end
+    S.ok(emu.owner:call("FailoverNamespaceRegion", { namespace = twin.namespace, region = "aws-us-east-1" }))
+    emu.advance(2)
+    twin = S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace
+    local primaries = 0
+    for _, rep in ipairs(twin.replicas) do
+      if rep.is_primary then primaries = primaries + 1; assert.are_not.equal(before, rep.id) end
+    end
+    assert.are.equal(1, primaries)
+    S.ok(emu.owner:call("DeleteNamespaceRegion", { namespace = twin.namespace, region = "aws-us-east-1" }))
+    emu.advance(2)
+    twin = S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace
+    assert.are.equal(1, #twin.replicas)
+    assert.is_true(twin.replicas[1].is_primary)
+    -- and back to two through UpdateNamespace's replicas
+    twin.spec.replicas = { { region = "aws-us-east-1" }, { region = "aws-us-east-1" } }
+    S.ok(emu.owner:call("UpdateNamespace", { namespace = twin.namespace, spec = twin.spec,
+                                             resource_version = twin.resource_version }))
+    emu.advance(2)
+    assert.are.equal(2, #S.ok(emu.owner:call("GetNamespace", { namespace = twin.namespace })).namespace.replicas)
   end)
 
   it("serve usage per day and namespace to owners and finance admins", function()

@@ -3,6 +3,7 @@
 -- under the operation names it gives, format version 2. Other calls leave no record. Seeding
 -- adds older records.
 local util = require "cloudops.emulator.util"
+local uuid = require "cloudops.uuid"
 
 local M = {}
 
@@ -59,7 +60,7 @@ function M.record(st, now, p)
     operation = p.operation,
     status = p.status or "OK",
     version = M.VERSION,
-    log_id = util.uuid(),
+    log_id = uuid(),
     principal = M.principal(p.identity),
     raw_details = p.details or {},
     x_forwarded_for = p.peer_ip,

@@ -49,7 +49,7 @@ end
 local function number(what, whole)
   return function(text)
     local n = tonumber(text)
-    if not n or not (n >= 0) or (whole and n % 1 ~= 0) then
+    if not n or n ~= n or n < 0 or (whole and n % 1 ~= 0) then
       return nil, "needs " .. what .. ", got '" .. text .. "'"
     end
     return n
@@ -108,6 +108,10 @@ local function parser()
   p:option("--max-page-size", "largest page size (1000)"):argname("N"):convert(non_negative)
   p:option("--max-projects", "projects per account, the Default Project included (default 5)")
     :argname("N"):convert(count)
+  p:option("--max-namespaces", "the account's namespace allowance (default 10); it rises by itself, " ..
+    "up to 100, while every namespace is in use (made before today)"):argname("N"):convert(count)
+  p:option("--max-users", "users per account (default 300)"):argname("N"):convert(count)
+  p:option("--max-nexus-endpoints", "Nexus endpoints per account (default 100)"):argname("N"):convert(count)
   p:option("--fault", "inject a fault (repeatable); RULE is key=value pairs separated by commas: " ..
     "method=NAME|*, code=UNAVAILABLE, when=before|after, delay=S, " ..
     "operation=FAILED|REJECTED|CANCELLED, reason=TEXT, message=TEXT, times=N|always, skip=N")
@@ -129,7 +133,8 @@ function M.parse(argv)
     account_id = a.account_id, op_duration = a.op_duration, op_pending = a.op_pending,
     check_duration = a.check_duration, profile = a.profile, latency = a.latency,
     max_operations = a.max_operations, default_page_size = a.page_size,
-    max_page_size = a.max_page_size, max_projects = a.max_projects, stop_file = a.stop_file,
+    max_page_size = a.max_page_size, max_projects = a.max_projects, max_namespaces = a.max_namespaces,
+    max_users = a.max_users, max_nexus_endpoints = a.max_nexus_endpoints, stop_file = a.stop_file,
     exit_with_parent = a.exit_with_parent or nil, faults = a.fault,
     log = (a.log == nil and "-") or (a.log ~= "none" and a.log) or nil,
     seed = { namespaces = a.seed_namespaces, users = a.seed_users,

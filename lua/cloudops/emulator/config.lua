@@ -2,6 +2,7 @@
 -- option is an error naming it, like the client's connect).
 local ratelimit = require "cloudops.emulator.ratelimit"
 local profiles = require "cloudops.emulator.profiles"
+local operation_limit = require "cloudops.operation_limit"
 
 local M = {}
 
@@ -18,10 +19,16 @@ M.defaults = {
   latency = 0,              -- seconds every answer is held back (within 10% either way), as
                             -- if the server were far away; other calls go on meanwhile
   rate_limits = nil,        -- { user =, service_account =, account =, burst = {...} } or false
-  max_operations = 10,      -- async operations in flight per account; false or 0: no limit
+  max_operations = operation_limit.per_account,
+                            -- async operations in flight per account, of the RPCs the
+                            -- limit counts (cloudops.operation_limit); false or 0: no limit
   default_page_size = 100,
   max_page_size = 1000,
   max_projects = 5,         -- projects per account (the Default Project included)
+  max_users = 300,          -- users per account (the limits page's default)
+  max_nexus_endpoints = 100,-- Nexus endpoints per account (the limits page's default)
+  max_namespaces = 10,      -- the account's namespace allowance at start; it rises by itself
+                            -- up to 100 while every namespace is in use (handlers/namespaces.lua)
   faults = nil,             -- array of fault rules (faults.lua)
   seed = nil,               -- { namespaces = n, users = n, service_accounts = n,
                             --   audit_logs = n }
@@ -40,12 +47,14 @@ M.defaults = {
 local KNOWN = {}
 for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending",
   "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
-  "default_page_size", "max_page_size", "max_projects", "faults", "seed", "state_file",
+  "default_page_size", "max_page_size", "max_projects", "max_users", "max_nexus_endpoints",
+  "max_namespaces", "faults", "seed", "state_file",
   "save_interval", "log", "profile", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,
   default_page_size = true, max_page_size = true, save_interval = true, max_projects = true,
+  max_users = true, max_nexus_endpoints = true, max_namespaces = true,
 }
 
 function M.normalize(opts)

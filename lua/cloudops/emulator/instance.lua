@@ -20,7 +20,9 @@ local handlers = require "cloudops.emulator.handlers"
 local seed = require "cloudops.emulator.seed"
 local billing_csv = require "cloudops.emulator.billing_csv"
 local util = require "cloudops.emulator.util"
+local uuid = require "cloudops.uuid"
 local versions = require "cloudops.emulator.versions"
+local counted_operations = require "cloudops.operation_limit"
 
 local copy, random = util.copy, math.random
 
@@ -33,16 +35,39 @@ local PACKAGE = "temporal.api.cloud.cloudservice.v1."
 local Ctx = {}
 Ctx.__index = Ctx
 
+-- What Ctx:start raises when the operation limit refuses the operation: dispatch answers with
+-- its err. (A handler calls start once its request is found valid and allowed, before it
+-- changes the model.)
+local Refusal = {}
+
+-- At most cfg.max_operations operations in flight per account, counting those of the RPCs
+-- cloudops.operation_limit lists: one more is RESOURCE_EXHAUSTED, with the time until the
+-- first of them ends as RetryInfo. (The code the service answers with is not documented.)
+local function operation_limit(ctx)
+  local limit = ctx.cfg.max_operations
+  if not limit or not counted_operations.counts(ctx.method) then return nil end
+  local n, soonest = ops.in_flight(ctx.st)
+  if n < limit then return nil end
+  local e = errors.new("RESOURCE_EXHAUSTED",
+    "too many async operations in flight: the account has %d, the limit is %d per account; retry when one has ended",
+    n, limit)
+  e.retry_delay = soonest and soonest > ctx.now and (soonest - ctx.now) or 0.01
+  return e
+end
+
 -- Starts the async operation of this mutation (once); its id is the request's
--- async_operation_id when given.
+-- async_operation_id when given. Raises a Refusal when the operation limit is reached, so
+-- that validation and NOT_FOUND answer first, as they come before any operation.
 function Ctx:start()
   if self.op then return self.op end
+  local refusal = operation_limit(self)
+  if refusal then error(setmetatable({ err = refusal }, Refusal), 0) end
   local id = self.req.async_operation_id
-  if id == nil or id == "" then id = util.uuid() end
+  if id == nil or id == "" then id = uuid() end
   local plan = self.fault and self.fault.operation and self.fault or self.plan
   self.op = ops.start(self.st, self.cfg, self.now, {
     id = id, method = self.method, input = self.emu:operation_input(self),
-    outcome = plan and plan.operation, reason = plan and plan.reason, request = copy(self.req),
+    outcome = plan and plan.operation, reason = plan and plan.reason, request = copy(self.sent or self.req),
   })
   return self.op
 end
@@ -90,7 +115,7 @@ function Emulator:operation_input(ctx)
   local type_url = "type.googleapis.com/" .. PACKAGE .. ctx.method .. "Request"
   if ctx.payload then return { type_url = type_url, value = ctx.payload } end
   if self.cfg.encode then
-    local ok, bytes = pcall(self.cfg.encode, PACKAGE .. ctx.method .. "Request", ctx.req)
+    local ok, bytes = pcall(self.cfg.encode, PACKAGE .. ctx.method .. "Request", ctx.sent or ctx.req)
     if ok and bytes then return { type_url = type_url, value = bytes } end
   end
   return nil
@@ -112,19 +137,37 @@ local function replay(self, ctx, id)
   return copy(op.response or {})
 end
 
--- At most cfg.max_operations counted operations in flight per account: one more mutation
--- that would start one is RESOURCE_EXHAUSTED, with the time until the first of them ends as
--- RetryInfo. (The code the service answers with is not documented.)
-local function operation_limit(self, ctx)
-  local limit = self.cfg.max_operations
-  if not limit or not ops.counted(ctx.method) then return nil end
-  local n, soonest = ops.in_flight(self.st)
-  if n < limit then return nil end
-  local e = errors.new("RESOURCE_EXHAUSTED",
-    "too many async operations in flight: the account has %d, the limit is %d per account; retry when one has ended",
-    n, limit)
-  e.retry_delay = soonest and soonest > ctx.now and (soonest - ctx.now) or 0.01
-  return e
+-- The resource an Update<Kind> request changes, as its Get<Kind> answers it to no one in
+-- particular (a read on behalf of the update, whose own checks come after), and its type; nil
+-- when there is none to be read.
+local function current(self, ctx, kind, req)
+  local get = {}
+  for _, f in ipairs(kind.id_fields) do
+    local v = req[f]
+    if v == nil and type(req.spec) == "table" then v = req.spec[f] end   -- an export sink's name
+    get[f] = v
+  end
+  local sub = setmetatable({ emu = self, st = self.st, cfg = self.cfg, now = ctx.now, method = kind.get.name,
+    req = get, identity = setmetatable({ grant = true }, { __index = ctx.identity }) }, Ctx)
+  local ok, resp = pcall(handlers[kind.get.name], sub, get)
+  if not ok or type(resp) ~= "table" then return nil end
+  for _, f in ipairs(self.cfg.describe(kind.get.output).fields) do
+    if f.type == "message" then return resp[f.name], f.type_name end
+  end
+end
+
+-- The request as the call's version means it (versions.lua): the replacements of the dropped
+-- fields it gives filled in, and for an update of an older version, what that version does
+-- not know kept from the resource. ctx.sent keeps the request as sent (for a retry's
+-- comparison and the operation's input).
+local function in_version(self, ctx, m, header)
+  ctx.sent = ctx.req
+  local req = self.versions.request(m.input, ctx.req)
+  if m.kind and self.versions.older(m.input, header) then
+    local resource, resource_type = current(self, ctx, m.kind, req)
+    if resource then req = self.versions.keep(m.input, req, resource_type, resource, header) end
+  end
+  ctx.req = req
 end
 
 local function dispatch(self, ctx, md)
@@ -157,12 +200,13 @@ local function dispatch(self, ctx, md)
   end
   local aid = m.mutation and ctx.req.async_operation_id
   if aid and aid ~= "" and self.st.ops[aid] then return replay(self, ctx, aid) end
-  if m.mutation then
-    err = operation_limit(self, ctx)
-    if err then return nil, err end
+  if self.versions then in_version(self, ctx, m, v) end
+  local handled, resp
+  handled, resp, err = pcall(handler, ctx, ctx.req)
+  if not handled then
+    if getmetatable(resp) ~= Refusal then error(resp, 0) end
+    return nil, resp.err
   end
-  local resp
-  resp, err = handler(ctx, ctx.req)
   if resp and ctx.op then
     ctx.op.response = copy(resp)
     self.dirty = true
@@ -207,7 +251,7 @@ function Emulator:call(method, req, md, extra)
   self:tick(later)
   if resp and ctx.op then resp.async_operation = ops.view(ctx.op, self.cfg, later) end
   if resp and self.versions then
-    resp = self.versions.strip(PACKAGE .. method .. "Response", resp, md[VERSION_HEADER])
+    resp = self.versions.answer(PACKAGE .. method .. "Response", resp, md[VERSION_HEADER])
   end
   local delay = (ctx.fault and ctx.fault.delay or 0) + (after and after.delay or 0)
     + self:latency()

@@ -1,100 +1,32 @@
--- The RPCs of temporal.api.cloud.cloudservice.v1.CloudService (schema v0.19.1) in schema
--- order, known without the C core so that handlers can be tested on their own. A spec
--- checks this list against service.proto and, when the core is built, core.methods().
--- mutation: the request has async_operation_id (GetAsyncOperation excepted), as API.md
--- defines; paged: the request has page_token.
-local M = {
-  { name = "GetCurrentIdentity" },
-  { name = "GetUsers", paged = true },
-  { name = "GetUser" },
-  { name = "CreateUser", mutation = true },
-  { name = "UpdateUser", mutation = true },
-  { name = "DeleteUser", mutation = true },
-  { name = "SetUserNamespaceAccess", mutation = true },
-  { name = "GetAsyncOperation" },
-  { name = "CreateNamespace", mutation = true },
-  { name = "GetNamespaces", paged = true },
-  { name = "GetNamespace" },
-  { name = "UpdateNamespace", mutation = true },
-  { name = "RenameCustomSearchAttribute", mutation = true },
-  { name = "DeleteNamespace", mutation = true },
-  { name = "FailoverNamespaceRegion", mutation = true },
-  { name = "AddNamespaceRegion", mutation = true },
-  { name = "DeleteNamespaceRegion", mutation = true },
-  { name = "GetRegions" },
-  { name = "GetRegion" },
-  { name = "GetApiKeys", paged = true },
-  { name = "GetApiKey" },
-  { name = "CreateApiKey", mutation = true },
-  { name = "UpdateApiKey", mutation = true },
-  { name = "DeleteApiKey", mutation = true },
-  { name = "GetNexusEndpoints", paged = true },
-  { name = "GetNexusEndpoint" },
-  { name = "CreateNexusEndpoint", mutation = true },
-  { name = "UpdateNexusEndpoint", mutation = true },
-  { name = "DeleteNexusEndpoint", mutation = true },
-  { name = "GetUserGroups", paged = true },
-  { name = "GetUserGroup" },
-  { name = "CreateUserGroup", mutation = true },
-  { name = "UpdateUserGroup", mutation = true },
-  { name = "DeleteUserGroup", mutation = true },
-  { name = "SetUserGroupNamespaceAccess", mutation = true },
-  { name = "AddUserGroupMember", mutation = true },
-  { name = "RemoveUserGroupMember", mutation = true },
-  { name = "GetUserGroupMembers", paged = true },
-  { name = "CreateServiceAccount", mutation = true },
-  { name = "GetServiceAccount" },
-  { name = "GetServiceAccounts", paged = true },
-  { name = "UpdateServiceAccount", mutation = true },
-  { name = "SetServiceAccountNamespaceAccess", mutation = true },
-  { name = "DeleteServiceAccount", mutation = true },
-  { name = "GetUsage", paged = true },
-  { name = "GetAccount" },
-  { name = "UpdateAccount", mutation = true },
-  { name = "CreateNamespaceExportSink", mutation = true },
-  { name = "GetNamespaceExportSink" },
-  { name = "GetNamespaceExportSinks", paged = true },
-  { name = "UpdateNamespaceExportSink", mutation = true },
-  { name = "DeleteNamespaceExportSink", mutation = true },
-  { name = "ValidateNamespaceExportSink" },
-  { name = "UpdateNamespaceTags", mutation = true },
-  { name = "CreateConnectivityRule", mutation = true },
-  { name = "GetConnectivityRule" },
-  { name = "GetConnectivityRules", paged = true },
-  { name = "DeleteConnectivityRule", mutation = true },
-  { name = "GetAuditLogs", paged = true },
-  { name = "ValidateAccountAuditLogSink" },
-  { name = "CreateAccountAuditLogSink", mutation = true },
-  { name = "GetAccountAuditLogSink" },
-  { name = "GetAccountAuditLogSinks", paged = true },
-  { name = "UpdateAccountAuditLogSink", mutation = true },
-  { name = "DeleteAccountAuditLogSink", mutation = true },
-  { name = "GetNamespaceCapacityInfo" },
-  { name = "CreateBillingReport", mutation = true },
-  { name = "GetBillingReport" },
-  { name = "GetCustomRoles", paged = true },
-  { name = "GetCustomRole" },
-  { name = "CreateCustomRole", mutation = true },
-  { name = "UpdateCustomRole", mutation = true },
-  { name = "DeleteCustomRole", mutation = true },
-  { name = "GetUserNamespaceAssignments", paged = true },
-  { name = "GetServiceAccountNamespaceAssignments", paged = true },
-  { name = "GetUserGroupNamespaceAssignments", paged = true },
-  { name = "GetProjects", paged = true },
-  { name = "GetProject" },
-  { name = "CreateProject", mutation = true },
-  { name = "UpdateProject", mutation = true },
-  { name = "DeleteProject", mutation = true },
-  { name = "SetUserProjectAccess", mutation = true },
-  { name = "SetUserGroupProjectAccess", mutation = true },
-  { name = "SetServiceAccountProjectAccess", mutation = true },
-  { name = "GetUserProjectAssignments", paged = true },
-  { name = "GetServiceAccountProjectAssignments", paged = true },
-  { name = "GetUserGroupProjectAssignments", paged = true },
-  { name = "GetProjectScopedServiceAccounts", paged = true },
-}
+-- The RPCs of temporal.api.cloud.cloudservice.v1.CloudService as the emulator serves them,
+-- in schema order, from what cloudops.schema derives from the schema built into the core
+-- (so a newer schema's RPC is listed as soon as it is built): name, index, input and output
+-- types; mutation (the request has async_operation_id, GetAsyncOperation excepted, as
+-- docs/reference.md "Calls" defines it); paged (the request has page_token); kind, for an
+-- Update<Kind> whose request carries resource_version, the schema.kind table (its Get<Kind>
+-- and the fields that name one).
+local core = require "cloudops.core"
+local schema = require "cloudops.schema"
 
-M.by_name = {}
-for i, m in ipairs(M) do M.by_name[m.name] = m; m.index = i end
+local M = { by_name = {} }
+
+local function has_field(type_name, name)
+  for _, f in ipairs(core.describe(type_name).fields) do
+    if f.name == name then return true end
+  end
+  return false
+end
+
+for i, s in ipairs(schema.methods()) do
+  local updated = s.name:match("^Update(.+)$")
+  local m = {
+    name = s.name, index = i, input = s.input, output = s.output,
+    mutation = s.mutation or nil,
+    paged = has_field(s.input, "page_token") or nil,
+    kind = updated and schema.kind(schema.snake_case(updated)) or nil,
+  }
+  M[i] = m
+  M.by_name[m.name] = m
+end
 
 return M

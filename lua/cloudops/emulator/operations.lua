@@ -5,6 +5,7 @@
 -- timer), which keeps the model deterministic under a test clock.
 local util = require "cloudops.emulator.util"
 local statelib = require "cloudops.emulator.state"
+local operation_limit = require "cloudops.operation_limit"
 
 local copy, ts, min, sort = util.copy, util.ts, math.min, table.sort
 
@@ -159,22 +160,13 @@ function M.advance(st, now)
   return #due > 0
 end
 
--- The operations the per-account limit counts: "a subset of create, update, and delete
--- operations (for example, Namespace, User, API Key, Export Sink, and Service Account
--- mutations), not every RPC that returns an async operation" (docs.temporal.io/cloud/
--- operation-api, "Asynchronous operations"). The subset is not listed; the emulator counts
--- every Create*, Update* and Delete* method.
-function M.counted(method)
-  return method:find("^Create") ~= nil or method:find("^Update") ~= nil
-    or method:find("^Delete") ~= nil
-end
-
--- How many counted operations are in flight, and when the first of them ends.
+-- How many operations the per-account limit counts are in flight (cloudops.operation_limit),
+-- and when the first of them ends.
 function M.in_flight(st)
   local n, soonest = 0, nil
   for id in pairs(st.active_ops) do
     local op = st.ops[id]
-    if M.counted(op.method) then
+    if operation_limit.counts(op.method) then
       n = n + 1
       if soonest == nil or op.t2 < soonest then soonest = op.t2 end
     end

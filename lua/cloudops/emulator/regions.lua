@@ -47,8 +47,19 @@ for name, ids in pairs(GROUPS) do
   for _, id in ipairs(ids) do group_of[id] = name end
 end
 
--- Whether a namespace may have replicas in both regions (two different ones).
+-- The regions whose entry says "Same Region Replication: Available" (docs.temporal.io/cloud/
+-- regions): a namespace may have its two replicas there, in two cells of the region.
+local SAME_REGION = { ["aws-ap-southeast-2"] = true, ["aws-us-east-1"] = true, ["aws-us-west-2"] = true }
+
+-- Whether the region offers same-region replication.
+function M.same_region(id)
+  return SAME_REGION[id] == true
+end
+
+-- Whether a namespace may have replicas in both regions: two of one group, or twice a region
+-- that offers same-region replication.
 function M.can_replicate(a, b)
+  if a == b then return SAME_REGION[a] == true end
   return group_of[a] ~= nil and group_of[a] == group_of[b]
 end
 

@@ -1,9 +1,9 @@
 -- The request log: one line per request. The bearer token never appears; the API key
 -- is named by its id, which is not a secret.
-local util = require "cloudops.emulator.util"
+local time = require "cloudops.time"
 local errors = require "cloudops.emulator.errors"
 
-local format = string.format
+local format, floor = string.format, math.floor
 
 local M = {}
 
@@ -23,6 +23,12 @@ function M.open(target)
   return function(line) f:write(line, "\n") end
 end
 
+-- RFC 3339 in UTC to the millisecond (whole seconds without a fraction), as the core writes it.
+local function stamp(t)
+  local s = floor(t)
+  return time.to_rfc3339 { seconds = s, nanos = floor((t - s) * 1000) * 1000000 }
+end
+
 -- e = { time =, peer =, method =, code =, duration =, identity =, delay = }
 function M.line(e)
   local who, key = "-", "-"
@@ -33,7 +39,7 @@ function M.line(e)
     key = "<redacted>"
   end
   return format("%s %s %s %s %.1fms principal=%s api_key_id=%s%s",
-    util.rfc3339(e.time), e.peer or "-", e.method, errors.names[e.code] or tostring(e.code),
+    stamp(e.time), e.peer or "-", e.method, errors.names[e.code] or tostring(e.code),
     (e.duration or 0) * 1000, who, key,
     e.delay and format(" delayed=%.3fs", e.delay) or "")
 end

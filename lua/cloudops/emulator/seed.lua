@@ -2,6 +2,7 @@
 -- read-only user, a developer, an admin service account), and on request seeded
 -- namespaces, users, service accounts and audit log records.
 local util = require "cloudops.emulator.util"
+local uuid = require "cloudops.uuid"
 local audit = require "cloudops.emulator.audit"
 local users = require "cloudops.emulator.handlers.users"
 local service_accounts = require "cloudops.emulator.handlers.service_accounts"
@@ -112,7 +113,7 @@ function M.fill(st, cfg, now)
         identity = owner and { kind = "user", id = owner.id, principal = owner, key = owner_key },
         details = { seeded = true }, peer_ip = "127.0.0.1",
       })
-      rec.async_operation_id = util.uuid()
+      rec.async_operation_id = uuid()
     end
     table.sort(st.audit, function(a, b) return util.to_seconds(a.emit_time) < util.to_seconds(b.emit_time) end)
   end

@@ -3,7 +3,6 @@
 -- moving on, a state save), serve it, fire due timers. A delayed answer is kept and
 -- finished later from the loop, so it never holds up other calls.
 local core = require "cloudops.core"
-local errors = require "cloudops.emulator.errors"
 local methods = require "cloudops.emulator.methods"
 local util = require "cloudops.emulator.util"
 

@@ -1,4 +1,4 @@
--- Small helpers shared by the emulator modules: copies, ids, time values, sorting.
+-- Small helpers shared by the emulator modules: copies, comparison, ids, time values.
 local floor, random, format, byte = math.floor, math.random, string.format, string.byte
 local pairs, type, concat = pairs, type, table.concat
 local io_open = io.open
@@ -13,16 +13,6 @@ local function deepcopy(v)
 end
 M.copy = deepcopy
 
--- Compares plain data (what the model stores), for "did the spec change" checks.
-local function equal(a, b)
-  if a == b then return true end
-  if type(a) ~= "table" or type(b) ~= "table" then return false end
-  for k, v in pairs(a) do if not equal(v, b[k]) then return false end end
-  for k in pairs(b) do if a[k] == nil then return false end end
-  return true
-end
-M.equal = equal
-
 -- Whether v is what proto3 leaves off the wire: nil, false, 0, "", an empty table or an
 -- enum's zero value (by the schema's convention, a name ending in _UNSPECIFIED).
 local function is_default(v)
@@ -36,7 +26,8 @@ local function is_default(v)
 end
 
 -- Compares two messages as the wire would carry them: a field at its default is the same
--- as one left out, so a table decoded from a request equals the one stored from it.
+-- as one left out, so a table decoded from a request equals the one stored from it. The
+-- emulator's one deep comparison: the model holds nothing but messages.
 local function same(a, b)
   if is_default(a) and is_default(b) then return true end
   if type(a) ~= "table" or type(b) ~= "table" then return a == b end
@@ -85,13 +76,6 @@ function M.id(n)
   return concat(t)
 end
 
-function M.uuid()
-  local h = M.id(32)
-  local variant = format("%x", 8 + random(0, 3))
-  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-4" .. h:sub(14, 16) .. "-" .. variant
-    .. h:sub(18, 20) .. "-" .. h:sub(21, 32)
-end
-
 -- google.protobuf.Timestamp / Duration tables from seconds (a float).
 function M.ts(t)
   local s = floor(t)
@@ -104,13 +88,6 @@ M.duration = M.ts
 function M.to_seconds(ts)
   if ts == nil then return nil end
   return (tonumber(ts.seconds) or 0) + (tonumber(ts.nanos) or 0) / 1e9
-end
-
--- RFC 3339 in UTC, for logs and names of seeded data.
-function M.rfc3339(t)
-  local s = floor(t)
-  local ms = floor((t - s) * 1000)
-  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. format(".%03dZ", ms)
 end
 
 return M

@@ -66,7 +66,7 @@ function H.GetRegions()
   return { regions = list }
 end
 
-function H.GetRegion(ctx, req)
+function H.GetRegion(_ctx, req)
   if req.region == nil or req.region == "" then return errors.invalid("region is required") end
   local r = regions.by_id[req.region]
   if not r then return errors.not_found("region not found: %s", req.region) end

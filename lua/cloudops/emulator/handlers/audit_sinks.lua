@@ -126,7 +126,7 @@ function H.GetAccountAuditLogSink(ctx, req)
   return { sink = view(ctx.st, sink) }
 end
 
-function H.GetAccountAuditLogSinks(ctx, req)
+function H.GetAccountAuditLogSinks(ctx, _req)
   local ok, err = admin(ctx)
   if not ok then return nil, err end
   local items, keys = C.list(ctx.st.audit_sinks, function(s) return s.name end)

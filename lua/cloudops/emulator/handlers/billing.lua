@@ -56,7 +56,8 @@ local function check_spec(ctx, spec)
   if not months then return errors.invalid("spec.granularity: unknown granularity %s", tostring(g)) end
   local first = billing_csv.month_start(ctx.now, 1 - months)
   if from < first then
-    return errors.invalid("spec.start_time_inclusive: a %s report covers the current billing month and the %d before it",
+    return errors.invalid(
+      "spec.start_time_inclusive: a %s report covers the current billing month and the %d before it",
       g:match("_(%a+)$"):lower(), months - 1)
   end
   if to > billing_csv.month_start(ctx.now, 1) then
@@ -74,7 +75,7 @@ local function check_spec(ctx, spec)
 end
 
 -- Generation ends with the operation: the file is written and its URL starts to expire.
-ops.finalizers.billing_report = function(st, eff, outcome, op, now)
+ops.finalizers.billing_report = function(st, eff, outcome, _op, now)
   local r = st.billing_reports[eff.key]
   if not r then return end
   if outcome ~= "STATE_FULFILLED" then

@@ -13,16 +13,46 @@ local H = {}
 
 -- docs.temporal.io/cloud/connectivity, "Permissions and limits": one public rule per
 -- account; by default at most 5 private rules per namespace and 50 per account; created and
--- managed by account admins and owners, visible to developers too.
+-- managed by account admins and owners, visible to developers too. With projects
+-- (docs.temporal.io/evaluate/cloud/limits, "Project level"): "Each non-default Project
+-- supports up to one Public Connectivity Rule", and at most 6 rules ("Default: 6"); "the
+-- Default Project uses the Account-level resource limits", so the account's one public rule
+-- is the Default Project's.
 H.MAX_PRIVATE_PER_NAMESPACE = 5
 H.MAX_PRIVATE_PER_ACCOUNT = 50
+H.MAX_PER_PROJECT = 6
 
-local function count(st, kind)
+-- How many rules of this kind ("public_rule", "private_rule", or any when nil) there are, in
+-- project pid (all projects when nil), and one of their ids.
+local function count(st, kind, pid)
   local n, any = 0, nil
   for id, r in pairs(st.rules) do
-    if r.spec[kind] and r.state ~= "RESOURCE_STATE_DELETING" then n, any = n + 1, id end
+    if (kind == nil or r.spec[kind]) and (pid == nil or r.project_id == pid)
+      and r.state ~= "RESOURCE_STATE_DELETING" then
+      n, any = n + 1, id
+    end
   end
   return n, any
+end
+
+-- The limits a new rule meets in its project, or in the account for the Default Project.
+local function check_room(st, spec, project)
+  local default = project.id == st.default_project
+  if spec.public_rule then
+    local n, existing = count(st, "public_rule", project.id)
+    if n > 0 then
+      return errors.exists("%s already has a public connectivity rule (%s): only one is allowed; reuse it",
+        default and "the account" or ("project " .. project.id), existing)
+    end
+  elseif count(st, "private_rule") >= H.MAX_PRIVATE_PER_ACCOUNT then
+    return errors.precondition("the account already has %d private connectivity rules, the most allowed",
+      H.MAX_PRIVATE_PER_ACCOUNT)
+  end
+  if not default and count(st, nil, project.id) >= H.MAX_PER_PROJECT then
+    return errors.precondition("project %s already has %d connectivity rules, the most allowed", project.id,
+      H.MAX_PER_PROJECT)
+  end
+  return true
 end
 
 local function check_spec(spec)
@@ -66,15 +96,8 @@ function H.CreateConnectivityRule(ctx, req)
   if not ok then return nil, err end
   ok, err = check_spec(req.spec)
   if not ok then return nil, err end
-  if req.spec.public_rule then
-    local n, existing = count(ctx.st, "public_rule")
-    if n > 0 then
-      return errors.exists("the account already has a public connectivity rule (%s): only one is allowed; reuse it", existing)
-    end
-  elseif count(ctx.st, "private_rule") >= H.MAX_PRIVATE_PER_ACCOUNT then
-    return errors.precondition("the account already has %d private connectivity rules, the most allowed",
-      H.MAX_PRIVATE_PER_ACCOUNT)
-  end
+  ok, err = check_room(ctx.st, req.spec, project)
+  if not ok then return nil, err end
   local rule = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "rules", rule.id, rule)
   ctx.audit_details = { connectivity_rule_id = rule.id }

@@ -34,6 +34,13 @@ local function check_permission(ctx, i, p)
       return errors.invalid("%s.actions: %s does not apply to resource type %s", where, a, res.resource_type)
     end
   end
+  -- allow_all names every resource of the type, so no ids go with it: "Whether this permission
+  -- applies to all resources of the given type. If true, resource_ids must be empty" (the
+  -- Terraform provider's temporalcloud_custom_role, permissions.resources.allow_all; the
+  -- schema: "Can be empty if allow_all is true").
+  if res.allow_all and #(res.resource_ids or {}) > 0 then
+    return errors.invalid("%s.resources: resource_ids must be empty when allow_all is true", where)
+  end
   if t ~= "account" and not res.allow_all then
     if #(res.resource_ids or {}) == 0 then
       return errors.invalid("%s.resources: resource_ids, or allow_all, is required", where)
@@ -92,7 +99,7 @@ local function role_to_change(ctx, req)
   return R.get_current(ctx.st, "custom_roles", req.role_id, req.resource_version, "custom role")
 end
 
-function H.GetCustomRoles(ctx, req)
+function H.GetCustomRoles(ctx, _req)
   local ok, err = admin(ctx)
   if not ok then return nil, err end
   local items, keys = C.list(ctx.st.custom_roles, C.by_id)

@@ -3,9 +3,10 @@
 local errors = require "cloudops.emulator.errors"
 local util = require "cloudops.emulator.util"
 local R = require "cloudops.emulator.resource"
+local regions = require "cloudops.emulator.regions"
 local C = require "cloudops.emulator.handlers.common"
 
-local copy, ts = util.copy, util.ts
+local copy, ts, concat = util.copy, util.ts, table.concat
 
 local H = {}
 
@@ -17,6 +18,40 @@ local REQUIRED = {
 }
 
 local KINDS = { "s3", "gcs", "azure_blob" }
+
+-- Where each destination's bucket lives.
+local PROVIDER = { s3 = "CLOUD_PROVIDER_AWS", gcs = "CLOUD_PROVIDER_GCP", azure_blob = "CLOUD_PROVIDER_AZURE" }
+
+-- The bucket is on the cloud provider of the namespace, in its region: "A cloud account in the
+-- cloud provider where your Namespace is hosted" (docs.temporal.io/cloud/export,
+-- "Prerequisites"); "The S3 bucket must reside in the same region as your Namespace"
+-- (docs.temporal.io/cloud/export/aws-export-s3); "The region of the bucket must be the same as
+-- the region of your Temporal Cloud Namespace" (docs.temporal.io/cloud/export/gcp-export-gcs).
+-- The region is the provider's code ("us-east-1", as tcld sends it) or the Cloud API code
+-- ("aws-us-east-1"); a namespace with replicas may have it in any of their regions.
+local function check_destination(ns, spec)
+  local dest
+  for kind in pairs(PROVIDER) do if spec[kind] then dest = kind end end
+  local where, provider = spec[dest].region, PROVIDER[dest]
+  local own, others = {}, {}
+  for _, rep in ipairs(ns.replicas or {}) do
+    local r = regions.by_id[rep.region]
+    if r and rep.state ~= "REPLICA_STATE_REMOVING" then
+      if r.cloud_provider == provider then
+        if where == r.cloud_provider_region or where == r.id then return true end
+        own[#own + 1] = r.cloud_provider_region
+      else
+        others[#others + 1] = r.id
+      end
+    end
+  end
+  if #own == 0 then
+    return errors.invalid("spec.%s: the bucket must be on the namespace's cloud provider; namespace %s is in %s",
+      dest, ns.namespace, concat(others, " and "))
+  end
+  return errors.invalid("spec.%s.region: the bucket must be in the namespace's region (%s), got %q",
+    dest, concat(own, " or "), tostring(where))
+end
 
 local function check_spec(spec)
   return C.check_sink_spec(spec, KINDS, REQUIRED)
@@ -41,6 +76,8 @@ local function ns_admin_with_spec(ctx, req)
   if not ns then return nil, err end
   local ok
   ok, err = check_spec(req.spec)
+  if not ok then return nil, err end
+  ok, err = check_destination(ns, req.spec)
   if not ok then return nil, err end
   return ns
 end

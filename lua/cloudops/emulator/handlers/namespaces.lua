@@ -61,7 +61,10 @@ function H.refresh(st, ns)
       or rep.state == "REPLICA_STATE_REMOVING" and "STATE_REMOVING"
       or rep.state == "REPLICA_STATE_FAILED" and "STATE_FAILED"
       or (rep.is_primary and "STATE_ACTIVE" or "STATE_PASSIVE")
-    ns.region_status[rep.region] = { state = s, state_deprecated = s:sub(7):lower() }
+    -- two replicas of one region (same-region replication): the map shows the active one
+    if rep.is_primary or not ns.region_status[rep.region] then
+      ns.region_status[rep.region] = { state = s, state_deprecated = s:sub(7):lower() }
+    end
   end
   ns.active_region = primary
   -- Keep the spec's lists in step with the replicas that exist or are being added.
@@ -97,6 +100,54 @@ function H.refresh(st, ns)
   ns.limits = { actions_per_second_limit = APS_LIMIT }
 end
 
+-- Custom search attributes, docs.temporal.io/cloud/limits: "Custom Search Attribute names":
+-- "Maximum characters: 64", "Allowed characters: [a-zA-Z0-9.,:-_\/@ ]" (read as those
+-- characters, ':', '-' and '_' among them, not as the range from ':' to '_'); "Number of Custom
+-- Search Attributes": at most so many of each type per namespace.
+local SA_NAME, SA_NAME_MAX = "^[%w%.,:_/@ %-]+$", 64
+H.SA_PER_TYPE = {
+  SEARCH_ATTRIBUTE_TYPE_BOOL = 20, SEARCH_ATTRIBUTE_TYPE_DATETIME = 20, SEARCH_ATTRIBUTE_TYPE_DOUBLE = 20,
+  SEARCH_ATTRIBUTE_TYPE_INT = 20, SEARCH_ATTRIBUTE_TYPE_KEYWORD = 40, SEARCH_ATTRIBUTE_TYPE_KEYWORD_LIST = 5,
+  SEARCH_ATTRIBUTE_TYPE_TEXT = 5,
+}
+
+local function check_search_attribute_name(name, what)
+  if type(name) ~= "string" or #name > SA_NAME_MAX or not name:match(SA_NAME) then
+    return errors.invalid("%s: invalid search attribute name %q: at most %d of a-z, A-Z, 0-9 and . , : - _ / @ space",
+      what, tostring(name), SA_NAME_MAX)
+  end
+  return true
+end
+
+local function check_search_attributes(spec)
+  local types = {}
+  for name, t in pairs(spec.search_attributes or {}) do
+    local ok, err = check_search_attribute_name(name, "spec.search_attributes")
+    if not ok then return nil, err end
+    if not SA_TYPES[t] then
+      return errors.invalid("spec.search_attributes[%s]: a type is required", name)
+    end
+    types[name] = t
+  end
+  for name, t in pairs(spec.custom_search_attributes or {}) do
+    local ok, err = check_search_attribute_name(name, "spec.custom_search_attributes")
+    if not ok then return nil, err end
+    if not SA_FROM_STRING[t:lower()] then
+      return errors.invalid("spec.custom_search_attributes[%s]: unknown type %q", name, t)
+    end
+    types[name] = types[name] or SA_FROM_STRING[t:lower()]
+  end
+  local counts = {}
+  for _, t in pairs(types) do counts[t] = (counts[t] or 0) + 1 end
+  for t, n in pairs(counts) do
+    if n > H.SA_PER_TYPE[t] then
+      return errors.invalid("spec.search_attributes: at most %d of type %s per namespace, got %d",
+        H.SA_PER_TYPE[t], SA_TYPES[t], n)
+    end
+  end
+  return true
+end
+
 local function check_spec(ctx, spec, current)
   if spec == nil then return errors.invalid("spec is required") end
   if current == nil then
@@ -106,7 +157,8 @@ local function check_spec(ctx, spec, current)
     local name = spec.name or ""
     if #name < 2 or #name > 39 or not name:match("^[a-z][a-z0-9%-]*[a-z0-9]$")
       or name:find("--", 1, true) then
-      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or single hyphens, beginning with a letter and ending with a letter or digit")
+      return errors.invalid("spec.name must be 2 to 39 lowercase letters, digits or single hyphens, " ..
+        "beginning with a letter and ending with a letter or digit")
     end
   elseif spec.name ~= nil and spec.name ~= "" and spec.name ~= current.spec.name then
     return errors.invalid("spec.name cannot be changed")
@@ -121,11 +173,21 @@ local function check_spec(ctx, spec, current)
   local seen = {}
   for _, r in ipairs(want) do
     if not regions.by_id[r] then return errors.invalid("unknown region: %s", tostring(r)) end
-    if seen[r] then return errors.invalid("region %s is listed twice", r) end
+    if seen[r] and not regions.same_region(r) then
+      return errors.invalid("region %s is listed twice: same-region replication is not available there", r)
+    end
     seen[r] = true
   end
+  -- "You cannot disable automatic failovers for a Same-region Replication Namespace"
+  -- (docs.temporal.io/cloud/high-availability/enable, "Enable or disable automatic failovers").
+  if #want == 2 and want[1] == want[2] and spec.high_availability
+    and spec.high_availability.disable_managed_failover then
+    return errors.invalid("spec.high_availability.disable_managed_failover: automatic failovers are always " ..
+      "enabled for same-region replication")
+  end
   if #want == 2 and not regions.can_replicate(want[1], want[2]) then
-    return errors.invalid("a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
+    return errors.invalid(
+      "a namespace cannot have replicas in both %s and %s (see the regions page's replication lists)",
       want[1], want[2])
   end
   local days = spec.retention_days or 0
@@ -139,19 +201,8 @@ local function check_spec(ctx, spec, current)
   if not mtls_enabled(spec) and not api_key_enabled(spec) then
     return errors.invalid("spec: at least one of mtls_auth and api_key_auth must be enabled")
   end
-  for name, t in pairs(spec.search_attributes or {}) do
-    if not name:match("^[%a][%w_]*$") then
-      return errors.invalid("spec.search_attributes: invalid name %q", name)
-    end
-    if not SA_TYPES[t] then
-      return errors.invalid("spec.search_attributes[%s]: a type is required", name)
-    end
-  end
-  for name, t in pairs(spec.custom_search_attributes or {}) do
-    if not SA_FROM_STRING[t:lower()] then
-      return errors.invalid("spec.custom_search_attributes[%s]: unknown type %q", name, t)
-    end
-  end
+  local ok, err = check_search_attributes(spec)
+  if not ok then return nil, err end
   local codec = spec.codec_server
   if codec and (codec.endpoint or "") ~= "" and not codec.endpoint:match("^https://") then
     return errors.invalid("spec.codec_server.endpoint must be an https:// URL")
@@ -167,20 +218,23 @@ local function check_spec(ctx, spec, current)
     if p then
       private = private + 1
       if not in_region[p.region] then
-        return errors.invalid("connectivity rule %s is a private rule in %s, not a region of this namespace", id, p.region)
+        return errors.invalid("connectivity rule %s is a private rule in %s, not a region of this namespace",
+          id, p.region)
       end
     end
   end
   if private > connectivity.MAX_PRIVATE_PER_NAMESPACE then
-    return errors.precondition("spec.connectivity_rule_ids: at most %d private connectivity rules per namespace, got %d",
+    return errors.precondition(
+      "spec.connectivity_rule_ids: at most %d private connectivity rules per namespace, got %d",
       connectivity.MAX_PRIVATE_PER_NAMESPACE, private)
   end
   local cap = spec.capacity_spec
   if cap and cap.provisioned then
-    local ok = false
-    for _, v in ipairs(VALID_TRU) do if v == cap.provisioned.value then ok = true end end
-    if not ok then
-      return errors.invalid("spec.capacity_spec.provisioned.value must be one of the valid TRU values (GetNamespaceCapacityInfo)")
+    local valid = false
+    for _, v in ipairs(VALID_TRU) do if v == cap.provisioned.value then valid = true end end
+    if not valid then
+      return errors.invalid(
+        "spec.capacity_spec.provisioned.value must be one of the valid TRU values (GetNamespaceCapacityInfo)")
     end
   end
   return true
@@ -261,7 +315,10 @@ ops.finalizers.ns_replicas = function(st, eff, outcome, op)
   end
   ns.replicas = keep
   if eff.failover_to and outcome == "STATE_FULFILLED" then
-    for _, rep in ipairs(ns.replicas) do rep.is_primary = rep.region == eff.failover_to end
+    for _, rep in ipairs(ns.replicas) do
+      if eff.failover_to_id then rep.is_primary = rep.id == eff.failover_to_id
+      else rep.is_primary = rep.region == eff.failover_to end   -- a state of an older emulator
+    end
   end
   if ns.capacity and ns.capacity.latest_request
     and ns.capacity.latest_request.async_operation_id == op.id then
@@ -293,7 +350,8 @@ local function check_tags(tags, what)
     n = n + 1
     for _, s in ipairs { k, v } do
       if #s < 1 or #s > 63 or not s:match(TAG_TEXT) then
-        return errors.invalid("%s: tag keys and values must be 1 to 63 characters of a-z, 0-9, '.', '_', '-' and '@', got %q", what, s)
+        return errors.invalid(
+          "%s: tag keys and values must be 1 to 63 characters of a-z, 0-9, '.', '_', '-' and '@', got %q", what, s)
       end
     end
   end
@@ -326,6 +384,36 @@ function H.GetNamespace(ctx, req)
   return { namespace = copy(ns) }
 end
 
+-- The account's namespace allowance (docs.temporal.io/evaluate/cloud/limits, "Namespaces"):
+-- "By default, each account is provisioned with ten Namespaces. As you start using Namespaces
+-- by scheduling Workflows, Temporal Cloud automatically raises your allowance. This automatic
+-- adjustment happens whenever all your Namespaces are in use, up to a maximum of 100
+-- Namespaces"; beyond, support raises it. The allowance starts at max_namespaces (default
+-- 10) and rises by one for a new namespace while every namespace is in use and the account
+-- holds fewer than 100. The emulator runs no workflows: a namespace is in use once its usage
+-- report (GetUsage) holds a whole day of it, i.e. it was made before today (UTC) and is not
+-- being created or deleted. Returns the allowance the new namespace makes, or nil, err.
+H.AUTO_ALLOWANCE_MAX = 100
+local NOT_IN_USE = {
+  RESOURCE_STATE_ACTIVATING = true, RESOURCE_STATE_ACTIVATION_FAILED = true,
+  RESOURCE_STATE_DELETING = true, RESOURCE_STATE_DELETED = true,
+}
+
+local function allowance_for_one_more(ctx)
+  local st, today = ctx.st, math.floor(ctx.now / 86400) * 86400
+  local n, idle = 0, 0
+  for _, ns in pairs(st.namespaces) do
+    n = n + 1
+    if NOT_IN_USE[ns.state] or (util.to_seconds(ns.created_time) or 0) >= today then idle = idle + 1 end
+  end
+  local allowance = math.max(st.namespace_allowance or 0, ctx.cfg.max_namespaces)
+  if n < allowance then return allowance end
+  if idle == 0 and n < H.AUTO_ALLOWANCE_MAX then return n + 1 end
+  return errors.precondition("the account has %d namespaces, its allowance of %d: Temporal Cloud raises it " ..
+    "(up to %d) once every namespace is in use, %d here %s not; beyond, ask support", n, allowance,
+    H.AUTO_ALLOWANCE_MAX, idle, idle == 1 and "is" or "are")
+end
+
 function H.CreateNamespace(ctx, req)
   local project, err = C.project_of(ctx, req.project_id)
   if not project then return nil, err end
@@ -343,6 +431,9 @@ function H.CreateNamespace(ctx, req)
   local spec = normalize(req.spec)
   local id = spec.name .. "." .. ctx.st.account.id
   if ctx.st.namespaces[id] then return errors.exists("namespace already exists: %s", id) end
+  local allowance
+  allowance, err = allowance_for_one_more(ctx)
+  if not allowance then return nil, err end
   ca_plan(ctx, spec)
   local ns = { namespace = id, spec = spec, tags = copy(req.tags or {}), replicas = {},
                project_id = project.id }
@@ -351,6 +442,7 @@ function H.CreateNamespace(ctx, req)
   end
   H.refresh(ctx.st, ns)
   R.create(ctx, "namespaces", id, ns, { { fn = "ns_replicas", coll = "namespaces", key = id } })
+  ctx.st.namespace_allowance = allowance
   -- A developer who creates a namespace administers it.
   if ctx.identity.role == "ROLE_DEVELOPER" then
     local p = ctx.identity.principal
@@ -381,6 +473,40 @@ local function update(ctx, ns, fn)
   end, { { fn = "ns_replicas", coll = "namespaces", key = ns.namespace } })
 end
 
+-- What going from the namespace's replicas to the wanted regions (a list, a region twice for
+-- same-region replication) takes: the ids of the replicas to remove (passive ones first) and
+-- the regions to add, in the wanted order; or nil, err when the active replica would go. A
+-- replica being removed stays so.
+local function replica_changes(ns, want)
+  local need, have = {}, {}
+  for _, r in ipairs(want) do need[r] = (need[r] or 0) + 1 end
+  for _, rep in ipairs(ns.replicas) do have[rep.region] = (have[rep.region] or 0) + 1 end
+  local removed, added = {}, {}
+  for region in pairs(have) do
+    local excess = -(need[region] or 0)
+    for _, rep in ipairs(ns.replicas) do
+      if rep.region == region and rep.state ~= "REPLICA_STATE_REMOVING" then excess = excess + 1 end
+    end
+    for pass = 1, 2 do   -- passive replicas first, then the active one
+      for _, rep in ipairs(ns.replicas) do
+        if excess > 0 and rep.region == region and rep.state ~= "REPLICA_STATE_REMOVING"
+          and (rep.is_primary == true) == (pass == 2) then
+          if rep.is_primary then
+            return errors.precondition("cannot remove the active replica %s; fail over first", region)
+          end
+          removed[rep.id], excess = true, excess - 1
+        end
+      end
+    end
+  end
+  local kept = {}
+  for _, r in ipairs(want) do
+    kept[r] = (kept[r] or 0) + 1
+    if kept[r] > (have[r] or 0) then added[#added + 1] = r end
+  end
+  return removed, added
+end
+
 function H.UpdateNamespace(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
@@ -393,19 +519,13 @@ function H.UpdateNamespace(ctx, req)
   for _, rep in ipairs(ns.replicas) do
     if rep.state ~= "REPLICA_STATE_REMOVING" then cur[#cur + 1] = rep.region end
   end
-  if req.spec.regions and #req.spec.regions > 0 and not util.equal(req.spec.regions, cur) then
+  if req.spec.regions and #req.spec.regions > 0 and not util.same(req.spec.regions, cur) then
     return errors.invalid("spec.regions cannot be changed; use spec.replicas")
   end
   local want = wanted_regions(spec)
   if #want == 0 then want = cur end
-  local wanted, present = {}, {}
-  for _, r in ipairs(want) do wanted[r] = true end
-  for _, rep in ipairs(ns.replicas) do
-    present[rep.region] = true
-    if not wanted[rep.region] and rep.is_primary then
-      return errors.precondition("cannot remove the active replica %s; fail over first", rep.region)
-    end
-  end
+  local removed, added = replica_changes(ns, want)
+  if not removed then return nil, added end
   for name, t in pairs(ns.spec.search_attributes or {}) do
     local nt = spec.search_attributes[name]
     if nt == nil then
@@ -419,14 +539,10 @@ function H.UpdateNamespace(ctx, req)
     s.regions, s.replicas = nil, nil
     return s
   end
-  if util.same(without_regions(spec), without_regions(ns.spec)) and #want == #cur then
-    local same_regions = true
-    for _, r in ipairs(cur) do same_regions = same_regions and wanted[r] == true end
-    if same_regions then
-      return errors.invalid("nothing to change: the namespace's spec is already as requested")
-    end
+  if util.same(without_regions(spec), without_regions(ns.spec)) and next(removed) == nil and #added == 0 then
+    return errors.invalid("nothing to change: the namespace's spec is already as requested")
   end
-  local cap_changed = not util.equal(spec.capacity_spec, ns.spec.capacity_spec)
+  local cap_changed = not util.same(spec.capacity_spec, ns.spec.capacity_spec)
   local lr = ns.capacity and ns.capacity.latest_request
   if cap_changed and lr and lr.state == "STATE_CAPACITY_REQUEST_IN_PROGRESS" then
     return errors.precondition("a capacity change is already in progress")
@@ -434,11 +550,9 @@ function H.UpdateNamespace(ctx, req)
   ca_plan(ctx, spec)
   update(ctx, ns, function(r)
     for _, rep in ipairs(r.replicas) do
-      if not wanted[rep.region] then rep.state = "REPLICA_STATE_REMOVING" end
+      if removed[rep.id] then rep.state = "REPLICA_STATE_REMOVING" end
     end
-    for _, reg in ipairs(want) do
-      if not present[reg] then r.replicas[#r.replicas + 1] = new_replica(reg, false, "REPLICA_STATE_ADDING") end
-    end
+    for _, reg in ipairs(added) do r.replicas[#r.replicas + 1] = new_replica(reg, false, "REPLICA_STATE_ADDING") end
     if spec.regions and #spec.regions == 0 then spec.regions = nil end
     if r.spec.regions and #r.spec.regions > 0 then spec.regions = copy(r.spec.regions) end
     r.spec = spec
@@ -461,9 +575,9 @@ function H.RenameCustomSearchAttribute(ctx, req)
     return errors.invalid("existing_custom_search_attribute_name is required")
   end
   if attrs[old] == nil then return errors.not_found("search attribute not found: %s", old) end
-  if new == nil or not new:match("^[%a][%w_]*$") then
-    return errors.invalid("new_custom_search_attribute_name: invalid name %q", tostring(new))
-  end
+  local ok
+  ok, err = check_search_attribute_name(new, "new_custom_search_attribute_name")
+  if not ok then return nil, err end
   if attrs[new] ~= nil then return errors.exists("search attribute already exists: %s", new) end
   update(ctx, ns, function(r)
     local a = r.spec.search_attributes
@@ -488,6 +602,18 @@ function H.DeleteNamespace(ctx, req)
   return {}
 end
 
+-- The replica a request names by region (or, with by_id, by replica id): the passive one of a
+-- region with two (same-region replication), else the one there.
+local function passive_in(ns, region, by_id)
+  local found
+  for _, rep in ipairs(ns.replicas) do
+    if rep.region == region or (by_id and rep.id == region) then
+      if not found or found.is_primary then found = rep end
+    end
+  end
+  return found
+end
+
 function H.FailoverNamespaceRegion(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
@@ -495,10 +621,7 @@ function H.FailoverNamespaceRegion(ctx, req)
   if #ns.replicas < 2 then
     return errors.precondition("namespace %s has a single replica: there is nothing to fail over to", ns.namespace)
   end
-  local target
-  for _, rep in ipairs(ns.replicas) do
-    if rep.region == req.region or rep.id == req.region then target = rep end
-  end
+  local target = passive_in(ns, req.region, true)
   if not target then
     return errors.invalid("namespace %s has no replica in region %s", ns.namespace, req.region)
   end
@@ -506,7 +629,8 @@ function H.FailoverNamespaceRegion(ctx, req)
     return errors.precondition("the replica in %s is not active (%s)", target.region, target.state)
   end
   local op = update(ctx, ns, function() end)
-  op.effects[#op.effects].failover_to = target.region
+  local eff = op.effects[#op.effects]
+  eff.failover_to, eff.failover_to_id = target.region, target.id
   return {}
 end
 
@@ -517,8 +641,9 @@ function H.AddNamespaceRegion(ctx, req)
     return errors.invalid("unknown region: %s", tostring(req.region))
   end
   for _, rep in ipairs(ns.replicas) do
-    if rep.region == req.region then
-      return errors.exists("namespace %s is already in region %s", ns.namespace, req.region)
+    if rep.region == req.region and not regions.same_region(req.region) then
+      return errors.exists("namespace %s is already in region %s (same-region replication is not available there)",
+        ns.namespace, req.region)
     end
   end
   if #ns.replicas >= H.MAX_REPLICAS then
@@ -539,8 +664,7 @@ end
 function H.DeleteNamespaceRegion(ctx, req)
   local ns, err = begin(ctx, req)
   if not ns then return nil, err end
-  local target
-  for _, rep in ipairs(ns.replicas) do if rep.region == req.region then target = rep end end
+  local target = passive_in(ns, req.region)
   if not target then
     return errors.invalid("namespace %s has no replica in region %s", ns.namespace, tostring(req.region))
   end
@@ -549,7 +673,7 @@ function H.DeleteNamespaceRegion(ctx, req)
   end
   update(ctx, ns, function(r)
     for _, rep in ipairs(r.replicas) do
-      if rep.region == req.region then rep.state = "REPLICA_STATE_REMOVING" end
+      if rep.id == target.id then rep.state = "REPLICA_STATE_REMOVING" end
     end
   end)
   return {}

@@ -69,12 +69,21 @@ function H.GetNexusEndpoint(ctx, req)
   return { endpoint = copy(e) }
 end
 
+-- "By default, each account is provisioned with 100 Nexus Endpoints. You can request further
+-- increases beyond the initial 100 Endpoint limit by opening a support ticket"
+-- (docs.temporal.io/evaluate/cloud/limits, "Nexus Endpoints limits"; an older page said 10):
+-- the max_nexus_endpoints option.
 function H.CreateNexusEndpoint(ctx, req)
   local project, err = C.project_of(ctx, req.project_id)
   if not project then return nil, err end
   local ok
   ok, err = check_spec(ctx, req.spec)
   if not ok then return nil, err end
+  local n = 0
+  for _ in pairs(ctx.st.nexus) do n = n + 1 end
+  if n >= ctx.cfg.max_nexus_endpoints then
+    return errors.precondition("the account has %d Nexus endpoints, its limit; contact support to raise it", n)
+  end
   local e = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "nexus", e.id, e)
   ctx.audit_details = { endpoint_id = e.id }

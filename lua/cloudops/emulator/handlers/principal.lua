@@ -157,9 +157,9 @@ function M.namespace_access_setter(kind)
         req.namespace)
     end
     R.update(ctx, kind.coll, res.id, res, function(r)
-      local nsa = scoped_access(r, kind)
-      if nsa then
-        nsa.access = copy(req.access)
+      local scoped = scoped_access(r, kind)
+      if scoped then
+        scoped.access = copy(req.access)
       elseif psa then
         C.set_namespace_access(r.spec.project_scoped_access, req.namespace, req.access)
       else

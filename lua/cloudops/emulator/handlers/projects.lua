@@ -14,8 +14,14 @@ local copy = util.copy
 
 local H = {}
 
--- "Give the Project a name (limited to 39 characters)" (docs: Create a new Project).
-local NAME_MAX = 39
+-- "give the Project a name (limited to 64 characters) and an optional description (limited
+-- to 255 characters)" (docs.temporal.io/cloud/projects, "Create a new Project"). Characters,
+-- not bytes.
+local NAME_MAX, DESCRIPTION_MAX = 64, 255
+
+local function characters(s)
+  return select(2, s:gsub("[^\128-\191]", ""))
+end
 
 -- The collections whose resources carry a project_id.
 local PROJECT_SCOPED = { "namespaces", "nexus", "rules" }
@@ -82,8 +88,12 @@ end
 local function check_spec(spec)
   if spec == nil then return errors.invalid("spec is required") end
   local name = spec.display_name or ""
-  if name:match("^%s*$") or #name > NAME_MAX then
+  if name:match("^%s*$") or characters(name) > NAME_MAX then
     return errors.invalid("spec.display_name is required, at most %d characters", NAME_MAX)
+  end
+  if characters(spec.description or "") > DESCRIPTION_MAX then
+    return errors.invalid("spec.description: at most %d characters, got %d", DESCRIPTION_MAX,
+      characters(spec.description))
   end
   return true
 end

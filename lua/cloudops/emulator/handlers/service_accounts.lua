@@ -107,7 +107,7 @@ local function check_spec(ctx, spec, current)
   return C.check_access(ctx, spec.access, "spec", false, current and current.spec.access)
 end
 
-function H.GetServiceAccounts(ctx, req)
+function H.GetServiceAccounts(ctx, _req)
   local ok, err = C.require_role(ctx, "ROLE_READ")
   if not ok then return nil, err end
   local items, keys = C.list(ctx.st.service_accounts, C.by_id)

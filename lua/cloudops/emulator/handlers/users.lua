@@ -59,12 +59,19 @@ local function check_spec(ctx, spec, current)
   return C.check_access(ctx, spec.access, "spec", false, current and current.spec.access)
 end
 
--- A new user is invited: the invitation stands for INVITATION_DAYS.
+-- A new user is invited: the invitation stands for INVITATION_DAYS. An account has at most
+-- max_users: "Default limit: 300 users", raised by support (docs.temporal.io/evaluate/cloud/
+-- limits, "Users"), invited ones included.
 H.CreateUser = P.creator(USER, function(ctx, spec)
   local ok, err = check_spec(ctx, spec)
   if not ok then return nil, err end
   if find_by_email(ctx.st, spec.email) then
     return errors.exists("a user with email %s already exists", spec.email)
+  end
+  local n = 0
+  for _ in pairs(ctx.st.users) do n = n + 1 end
+  if n >= ctx.cfg.max_users then
+    return errors.precondition("the account has %d users, its limit; contact support to raise it", n)
   end
   return true
 end, function(ctx, u)
@@ -72,12 +79,21 @@ end, function(ctx, u)
                    expired_time = ts(ctx.now + INVITATION_DAYS * 86400) }
 end)
 
--- Owners are managed by owners only.
+-- Owners are managed by owners only, and no one takes the role from an owner: "For security
+-- reasons, you cannot remove the Account Owner role from a user. Removing the Account Owner
+-- role must be made through Temporal Support" (docs.temporal.io/cloud/manage-access/users,
+-- "Update a user's account-level role"; before: "To change or delete an Account Owner, you
+-- must submit a support ticket"). So one Owner cannot demote, or delete, another.
 local function check_target(ctx, u)
   if auth.role_of(u.spec.access) == "ROLE_OWNER" and ctx.identity.role ~= "ROLE_OWNER" then
     return errors.denied("permission denied: only an account owner can change an owner")
   end
   return true
+end
+
+local function support_only(u, what)
+  return errors.denied("permission denied: user %s is an Account Owner; %s goes through Temporal Support " ..
+    "(a support ticket), not the API", u.spec.email, what)
 end
 
 -- The email may be left out of the new spec; it cannot be changed.
@@ -93,6 +109,9 @@ H.UpdateUser = P.updater(USER, function(ctx, u, spec)
   if spec.email:lower() ~= u.spec.email:lower() then
     return errors.invalid("spec.email cannot be changed")
   end
+  if auth.role_of(u.spec.access) == "ROLE_OWNER" and auth.role_of(spec.access) ~= "ROLE_OWNER" then
+    return support_only(u, "removing the role")
+  end
   return spec
 end)
 
@@ -102,6 +121,7 @@ H.DeleteUser = P.deleter(USER, function(ctx, u)
   if u.id == ctx.identity.id then
     return errors.invalid("a user cannot delete itself")
   end
+  if auth.role_of(u.spec.access) == "ROLE_OWNER" then return support_only(u, "deleting one") end
   return true
 end)
 
