@@ -107,7 +107,8 @@ describe("installing", function()
     local outside = helpers.run("cd " .. q(stage) .. " && find . -type f ! -path './opt/cloudops/*'")
     assert.equal("", outside)
     for _, f in ipairs{ "share/lua/5.4/cloudops/init.lua", "share/lua/5.4/cloudops/emulator/cli.lua",
-                        "lib/lua/5.4/cloudops/core.so", "bin/cloudops", "bin/cloudops-emulator", "bin/cloudops-repl" } do
+                        "lib/lua/5.4/cloudops/core.so", "bin/cloudops", "bin/cloudops-emulator",
+                        "bin/cloudops-repl" } do
       assert.truthy(helpers.read_file(stage .. "/opt/cloudops/" .. f), f)
     end
     -- installed for real under a prefix: the tools and a script of one's own work from there
@@ -159,7 +160,8 @@ describe("installing", function()
     assert.matches('url = "git%+https://github%.com/[%w%-]+/lua%-cloudops%.git"', rockspec)
     assert.matches('tag = "v0%.1%.0"', rockspec)
     assert.matches('"lua%-cjson >= 2%.1"', rockspec)
-    B.sh("cd " .. q(tree) .. " && git init -q && git add -A && git -c user.name=s -c user.email=s@x commit -qm r && git tag v0.1.0")
+    B.sh("cd " .. q(tree) .. " && git init -q && git add -A && " ..
+      "git -c user.name=s -c user.email=s@x commit -qm r && git tag v0.1.0")
     local work = helpers.tmpdir()
     helpers.write_file(work .. "/lua-cloudops-0.1.0-1.rockspec",
       (rockspec:gsub('url = "git%+https://[^"]+"', 'url = "git+file://' .. tree .. '"')))

@@ -43,8 +43,10 @@ message M { string s = 1 [json_name = "option (google.api.http) = {"]; }
   end)
 
   it("reports an unterminated value instead of guessing", function()
-    assert.has_error(function() strip('option (google.api.http) = { get: "/x" ') end)
-    assert.has_error(function() strip('option (google.api.http) = { get: "/x }; ') end)
+    assert.error_matches(function() strip('option (google.api.http) = { get: "/x" ') end,
+      "option value not terminated by ';'$")
+    assert.error_matches(function() strip('option (google.api.http) = { get: "/x }; ') end,
+      "unterminated string starting at byte 35$")
   end)
 
   it("lists a file's imports, not those in comments or strings", function()
@@ -130,7 +132,8 @@ describe("a clone with no schema beside it", function()
   it("fetches the pinned schema into build/ and prepares it, saying so", function()
     local out, ok = make("schema " .. mirrors)
     assert.is_true(ok, out)
-    assert.matches("CLOUD_API_DIR is not set: fetching the pinned Cloud Ops API schema with git into build/cloud%-api", out)
+    assert.matches("CLOUD_API_DIR is not set: fetching the pinned Cloud Ops API schema with git into " ..
+      "build/cloud%-api", out)
     assert.matches("prepared 19 schema files", out)
     local mk = assert(helpers.read_file(tree .. "/build/schema/protos.mk"))
     assert.matches("\nSCHEMA_FROM := " .. (tree .. "/build/cloud-api"):gsub("%p", "%%%0") .. "\n", mk)
@@ -165,7 +168,8 @@ message GetWidgetResponse { Widget widget = 1; }
     local text = assert(helpers.read_file(service))
     text = text:gsub('(import "temporal/api/cloud/cloudservice/v1/request_response.proto";)',
       '%1\nimport "temporal/api/cloud/widget/v1/message.proto";', 1)
-    text = text:gsub("(service CloudService {)", "%1\n  rpc GetWidget (temporal.api.cloud.widget.v1.GetWidgetRequest) " ..
+    text = text:gsub("(service CloudService {)",
+      "%1\n  rpc GetWidget (temporal.api.cloud.widget.v1.GetWidgetRequest) " ..
       "returns (temporal.api.cloud.widget.v1.GetWidgetResponse) {}\n", 1)
     helpers.write_file(service, text)
 

@@ -171,9 +171,11 @@ describe("bin/cloudops", function()
   end)
 
   describe("wait", function()
-    local function start_namespace(name)
-      local out = T.cli(emu, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
+    -- Starts creating namespace `name` on emulator `on`; returns the operation's id.
+    local function start_namespace(name, on)
+      local out = T.cli(on or emu, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
+        spec = { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 1,
+                 api_key_auth = { enabled = true } } }) })
       return T.json_lines(out)[1].asyncOperation.id
     end
 
@@ -187,11 +189,10 @@ describe("bin/cloudops", function()
     end)
 
     it("exits 1 for an operation that failed, and prints it", function()
-      local failing = T.emulator { faults = { { method = "CreateNamespace", operation = "FAILED", reason = "no capacity" } } }
+      local failing = T.emulator { faults = { { method = "CreateNamespace", operation = "FAILED",
+                                                reason = "no capacity" } } }
       finally(failing.stop)
-      local out = T.cli(failing, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = "doomed", replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
-      local id = T.json_lines(out)[1].asyncOperation.id
+      local id = start_namespace("doomed", failing)
       local wout, err, status = T.cli(failing, { "wait", id })
       assert.are.equal(1, status)
       assert.matches("^OPERATION_FAILED", err)
@@ -202,9 +203,7 @@ describe("bin/cloudops", function()
     it("exits 3 when --wait-timeout runs out", function()
       local slow = T.emulator { op_duration = 30 }
       finally(slow.stop)
-      local out = T.cli(slow, { "call", "CreateNamespace", json.encode("CreateNamespaceRequest", {
-        spec = { name = "slow", replicas = { { region = "aws-us-east-1" } }, retention_days = 1, api_key_auth = { enabled = true } } }) })
-      local id = T.json_lines(out)[1].asyncOperation.id
+      local id = start_namespace("slow", slow)
       local _, err, status = T.cli(slow, { "wait", id, "--wait-timeout", "0.5" })
       assert.are.equal(3, status, err)
       assert.matches("^DEADLINE_EXCEEDED", err)

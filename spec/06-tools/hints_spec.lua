@@ -15,7 +15,8 @@ describe("cloudops.nearest", function()
     assert.are.equal("get_namespace", nearest.name("get_namepsace", methods))
     assert.are.equal("get_users", nearest.name("GET_USERS", methods))           -- case ignored
     assert.are.equal("retention_days", nearest.name("retention", { "region", "retention_days", "name" }))
-    assert.are.equal("RESOURCE_STATE_ACTIVE", nearest.name("ACTIVE", { "RESOURCE_STATE_ACTIVE", "RESOURCE_STATE_DELETED" }))
+    assert.are.equal("RESOURCE_STATE_ACTIVE",
+      nearest.name("ACTIVE", { "RESOURCE_STATE_ACTIVE", "RESOURCE_STATE_DELETED" }))
     assert.is_nil(nearest.name("frobnicate", methods))
     assert.is_nil(nearest.name("ns", { "namespace", "namespaces" }))            -- too short to point at one
     assert.is_nil(nearest.name("", methods))
@@ -80,7 +81,8 @@ describe("connection hints", function()
     assert.matches("add %-%-insecure$", diagnosis.cause(14, PLAINTEXT, "cli"))
     local cert = diagnosis.cause(14, "failed to connect to all addresses; certificate verify failed", "cli")
     assert.matches("give that CA with %-%-ca%-file$", cert)
-    local name = diagnosis.cause(14, "failed to connect to all addresses; Peer name x is not in peer certificate", "cli")
+    local name = diagnosis.cause(14, "failed to connect to all addresses; Peer name x is not in peer certificate",
+      "cli")
     assert.matches("give %-%-server%-name a name the certificate holds$", name)
     local closed = diagnosis.cause(14, "failed to connect to all addresses; Socket closed", "cli")
     assert.matches("leave out %-%-insecure$", closed)

@@ -41,7 +41,8 @@ describe("on LuaJIT", function()
       assert(t.file_size_bytes == "9007199254740993", tostring(t.file_size_bytes))
       io.write(json.encode("temporal.api.cloud.billing.v1.BillingReport.Download", t))
     ]]
-    local out, ok = helpers.run("luajit -e " .. q("ROOT = " .. string.format("%q", helpers.ROOT) .. "\n" .. script) .. " 2>&1")
+    local out, ok = helpers.run("luajit -e " .. q("ROOT = " .. string.format("%q", helpers.ROOT) .. "\n" .. script) ..
+      " 2>&1")
     assert.is_true(ok, out)
     assert.are.equal('{"fileSizeBytes":"9007199254740993"}', out)
     local methods, mok = helpers.run("luajit " .. q(helpers.ROOT .. "bin/cloudops") .. " methods")

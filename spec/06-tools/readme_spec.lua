@@ -102,9 +102,10 @@ describe("the README's tour", function()
     assert.are.equal(0, status, err)
     assert.are.equal("owner@example.com\n", out)
     -- the same without the CA: not trusted, said at once
-    _, err, status = run_elsewhere(paths_line(), script, {
+    out, err, status = run_elsewhere(paths_line(), script, {
       TEMPORAL_CLOUD_API_KEY = tls.api_key, TEMPORAL_CLOUD_ENDPOINT = tls.endpoint })
     assert.are_not.equal(0, status)
+    assert.are.equal("", out)
     assert.matches("not signed by a CA this client trusts", err)
   end)
 end)

@@ -58,10 +58,12 @@ describe("bin/cloudops-repl", function()
       -- a statement the input ends inside
       out, err, status = run { "print('one')", "for i = 1, 2 do" }
       assert.are.equal(1, status)
+      assert.are.equal("one\n", out)
       assert.matches("cloudops%-repl: stdin:2: the input ends inside a statement\n$", err)
       -- an error without a position of its own (a tail call's) gets its chunk's line
       out, err, status = run { "print('one')", "error({})" }
       assert.are.equal(1, status)
+      assert.are.equal("one\n", out)
       assert.matches("cloudops%-repl: stdin:2: table: 0x%x+\n$", err)
     end)
 
@@ -181,7 +183,8 @@ describe("bin/cloudops-repl", function()
         { expect = '"[\\w.]+@example\\.com"' },
         { send = "client:create_namespace{ spec = { retention_d\t = 7, na\t = 'x' } } == nil\n" },
         { expect = "true" },
-        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        -- then the prompt: readline reads the keys now
+        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " },
         { send = "\4" },                                                                -- Ctrl-D
       }, { "--emulator" }, { CLOUDOPS_REPL_HISTORY = history })
       assert.matches("cloudops REPL", text)
@@ -192,7 +195,7 @@ describe("bin/cloudops-repl", function()
       assert.matches("print%('hist%-' %.%. 40 %+ 2%)\n", saved)
 
       -- a second session: Ctrl-P brings back the last line of the first
-      text = run({
+      run({
         { expect = "> " },
         { send = "\16" }, { send = "\n" }, { expect = "hist-42" },
         { send = "exit()\n" },
@@ -204,7 +207,8 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "cloudops.time.to_\t\t" }, { expect = "to_rfc3339\\s+to_seconds\\s+to_unix" },
-        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
@@ -230,7 +234,8 @@ describe("bin/cloudops-repl", function()
         { send = "abc" }, { send = "\3" }, { expect = "\\^C" },
         -- the emulator would take a moment to stop: it answers for a second after
         { send = "(function() local n = 0 for _ = 1, 20 do n = n + (client:get_current_identity() and 1 or 0) " ..
-                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--emulator", "--no-history" })
     end)
@@ -285,7 +290,8 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "\16\16\n" }, { expect = "> " },  -- Ctrl-P twice: the first old line
-        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
