@@ -155,6 +155,8 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
 FUZZ_SMOKE_SECONDS ?= 15
 JIT_LOG := $(BUILD)/test-luajit.log
+# The specs run make as a user would: without this make's flags (its variables, its jobserver).
+SPEC_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 
 # The README's test command: every spec under Lua 5.4 and, at the same time (most specs wait on
 # servers more than they compute), those that depend on the Lua under LuaJIT against the LuaJIT
@@ -163,9 +165,9 @@ JIT_LOG := $(BUILD)/test-luajit.log
 test: all python
 	$(MAKE) --no-print-directory LUA=luajit all # the LuaJIT pass, and the nginx specs, load the LuaJIT core
 	@echo "busted (Lua 5.4); busted --run=luajit at the same time, into $(JIT_LOG)"
-	@luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1 & jit=$$!; \
+	@$(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1 & jit=$$!; \
 	  trap 'kill $$jit 2>/dev/null; exit 130' INT TERM; \
-	  $(BUSTED); lua54=$$?; \
+	  $(SPEC_ENV) $(BUSTED); lua54=$$?; \
 	  wait $$jit; luajit=$$?; \
 	  echo "== busted --run=luajit (LuaJIT):"; cat $(JIT_LOG); \
 	  test $$lua54 -eq 0 && test $$luajit -eq 0
@@ -174,7 +176,7 @@ test: all python
 # The LuaJIT pass alone.
 test-luajit: python
 	$(MAKE) --no-print-directory LUA=luajit all
-	luajit /usr/bin/busted --run=luajit
+	$(SPEC_ENV) luajit /usr/bin/busted --run=luajit
 
 # Lua style (.luacheckrc, Debian's lua-check): 0 warnings.
 lint:

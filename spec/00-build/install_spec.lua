@@ -101,7 +101,7 @@ describe("installing", function()
   it("make install PREFIX= puts everything under that prefix, working from there", function()
     -- every file under DESTDIR/PREFIX, nothing beside it
     local stage = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install DESTDIR=" .. q(stage) ..
+    local out, ok = helpers.run("cd " .. root .. " && " .. B.MAKE .. " install DESTDIR=" .. q(stage) ..
       " PREFIX=/opt/cloudops 2>&1")
     assert.is_true(ok, out)
     local outside = helpers.run("cd " .. q(stage) .. " && find . -type f ! -path './opt/cloudops/*'")
@@ -113,7 +113,7 @@ describe("installing", function()
     end
     -- installed for real under a prefix: the tools and a script of one's own work from there
     local prefix = helpers.tmpdir()
-    out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install PREFIX=" .. q(prefix) .. " 2>&1")
+    out, ok = helpers.run("cd " .. root .. " && " .. B.MAKE .. " install PREFIX=" .. q(prefix) .. " 2>&1")
     assert.is_true(ok, out)
     check_tools(prefix .. "/bin")
     out, ok = check(prefix .. "/share/lua/5.4", prefix .. "/lib/lua/5.4")

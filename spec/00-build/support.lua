@@ -5,6 +5,10 @@ local helpers = require "helpers"
 local q = helpers.sh_quote
 local B = {}
 
+--- The start of a command running make as a user in a fresh shell would: none of the flags
+-- (MAKEFLAGS: variables such as CLOUD_API_DIR, a jobserver) of a make the specs run under.
+B.MAKE = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory"
+
 --- The Cloud Ops API schema directory: CLOUD_API_DIR, else the one the build was prepared
 -- from (build/schema/protos.mk), else the one `make` fetched. Fails, saying what to do, when
 -- there is none: these specs check the build, and without a schema they would check nothing.
