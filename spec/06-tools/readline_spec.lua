@@ -10,7 +10,7 @@ if jit then return end
 local rl = require "cloudops.readline"
 
 describe("cloudops.readline", function()
-  teardown(helpers.cleanup)
+  lazy_teardown(helpers.cleanup)
 
   it("keeps history in memory and in a file, the last n entries", function()
     local file = helpers.tmpdir() .. "/history"

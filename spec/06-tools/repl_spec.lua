@@ -12,7 +12,7 @@ local function needs_readline()
 end
 
 describe("bin/cloudops-repl", function()
-  teardown(helpers.cleanup)
+  lazy_teardown(helpers.cleanup)
 
   describe("with piped input", function()
     it("evaluates expressions and statements, printing values readably", function()
