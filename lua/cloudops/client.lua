@@ -388,6 +388,9 @@ Client.pages = paging.pages
 Client.wait = require "cloudops.wait"
 Client.update = require "cloudops.update"
 
+-- A mistyped method raises naming the nearest one; any other unknown key is nil (cloudops.diagnosis).
+setmetatable(Client, { __index = require("cloudops.diagnosis").missing_method })
+
 client.Client = Client
 client.invoke = invoke
 client.with_operation_id = with_operation_id

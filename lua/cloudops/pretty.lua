@@ -8,10 +8,12 @@
 --   pretty.print(value, ...)          -- each value, untyped
 local core = require "cloudops.core"
 local any = require "cloudops.any"
+local shortest = require("cloudops.json.writer").double -- the shortest text that reads back the same
 
 local type, tostring, tonumber, pairs, ipairs, next, getmetatable, pcall, select =
   type, tostring, tonumber, pairs, ipairs, next, getmetatable, pcall, select
-local format, gsub, rep, match, find, byte = string.format, string.gsub, string.rep, string.match, string.find, string.byte
+local format, gsub, rep, match, find, byte =
+  string.format, string.gsub, string.rep, string.match, string.find, string.byte
 local concat, sort = table.concat, table.sort
 local huge, floor = math.huge, math.floor
 local math_type = math.type -- nil on LuaJIT
@@ -71,11 +73,7 @@ local function number_text(v)
     -- a float that is a whole number: Lua 5.4 shows it as such (1.0), LuaJIT has no integers
     return math_type and format("%.1f", v) or format("%.0f", v)
   end
-  for p = 15, 16 do
-    local s = format("%." .. p .. "g", v)
-    if tonumber(s) == v then return s end
-  end
-  return format("%.17g", v)
+  return shortest(v)
 end
 
 local function key_text(k)

@@ -1,7 +1,9 @@
 -- Installing, checked from outside the tree as a user would: `make install PREFIX=`, luarocks
 -- (make, a packed binary rock, a source rock from a git mirror of this tree), and the tools and
 -- `require("cloudops.emulator").spawn()` working from what was installed, from / with a clean
--- environment.
+-- environment. luarocks runs as the README says, told once (in a fresh HOME's configuration)
+-- that Debian's lua-cjson and lua-argparse provide two of the rock's dependencies: quiet, with
+-- no "Missing dependencies" and nothing fetched.
 local helpers = require "helpers"
 local B = require "00-build.support"
 
@@ -48,26 +50,70 @@ end
 
 local function has(cmd) return select(2, helpers.run("command -v " .. cmd .. " >/dev/null")) end
 
+-- The README's luarocks block: the lines that tell luarocks what Debian provides, and its make.
+local function readme_luarocks()
+  local readme = assert(helpers.read_file(helpers.ROOT .. "README.md"))
+  local block = assert(readme:match("\n```sh\n(mkdir %-p ~/%.luarocks.-)\n```"), "no luarocks block in the README")
+  local setup, make = {}, nil
+  for line in block:gmatch("[^\n]+") do
+    line = line:gsub("%s+#.*$", "")
+    if line:find(" make$") then make = line else setup[#setup + 1] = line end
+  end
+  return setup, assert(make, "no luarocks make in the README's block")
+end
+
+-- The upstream part of a version: "2.1.0" of "2.1.0-1" (a rock's) or "2.1.0+dfsg-2.2" (Debian's).
+local function upstream(version)
+  return version:match("^[%d%.]+")
+end
+
 describe("installing", function()
   local schema
-  lazy_setup(function() schema = B.schema_dir() end)
+  local home -- the HOME luarocks runs with: its configuration as the README makes it
+  local function luarocks(args) return "HOME=" .. q(home) .. " luarocks " .. args end
+
+  lazy_setup(function()
+    schema = B.schema_dir()
+    home = helpers.tmpdir()
+    local setup = readme_luarocks()
+    for _, lua_version in ipairs { "5.4", "5.1" } do -- the README's lines, and the same for LuaJIT
+      for _, line in ipairs(setup) do
+        B.sh("export HOME=" .. q(home) .. "\n" .. line:gsub("%-%-lua%-version=5%.4", "--lua-version=" .. lua_version))
+      end
+    end
+  end)
   lazy_teardown(helpers.cleanup)
+
+  it("the README tells luarocks the versions Debian provides", function()
+    for _, line in ipairs((readme_luarocks())) do
+      local rock, version = line:match("config rocks_provided%.([%w%-]+) (%S+)$")
+      if rock then
+        local package = rock == "argparse" and "lua-argparse" or rock
+        local installed = helpers.run("dpkg-query -W -f='${Version}' " .. package)
+        assert.are.equal(upstream(installed), upstream(version), package)
+      end
+    end
+    local out = helpers.run(luarocks("--lua-version=5.4 config rocks_provided"))
+    assert.matches('argparse = "0%.7%.1%-1"', out)
+    assert.matches('%["lua%-cjson"%] = "2%.1%.0%-1"', out)
+  end)
 
   it("make install PREFIX= puts everything under that prefix, working from there", function()
     -- every file under DESTDIR/PREFIX, nothing beside it
     local stage = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install DESTDIR=" .. q(stage) ..
+    local out, ok = helpers.run("cd " .. root .. " && " .. B.MAKE .. " install DESTDIR=" .. q(stage) ..
       " PREFIX=/opt/cloudops 2>&1")
     assert.is_true(ok, out)
     local outside = helpers.run("cd " .. q(stage) .. " && find . -type f ! -path './opt/cloudops/*'")
     assert.equal("", outside)
     for _, f in ipairs{ "share/lua/5.4/cloudops/init.lua", "share/lua/5.4/cloudops/emulator/cli.lua",
-                        "lib/lua/5.4/cloudops/core.so", "bin/cloudops", "bin/cloudops-emulator", "bin/cloudops-repl" } do
+                        "lib/lua/5.4/cloudops/core.so", "bin/cloudops", "bin/cloudops-emulator",
+                        "bin/cloudops-repl" } do
       assert.truthy(helpers.read_file(stage .. "/opt/cloudops/" .. f), f)
     end
     -- installed for real under a prefix: the tools and a script of one's own work from there
     local prefix = helpers.tmpdir()
-    out, ok = helpers.run("cd " .. root .. " && make --no-print-directory install PREFIX=" .. q(prefix) .. " 2>&1")
+    out, ok = helpers.run("cd " .. root .. " && " .. B.MAKE .. " install PREFIX=" .. q(prefix) .. " 2>&1")
     assert.is_true(ok, out)
     check_tools(prefix .. "/bin")
     out, ok = check(prefix .. "/share/lua/5.4", prefix .. "/lib/lua/5.4")
@@ -78,9 +124,12 @@ describe("installing", function()
   it("luarocks make installs a working module, tools and emulator", function()
     assert.is_true(has("luarocks"), "luarocks is not installed (bin/install-deps installs it)")
     local tree = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) ..
-      " luarocks --lua-version=5.4 make --deps-mode=none --tree=" .. q(tree) .. " 2>&1")
+    local _, make = readme_luarocks()
+    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) .. " HOME=" .. q(home) .. " " ..
+      make .. " --tree=" .. q(tree) .. " 2>&1")
     assert.is_true(ok, out)
+    assert.not_matches("Missing dependencies", out)
+    assert.matches("depends on lua%-cjson >= 2%.1 %(2%.1%.0%-1 provided by VM%)", out)
     check_tools(tree .. "/bin")
     out, ok = check_tree(tree)
     assert.is_true(ok, out)
@@ -88,14 +137,15 @@ describe("installing", function()
 
     -- packed as a binary rock, installed elsewhere
     local packdir = helpers.tmpdir()
-    out, ok = helpers.run("cd " .. q(packdir) .. " && luarocks --lua-version=5.4 --tree=" .. q(tree) ..
-      " pack lua-cloudops 2>&1 && ls")
+    out, ok = helpers.run("cd " .. q(packdir) .. " && " .. luarocks("--lua-version=5.4 --tree=" .. q(tree) ..
+      " pack lua-cloudops 2>&1") .. " && ls")
     assert.is_true(ok, out)
     local rock = assert(out:match("(lua%-cloudops%-0%.1%.0%-1%.[%w_%-]+%.rock)"), out)
     local tree2 = helpers.tmpdir()
-    out, ok = helpers.run("luarocks --lua-version=5.4 install --deps-mode=none --tree=" .. q(tree2) .. " " ..
-      q(packdir .. "/" .. rock) .. " 2>&1")
+    out, ok = helpers.run(luarocks("--lua-version=5.4 install --tree=" .. q(tree2) .. " " ..
+      q(packdir .. "/" .. rock) .. " 2>&1"))
     assert.is_true(ok, out)
+    assert.not_matches("Missing dependencies", out)
     check_tools(tree2 .. "/bin")
     out, ok = check_tree(tree2)
     assert.is_true(ok, out)
@@ -110,17 +160,20 @@ describe("installing", function()
     assert.matches('url = "git%+https://github%.com/[%w%-]+/lua%-cloudops%.git"', rockspec)
     assert.matches('tag = "v0%.1%.0"', rockspec)
     assert.matches('"lua%-cjson >= 2%.1"', rockspec)
-    B.sh("cd " .. q(tree) .. " && git init -q && git add -A && git -c user.name=s -c user.email=s@x commit -qm r && git tag v0.1.0")
+    B.sh("cd " .. q(tree) .. " && git init -q && git add -A && " ..
+      "git -c user.name=s -c user.email=s@x commit -qm r && git tag v0.1.0")
     local work = helpers.tmpdir()
     helpers.write_file(work .. "/lua-cloudops-0.1.0-1.rockspec",
       (rockspec:gsub('url = "git%+https://[^"]+"', 'url = "git+file://' .. tree .. '"')))
-    local out, ok = helpers.run("cd " .. q(work) .. " && luarocks --lua-version=5.4 pack lua-cloudops-0.1.0-1.rockspec 2>&1")
+    local out, ok = helpers.run("cd " .. q(work) .. " && " ..
+      luarocks("--lua-version=5.4 pack lua-cloudops-0.1.0-1.rockspec 2>&1"))
     assert.is_true(ok, out)
     local target = helpers.tmpdir()
-    out, ok = helpers.run("cd " .. q(work) .. " && CLOUD_API_DIR=" .. q(schema) ..
-      " luarocks --lua-version=5.4 install --deps-mode=none --tree=" .. q(target) ..
-      " lua-cloudops-0.1.0-1.src.rock 2>&1")
+    -- (the build from scratch on both cores: luarocks' make takes MAKEFLAGS from the environment)
+    out, ok = helpers.run("cd " .. q(work) .. " && CLOUD_API_DIR=" .. q(schema) .. " MAKEFLAGS=-j2 " ..
+      luarocks("--lua-version=5.4 install --tree=" .. q(target) .. " lua-cloudops-0.1.0-1.src.rock 2>&1"))
     assert.is_true(ok, out)
+    assert.not_matches("Missing dependencies", out)
     out, ok = check_tree(target)
     assert.is_true(ok, out)
     assert.equal("88 " .. target .. "/lib/lua/5.4/cloudops/core.so owner@example.com", out)
@@ -130,10 +183,10 @@ describe("installing", function()
     assert.is_true(has("luarocks") and has("luajit") and helpers.read_file("/usr/include/luajit-2.1/lua.h") ~= nil,
       "luarocks, luajit or LuaJIT's headers (libluajit2-5.1-dev) are not installed")
     local tree = helpers.tmpdir()
-    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) ..
-      " luarocks --lua-version=5.1 make --deps-mode=none --tree=" .. q(tree) ..
-      " LUA_INCDIR=/usr/include/luajit-2.1 2>&1")
+    local out, ok = helpers.run("cd " .. root .. " && CLOUD_API_DIR=" .. q(schema) .. " " ..
+      luarocks("--lua-version=5.1 make --tree=" .. q(tree) .. " LUA_INCDIR=/usr/include/luajit-2.1 2>&1"))
     assert.is_true(ok, out)
+    assert.not_matches("Missing dependencies", out)
     out, ok = check(tree .. "/share/lua/5.1", tree .. "/lib/lua/5.1", "luajit")
     assert.is_true(ok, out)
     assert.equal("88 " .. tree .. "/lib/lua/5.1/cloudops/core.so owner@example.com", out)

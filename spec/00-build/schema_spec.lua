@@ -43,8 +43,10 @@ message M { string s = 1 [json_name = "option (google.api.http) = {"]; }
   end)
 
   it("reports an unterminated value instead of guessing", function()
-    assert.has_error(function() strip('option (google.api.http) = { get: "/x" ') end)
-    assert.has_error(function() strip('option (google.api.http) = { get: "/x }; ') end)
+    assert.error_matches(function() strip('option (google.api.http) = { get: "/x" ') end,
+      "option value not terminated by ';'$")
+    assert.error_matches(function() strip('option (google.api.http) = { get: "/x }; ') end,
+      "unterminated string starting at byte 35$")
   end)
 
   it("lists a file's imports, not those in comments or strings", function()
@@ -80,7 +82,7 @@ end)
 describe("the build", function()
   it("stops with advice when CLOUD_API_DIR does not hold the schema", function()
     local out, ok = helpers.run("cd " .. helpers.sh_quote(helpers.ROOT) ..
-      " && make --no-print-directory check-schema CLOUD_API_DIR=/nonexistent/cloud-api 2>&1")
+      " && " .. B.MAKE .. " check-schema CLOUD_API_DIR=/nonexistent/cloud-api 2>&1")
     assert.is_false(ok)
     assert.matches("CLOUD_API_DIR=/nonexistent/cloud%-api does not hold", out)
     assert.matches("leave CLOUD_API_DIR out: make then fetches", out)
@@ -89,7 +91,7 @@ describe("the build", function()
   it("fetches the pinned schema from (overridable) repository URLs", function()
     local src = B.schema_dir()
     local fetched = helpers.tmpdir() .. "/fetched"
-    local out, ok = helpers.run("cd " .. q(helpers.ROOT) .. " && make --no-print-directory fetch-schema " ..
+    local out, ok = helpers.run("cd " .. q(helpers.ROOT) .. " && " .. B.MAKE .. " fetch-schema " ..
       "CLOUD_API_DIR=" .. q(fetched) .. " " .. B.upstream_mirrors(src) .. " 2>&1")
     assert.is_true(ok, out)
     for _, f in ipairs{ "VERSION", "temporal/api/cloud/cloudservice/v1/service.proto",
@@ -113,7 +115,7 @@ describe("a clone with no schema beside it", function()
   lazy_teardown(helpers.cleanup)
 
   local function make(args)
-    return helpers.run("cd " .. q(tree) .. " && env -u CLOUD_API_DIR make --no-print-directory " .. args .. " 2>&1")
+    return helpers.run("cd " .. q(tree) .. " && env -u CLOUD_API_DIR " .. B.MAKE .. " " .. args .. " 2>&1")
   end
 
   it("says what to do when the schema cannot be fetched (offline)", function()
@@ -130,7 +132,8 @@ describe("a clone with no schema beside it", function()
   it("fetches the pinned schema into build/ and prepares it, saying so", function()
     local out, ok = make("schema " .. mirrors)
     assert.is_true(ok, out)
-    assert.matches("CLOUD_API_DIR is not set: fetching the pinned Cloud Ops API schema with git into build/cloud%-api", out)
+    assert.matches("CLOUD_API_DIR is not set: fetching the pinned Cloud Ops API schema with git into " ..
+      "build/cloud%-api", out)
     assert.matches("prepared 19 schema files", out)
     local mk = assert(helpers.read_file(tree .. "/build/schema/protos.mk"))
     assert.matches("\nSCHEMA_FROM := " .. (tree .. "/build/cloud-api"):gsub("%p", "%%%0") .. "\n", mk)
@@ -165,7 +168,8 @@ message GetWidgetResponse { Widget widget = 1; }
     local text = assert(helpers.read_file(service))
     text = text:gsub('(import "temporal/api/cloud/cloudservice/v1/request_response.proto";)',
       '%1\nimport "temporal/api/cloud/widget/v1/message.proto";', 1)
-    text = text:gsub("(service CloudService {)", "%1\n  rpc GetWidget (temporal.api.cloud.widget.v1.GetWidgetRequest) " ..
+    text = text:gsub("(service CloudService {)",
+      "%1\n  rpc GetWidget (temporal.api.cloud.widget.v1.GetWidgetRequest) " ..
       "returns (temporal.api.cloud.widget.v1.GetWidgetResponse) {}\n", 1)
     helpers.write_file(service, text)
 
@@ -179,6 +183,7 @@ message GetWidgetResponse { Widget widget = 1; }
     local server = helpers.spawn("env -u LD_PRELOAD CLOUDOPS_CORE_CPATH=" .. q(tree .. "/build/lua/?.so") ..
       " lua5.4 " .. q(tree .. "/spec/support/test_server.lua") .. " --port 0 --no-echo",
       "listening on 127%.0%.0%.1:(%d+)")
+    finally(server.stop)
     local code = [[
       package.path = TREE .. "/lua/?.lua;" .. TREE .. "/lua/?/init.lua;" .. package.path
       package.cpath = TREE .. "/build/lua/?.so;" .. package.cpath
@@ -193,7 +198,6 @@ message GetWidgetResponse { Widget widget = 1; }
     ]]
     code = "local TREE, ENDPOINT = " .. ("%q, %q"):format(tree, "127.0.0.1:" .. server.match[1]) .. "\n" .. code
     out, ok = helpers.run("cd / && env -u LD_PRELOAD lua5.4 -e " .. q(code) .. " 2>&1")
-    server.stop()
     assert.is_true(ok, out)
     assert.equal("89\ttemporal.api.cloud.widget.v1.GetWidgetRequest\tw1\t3\t2025-01-02T03:04:05Z\n", out)
   end)

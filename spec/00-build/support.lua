@@ -5,6 +5,10 @@ local helpers = require "helpers"
 local q = helpers.sh_quote
 local B = {}
 
+--- The start of a command running make as a user in a fresh shell would: none of the flags
+-- (MAKEFLAGS: variables such as CLOUD_API_DIR, a jobserver) of a make the specs run under.
+B.MAKE = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory"
+
 --- The Cloud Ops API schema directory: CLOUD_API_DIR, else the one the build was prepared
 -- from (build/schema/protos.mk), else the one `make` fetched. Fails, saying what to do, when
 -- there is none: these specs check the build, and without a schema they would check nothing.
@@ -27,7 +31,8 @@ end
 function B.tree_copy()
   local d = helpers.tmpdir() .. "/tree"
   local out, ok = helpers.run("mkdir -p " .. q(d) .. " && tar -C " .. q(helpers.ROOT) ..
-    " --exclude=./build --exclude=./.git --exclude=./luarocks --exclude=./lua_modules -cf - . | tar -xf - -C " .. q(d) .. " 2>&1")
+    " --exclude=./build --exclude=./.git --exclude=./luarocks --exclude=./lua_modules -cf - . | tar -xf - -C " ..
+    q(d) .. " 2>&1")
   assert(ok, out)
   return d
 end
@@ -45,11 +50,13 @@ end
 function B.upstream_mirrors(src)
   local d = helpers.tmpdir()
   local out = B.sh(table.concat({
-    "mkrepo() { git init -q \"$1\" && git -C \"$1\" add -A && git -C \"$1\" -c user.name=s -c user.email=s@x commit -qm pin && git -C \"$1\" rev-parse HEAD; }",
+    "mkrepo() { git init -q \"$1\" && git -C \"$1\" add -A &&",
+    "  git -C \"$1\" -c user.name=s -c user.email=s@x commit -qm pin && git -C \"$1\" rev-parse HEAD; }",
     "mkdir -p " .. q(d .. "/cloud/temporal/api") .. " " .. q(d .. "/api/temporal/api") .. " " .. q(d .. "/gw"),
     "cp -R " .. q(src .. "/temporal/api/cloud") .. " " .. q(d .. "/cloud/temporal/api/"),
     "cp " .. q(src .. "/VERSION") .. " " .. q(d .. "/cloud/"),
-    "cp -R " .. q(src .. "/temporal/api/common") .. " " .. q(src .. "/temporal/api/enums") .. " " .. q(d .. "/api/temporal/api/"),
+    "cp -R " .. q(src .. "/temporal/api/common") .. " " .. q(src .. "/temporal/api/enums") .. " " ..
+      q(d .. "/api/temporal/api/"),
     "cp -R " .. q(src .. "/google") .. " " .. q(d .. "/api/"),
     "cp -R " .. q(src .. "/protoc-gen-openapiv2") .. " " .. q(d .. "/gw/"),
     "echo CLOUD=$(mkrepo " .. q(d .. "/cloud") .. ")",

@@ -6,14 +6,14 @@ local typed = require "cloudops.repl.typed"
 describe("REPL completion", function()
   local env, client
 
-  setup(function()
+  lazy_setup(function()
     -- a client that is never called: completion only looks at names
     client = assert(cloudops.connect { endpoint = "127.0.0.1:9", insecure = true, api_key = "k" })
     env = setmetatable({ cloudops = cloudops, client = typed.wrap(client), describe = print, help = print },
                        { __index = _G })
   end)
 
-  teardown(function() client:close() end)
+  lazy_teardown(function() client:close() end)
 
   -- The candidates for the word at the end of line (as readline splits words).
   local function candidates(line)

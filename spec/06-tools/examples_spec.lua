@@ -15,13 +15,13 @@ local COVERED = {
 describe("examples/", function()
   local emu, client
 
-  setup(function()
+  lazy_setup(function()
     emu = T.emulator { seed = { users = 3, namespaces = 2 } }
     client = assert(cloudops.connect { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
                                       rate_limit = false })
   end)
 
-  teardown(function()
+  lazy_teardown(function()
     if client then client:close() end
     if emu then emu.stop() end
     helpers.cleanup()

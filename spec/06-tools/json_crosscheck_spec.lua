@@ -85,7 +85,7 @@ end
 describe("cloudops.json against python3-protobuf json_format", function()
   local report, inputs, names
 
-  setup(function()
+  lazy_setup(function()
     assert(helpers.read_file(PYOUT .. "/.stamp"), PYOUT .. " holds no generated Python code: run `make python`")
     local make = with_real_anys(fill.new(core))
     names = fill.message_names()
@@ -107,7 +107,7 @@ describe("cloudops.json against python3-protobuf json_format", function()
     report = assert(json.decode_value(assert(helpers.read_file(out_path))))
   end)
 
-  teardown(helpers.cleanup)
+  lazy_teardown(helpers.cleanup)
 
   it("covers every message type of the schema", function()
     assert.is_true(#names > 300, "only " .. #names .. " message types")

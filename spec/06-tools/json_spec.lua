@@ -104,10 +104,14 @@ describe("cloudops.json", function()
     end)
 
     it("raises for tables that do not fit the schema, and for bad arguments", function()
-      assert.has_error(function() json.encode("CreateNamespaceRequest", { spek = {} }) end)
-      assert.has_error(function() json.encode("NoSuchMessage", {}) end)
-      assert.has_error(function() json.encode(nil, {}) end)
-      assert.has_error(function() json.encode("GetUsersRequest", {}, { bogus = true }) end)
+      assert.error_matches(function() json.encode("CreateNamespaceRequest", { spek = {} }) end,
+        "unknown field 'spek' in temporal%.api%.cloud%.cloudservice%.v1%.CreateNamespaceRequest " ..
+        "%(did you mean 'spec'%?%)")
+      assert.has_error(function() json.encode("NoSuchMessage", {}) end,
+        "cloudops.json.encode: no message, enum or method is named 'NoSuchMessage'")
+      assert.has_error(function() json.encode(nil, {}) end, "cloudops.json.encode expects a message type name, got nil")
+      assert.has_error(function() json.encode("GetUsersRequest", {}, { bogus = true }) end,
+        "cloudops.json.encode: unknown option 'bogus'")
       local ok, err = pcall(json.encode, "CreateNamespaceRequest", { spec = { regions = { 1 } } })
       assert.is_false(ok)
       assert.matches("regions%[1%]", err)
@@ -119,7 +123,8 @@ describe("cloudops.json", function()
       local a = assert(json.decode("CreateNamespaceRequest",
         '{"spec": {"name": "dev", "retentionDays": 7, "regions": ["r"]}, "async_operation_id": "x"}'))
       assert.are.same({ spec = { name = "dev", retention_days = 7, regions = { "r" }, connectivity_rule_ids = {},
-        custom_search_attributes = {}, search_attributes = {}, replicas = {} }, async_operation_id = "x", tags = {} }, a)
+        custom_search_attributes = {}, search_attributes = {}, replicas = {} }, async_operation_id = "x",
+        tags = {} }, a)
       local bytes = cloudops.encode("CreateNamespaceRequest", a)
       assert.is_true(helpers.deep_equal(cloudops.decode("CreateNamespaceRequest", bytes), a))
     end)
@@ -140,8 +145,8 @@ describe("cloudops.json", function()
     end)
 
     it("reads enums by name or number, Timestamps, Durations, bytes and the null of a field", function()
-      local op = assert(json.decode(OP, '{"state": 5, "checkDuration": "1.5s", "startedTime": "2024-01-02T03:04:05Z",' ..
-        ' "failureReason": null}'))
+      local op = assert(json.decode(OP, '{"state": 5, "checkDuration": "1.5s", ' ..
+        '"startedTime": "2024-01-02T03:04:05Z", "failureReason": null}'))
       assert.are.equal("STATE_FULFILLED", op.state)
       assert.are.same({ seconds = 1, nanos = 500000000 }, op.check_duration)
       assert.are.equal(1704164645, op.started_time.seconds)
@@ -187,6 +192,7 @@ describe("cloudops.json", function()
       op = assert(json.decode(OP, '{"operationInput": {"@type": "type.googleapis.com/google.protobuf.Duration",' ..
         ' "value": "2.5s"}}'))
       name, inner = cloudops.unpack_any(op.operation_input)
+      assert.are.equal("google.protobuf.Duration", name)
       assert.are.same({ seconds = 2, nanos = 500000000 }, inner)
       local t, err = json.decode(OP, '{"operationInput": {"email": "x"}}')
       assert.is_nil(t)
@@ -196,8 +202,13 @@ describe("cloudops.json", function()
     it("names the path of what does not fit, and refuses what the mapping refuses", function()
       local cases = {
         { "CreateNamespaceRequest", '{"spec": {"nam": "x"}}', "CreateNamespaceRequest%.spec%.nam: no such field" },
-        { "CreateNamespaceRequest", '{"spec": {"regions": [1]}}', "spec%.regions%[1%]: expected a string, got number 1$" },
-        { "GetNamespaceRequest", '{"namespace": 5}', "namespace: expected a string, got number 5$" }, -- as written, not 5.0
+        { "CreateNamespaceRequest", '{"spec": {"regions": [1]}}',
+          "spec%.regions%[1%]: expected a string, got number 1$" },
+        { "GetNamespaceRequest", '{"namespace": 5}',
+          "namespace: expected a string, got number 5$" }, -- as written, not 5.0
+        { "temporal.api.cloud.namespace.v1.ExportSink", '{"state": "ACTIVE"}',
+          "state: 'ACTIVE' is not a value of temporal%.api%.cloud%.resource%.v1%.ResourceState " ..
+          "%(did you mean 'RESOURCE_STATE_ACTIVE'%?%)$" },
         { "GetUsersRequest", '{"pageSize": 2.5}', "pageSize: expected an integer, got number 2%.5$" },
         { "CreateNamespaceRequest", '{"spec": {"regions": [null]}}', "null is not allowed" },
         { "CreateNamespaceRequest", '{"spec": "x"}', "spec: expected an object" },
@@ -206,7 +217,8 @@ describe("cloudops.json", function()
         { "CreateNamespaceRequest", '[1]', "expected an object" },
         { "CreateNamespaceRequest", '{"spec": ', "invalid JSON" },
         { "CreateNamespaceRequest", 'NaN', "invalid JSON" },
-        { "GetUsersRequest", '{"pageSize": 3000000000}', "" }, -- out of int32: the core says so
+        { "GetUsersRequest", '{"pageSize": 3000000000}',
+          "GetUsersRequest%.page_size: 3000000000 out of range for int32$" },
         { "google.protobuf.Value", '{"kind": {"a": 1}, "x": [}', "invalid JSON" },
       }
       for _, c in ipairs(cases) do
@@ -225,14 +237,17 @@ describe("cloudops.json", function()
     end)
 
     it("raises for bad arguments", function()
-      assert.has_error(function() json.decode("GetUsersRequest", 5) end)
-      assert.has_error(function() json.decode("NoSuchMessage", "{}") end)
+      assert.has_error(function() json.decode("GetUsersRequest", 5) end,
+        "cloudops.json.decode expects JSON text, got number")
+      assert.has_error(function() json.decode("NoSuchMessage", "{}") end,
+        "cloudops.json.decode: no message, enum or method is named 'NoSuchMessage'")
     end)
   end)
 
   it("round-trips a response through its JSON", function()
-    local bytes = cloudops.encode(NS, { namespace = "a.b", resource_version = "v", spec = { name = "a", regions = { "x" },
-      retention_days = 3, custom_search_attributes = { k = "v" } }, created_time = 1700000000.25, state = "RESOURCE_STATE_ACTIVE" })
+    local bytes = cloudops.encode(NS, { namespace = "a.b", resource_version = "v",
+      spec = { name = "a", regions = { "x" }, retention_days = 3, custom_search_attributes = { k = "v" } },
+      created_time = 1700000000.25, state = "RESOURCE_STATE_ACTIVE" })
     local t = cloudops.decode(NS, bytes)
     local back = assert(json.decode(NS, assert(json.encode(NS, t))))
     assert.is_true(helpers.deep_equal(t, back))

@@ -1,25 +1,22 @@
--- The tools' Lua (not the REPL's readline binding) also loads on LuaJIT (OpenResty): no Lua 5.3+
+-- The tree's Lua (not the REPL's readline binding) also loads on LuaJIT (OpenResty): no Lua 5.3+
 -- syntax (//, bit operators, <close>), no 5.3+ library calls at load time, and the JSON
 -- mapping and the command line work against the LuaJIT build of the core.
 local helpers = require "helpers"
 local q = helpers.sh_quote
 
-local FILES = {
-  "lua/cloudops/json.lua", "lua/cloudops/json/base64.lua", "lua/cloudops/json/types.lua",
-  "lua/cloudops/json/writer.lua", "lua/cloudops/json/reader.lua", "lua/cloudops/json/encode.lua",
-  "lua/cloudops/json/decode.lua", "lua/cloudops/pretty.lua", "lua/cloudops/pretty/schema.lua",
-  "lua/cloudops/cli.lua", "lua/cloudops/cli/args.lua", "lua/cloudops/repl/init.lua",
-  "lua/cloudops/repl/env.lua", "lua/cloudops/repl/input.lua", "lua/cloudops/repl/complete.lua",
-  "lua/cloudops/repl/typed.lua", "bin/cloudops", "bin/cloudops-repl",
-  "examples/create_namespace.lua", "examples/export_users.lua", "examples/grant_namespace_access.lua",
-  "examples/rotate_api_key.lua",
-}
+-- Every Lua file of the tree's modules, tools and examples (LuaJIT 2.1 runs all of them).
+local FILES = {}
+for f in helpers.run("cd " .. q(helpers.ROOT) .. " && find lua examples -name '*.lua' | sort"):gmatch("[^\n]+") do
+  FILES[#FILES + 1] = f
+end
+for _, f in ipairs { "bin/cloudops", "bin/cloudops-repl", "bin/cloudops-emulator" } do FILES[#FILES + 1] = f end
 
 local has_luajit = select(2, helpers.run("command -v luajit >/dev/null"))
 local has_core = helpers.read_file(helpers.ROOT .. "build/luajit/lua/cloudops/core.so") ~= nil
 
 describe("on LuaJIT", function()
-  it("every file of the tools parses", function()
+  it("every Lua file of the tree parses", function()
+    assert.is_true(#FILES > 100, "found " .. #FILES .. " files")
     if not has_luajit then pending("no luajit") return end
     for _, f in ipairs(FILES) do
       -- -b compiles to bytecode: a syntax check that needs no core (a #! line is skipped)
@@ -34,7 +31,8 @@ describe("on LuaJIT", function()
       package.path = ROOT .. "lua/?.lua;" .. ROOT .. "lua/?/init.lua;" .. package.path
       package.cpath = ROOT .. "build/luajit/lua/?.so;" .. package.cpath
       for _, m in ipairs { "cloudops.json", "cloudops.pretty", "cloudops.pretty.schema", "cloudops.cli",
-                           "cloudops.repl.complete", "cloudops.repl.typed", "cloudops.repl.env" } do
+                           "cloudops.repl.complete", "cloudops.repl.typed", "cloudops.repl.env",
+                           "cloudops.repl.eval" } do
         require(m)
       end
       local json = require "cloudops.json"
@@ -43,7 +41,8 @@ describe("on LuaJIT", function()
       assert(t.file_size_bytes == "9007199254740993", tostring(t.file_size_bytes))
       io.write(json.encode("temporal.api.cloud.billing.v1.BillingReport.Download", t))
     ]]
-    local out, ok = helpers.run("luajit -e " .. q("ROOT = " .. string.format("%q", helpers.ROOT) .. "\n" .. script) .. " 2>&1")
+    local out, ok = helpers.run("luajit -e " .. q("ROOT = " .. string.format("%q", helpers.ROOT) .. "\n" .. script) ..
+      " 2>&1")
     assert.is_true(ok, out)
     assert.are.equal('{"fileSizeBytes":"9007199254740993"}', out)
     local methods, mok = helpers.run("luajit " .. q(helpers.ROOT .. "bin/cloudops") .. " methods")

@@ -48,18 +48,20 @@ describe("cloudops.pretty", function()
       local text = pretty.format(op, { type = "AsyncOperation" })
       assert.matches('check_duration = "1.5s"', text, 1, true)
       assert.matches('started_time = "2024-01-02T03:04:05Z"', text, 1, true)
-      assert.matches('operation_input = cloudops.pack_any("temporal.api.cloud.identity.v1.UserSpec", { email = "a@b.c" })',
-                     text, 1, true)
+      assert.matches('operation_input = cloudops.pack_any("temporal.api.cloud.identity.v1.UserSpec", ' ..
+                     '{ email = "a@b.c" })', text, 1, true)
       -- what it prints is a request again
       local back = assert(load("local cloudops = ...; return " .. text))(cloudops)
       assert.are.same(cloudops.encode(OP, op), cloudops.encode(OP, back))
       local blob = pretty.format({ data = "abc" }, { type = "temporal.api.common.v1.Payload" })
       assert.are.equal('{ data = "abc" }', blob)
-      assert.are.equal('{ data = "\\xe9" }', pretty.format({ data = "\233" }, { type = "temporal.api.common.v1.Payload" }))
+      assert.are.equal('{ data = "\\xe9" }',
+        pretty.format({ data = "\233" }, { type = "temporal.api.common.v1.Payload" }))
     end)
 
     it("leaves empty repeated and map fields out of typed messages", function()
-      local spec = cloudops.decode("CreateNamespaceRequest", cloudops.encode("CreateNamespaceRequest", { spec = { name = "n" } }))
+      local spec = cloudops.decode("CreateNamespaceRequest",
+        cloudops.encode("CreateNamespaceRequest", { spec = { name = "n" } }))
       assert.are.equal('{ spec = { name = "n" } }', pretty.format(spec, { type = "CreateNamespaceRequest" }))
     end)
 
@@ -98,7 +100,7 @@ describe("cloudops.pretty", function()
       local text, err = pretty.describe("NoSuchThing")
       assert.is_nil(text)
       assert.matches("NoSuchThing", err)
-      assert.has_error(function() pretty.describe(42) end)
+      assert.has_error(function() pretty.describe(42) end, "describe expects a name, got number")
     end)
   end)
 end)

@@ -10,7 +10,7 @@ if jit then return end
 local rl = require "cloudops.readline"
 
 describe("cloudops.readline", function()
-  teardown(helpers.cleanup)
+  lazy_teardown(helpers.cleanup)
 
   it("keeps history in memory and in a file, the last n entries", function()
     local file = helpers.tmpdir() .. "/history"
@@ -57,9 +57,12 @@ describe("cloudops.readline", function()
   end)
 
   it("checks its arguments", function()
-    assert.has_error(function() rl.set_completion(42) end)
-    assert.has_error(function() rl.add_history() end)
-    assert.has_error(function() rl.write_history("x", -1) end)
+    assert.has_error(function() rl.set_completion(42) end,
+      "bad argument #1 to 'set_completion' (function expected, got number)")
+    assert.has_error(function() rl.add_history() end,
+      "bad argument #1 to 'add_history' (string expected, got no value)")
+    assert.has_error(function() rl.write_history("x", -1) end,
+      "bad argument #2 to 'write_history' (a number of entries from 0 to 1000000)")
     rl.set_completion(function() return {} end)
     rl.set_completion(nil)
     rl.set_word_break_characters(" .:")

@@ -12,7 +12,7 @@ local function needs_readline()
 end
 
 describe("bin/cloudops-repl", function()
-  teardown(helpers.cleanup)
+  lazy_teardown(helpers.cleanup)
 
   describe("with piped input", function()
     it("evaluates expressions and statements, printing values readably", function()
@@ -24,12 +24,11 @@ describe("bin/cloudops-repl", function()
         "  print('line ' .. i)",
         "end",
         "'multi', 2",
-        "error('boom')",
         "1 +",
         "2",
       }, "\n") .. "\n", { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
       assert.are.equal(0, status, err)
-      assert.matches("no API key", err) -- no client, said on stderr; the REPL works all the same
+      assert.are.equal("no client: no API key: set TEMPORAL_CLOUD_API_KEY, or start with --emulator\n", err)
       assert.are.equal(table.concat({
         "2",
         '{ a = { "one", "two" }, b = 2, ["key-1"] = true }',
@@ -37,9 +36,35 @@ describe("bin/cloudops-repl", function()
         "line 2",
         '"multi"',
         "2",
-        "error: stdin:1: boom",
         "3",
       }, "\n") .. "\n", out)
+    end)
+
+    it("ends at the first error with status 1, naming its line of the input", function()
+      local function run(lines)
+        return T.repl_piped(table.concat(lines, "\n") .. "\n", { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
+      end
+      -- a runtime error, in a function defined lines before it is called
+      local out, err, status = run { "x = 1", "function f()", "", "  error('in f')", "end", "print('before')", "f()",
+                                     "print('after')" }
+      assert.are.equal(1, status)
+      assert.are.equal("before\n", out)
+      assert.matches("cloudops%-repl: stdin:4: in f\n$", err)
+      -- a syntax error
+      out, err, status = run { "print('one')", "", "x x", "print('two')" }
+      assert.are.equal(1, status)
+      assert.are.equal("one\n", out)
+      assert.matches("cloudops%-repl: stdin:3: syntax error near 'x'\n$", err)
+      -- a statement the input ends inside
+      out, err, status = run { "print('one')", "for i = 1, 2 do" }
+      assert.are.equal(1, status)
+      assert.are.equal("one\n", out)
+      assert.matches("cloudops%-repl: stdin:2: the input ends inside a statement\n$", err)
+      -- an error without a position of its own (a tail call's) gets its chunk's line
+      out, err, status = run { "print('one')", "error({})" }
+      assert.are.equal(1, status)
+      assert.are.equal("one\n", out)
+      assert.matches("cloudops%-repl: stdin:2: table: 0x%x+\n$", err)
     end)
 
     it("has a connected client with --emulator, and prints responses with their schema", function()
@@ -51,12 +76,12 @@ describe("bin/cloudops-repl", function()
         "ok, e = client:get_namespace{ namespace = 'nope' }",
         "e.name",
         "e",
-        "client:get_users{ bogus = 1 }",
         "#methods('namespace') > 5",
         "emu.endpoint == client.endpoint",
         "_",
+        "client:get_users{ bogus = 1 }",
       }, "\n") .. "\n", { "--emulator", "--no-history" })
-      assert.are.equal(0, status, err)
+      assert.are.equal(1, status, err)
       local lines = {}
       for l in out:gmatch("[^\n]+") do lines[#lines + 1] = l end
       assert.are.equal('"seed-ns-001.emu01"', lines[1])
@@ -65,9 +90,48 @@ describe("bin/cloudops-repl", function()
       assert.matches("retention_days = 30", out)
       assert.matches('"NOT_FOUND"', out)
       assert.matches("GetNamespace: NOT_FOUND %(5%): ", out)
-      -- a request that does not fit the schema is an error naming the field, and the REPL goes on
-      assert.matches("error: GetUsersRequest: unknown field 'bogus'", out)
       assert.matches("\ntrue\ntrue\ntrue\n$", out)
+      -- a request that does not fit the schema is an error naming the field, and its line
+      assert.matches("^cloudops%-repl: stdin:11: GetUsersRequest: unknown field 'bogus'", err)
+    end)
+
+    it("shows the err of an assignment whose call failed, which a script would have dropped", function()
+      local out, err, status = T.repl_piped(table.concat({
+        "c = cloudops.connect{ bogus = 1 }",
+        "c == nil",
+        "r = client:create_namespace{ spec = { name = 'X' } }",
+        "r == nil",
+        "c2, e2 = cloudops.connect{ bogus = 1 }",       -- the err assigned: nothing shown
+        "n = client:get_namespaces{ page_size = 1 }",   -- a success: nothing shown
+        "#n.namespaces",
+        "local l = cloudops.connect{ bogus = 1 }",
+      }, "\n") .. "\n", { "--emulator", "--no-history" })
+      assert.are.equal(0, status, err)
+      assert.are.equal(table.concat({
+        "nil, INVALID_OPTION: unknown option 'bogus'",
+        "true",
+        "nil, CreateNamespace: INVALID_ARGUMENT (3): spec.name must be 2 to 39 lowercase letters, digits or " ..
+          "single hyphens, beginning with a letter and ending with a letter or digit",
+        "true",
+        "1",
+        "nil, INVALID_OPTION: unknown option 'bogus'",
+      }, "\n") .. "\n", out)
+    end)
+
+    it("raises as a script does for a method called with a dot or mistyped", function()
+      local _, err, status = T.repl_piped("client.get_account{}\n", { "--emulator", "--no-history" })
+      assert.are.equal(1, status)
+      assert.are.equal("cloudops-repl: stdin:1: GetAccount: call it as client:get_account(...), with a colon\n", err)
+      _, err, status = T.repl_piped("x = 1\nclient:get_namespacez{}\n", { "--emulator", "--no-history" })
+      assert.are.equal(1, status)
+      assert.are.equal("cloudops-repl: stdin:2: the client has no method 'get_namespacez' " ..
+        "(did you mean 'get_namespaces'?)\n", err)
+      -- the same words from a script
+      local script = helpers.script("local c = assert(require('cloudops').connect{ endpoint = '127.0.0.1:1', " ..
+        "insecure = true, api_key = 'k' })\nc.get_account{}\n")
+      local _, serr, sstatus = T.run(T.LUA .. " " .. helpers.sh_quote(script))
+      assert.are_not.equal(0, sstatus)
+      assert.matches("script%.lua:%d+: GetAccount: call it as client:get_account%(%.%.%.%), with a colon", serr)
     end)
 
     it("describes messages and methods, and has help()", function()
@@ -119,7 +183,8 @@ describe("bin/cloudops-repl", function()
         { expect = '"[\\w.]+@example\\.com"' },
         { send = "client:create_namespace{ spec = { retention_d\t = 7, na\t = 'x' } } == nil\n" },
         { expect = "true" },
-        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        -- then the prompt: readline reads the keys now
+        { send = "print('hist-' .. 40 + 2)\n" }, { expect = "hist-42" }, { expect = "> " },
         { send = "\4" },                                                                -- Ctrl-D
       }, { "--emulator" }, { CLOUDOPS_REPL_HISTORY = history })
       assert.matches("cloudops REPL", text)
@@ -130,7 +195,7 @@ describe("bin/cloudops-repl", function()
       assert.matches("print%('hist%-' %.%. 40 %+ 2%)\n", saved)
 
       -- a second session: Ctrl-P brings back the last line of the first
-      text = run({
+      run({
         { expect = "> " },
         { send = "\16" }, { send = "\n" }, { expect = "hist-42" },
         { send = "exit()\n" },
@@ -142,7 +207,8 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "cloudops.time.to_\t\t" }, { expect = "to_rfc3339\\s+to_seconds\\s+to_unix" },
-        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "unix{ seconds = 5 }\n" }, { expect = "\\n5\\.0\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--no-history" }, { TEMPORAL_CLOUD_API_KEY = false })
     end)
@@ -168,7 +234,8 @@ describe("bin/cloudops-repl", function()
         { send = "abc" }, { send = "\3" }, { expect = "\\^C" },
         -- the emulator would take a moment to stop: it answers for a second after
         { send = "(function() local n = 0 for _ = 1, 20 do n = n + (client:get_current_identity() and 1 or 0) " ..
-                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+                 "require('cloudops.core').sleep(0.05) end return n end)()\n" }, { expect = "\\n20\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--emulator", "--no-history" })
     end)
@@ -200,6 +267,8 @@ describe("bin/cloudops-repl", function()
         { expect = "> " },
         { send = "'" .. string.rep("ab12", 10) .. "'\n" }, { expect = "> " },
         { send = "x = '11111111-2222-4333-8444-555555555555'\n" }, { expect = "> " },
+        { send = "spec = { name = 'dev', api_key_auth = { enabled = true } }\n" }, { expect = "> " },
+        { send = "h = { authorization = 'Bearer abc' }\n" }, { expect = "> " },
         { send = "exit()\n" },
       }, { "--emulator", "--history", history }, { TEMPORAL_CLOUD_API_KEY = "Zq9Zq9Zq9Zq9" })
       local saved = assert(helpers.read_file(history))
@@ -209,6 +278,8 @@ describe("bin/cloudops-repl", function()
       assert.not_matches("api_key = 'pasted'", saved)              -- a key given to connect
       assert.not_matches(string.rep("ab12", 10), saved)            -- a token-like string
       assert.matches("x = '11111111%-2222%-4333%-8444%-555555555555'", saved) -- an id is fine
+      assert.matches("spec = { name = 'dev', api_key_auth = { enabled = true } }", saved, 1, true) -- names a key only
+      assert.not_matches("Bearer abc", saved)                      -- a header with a token
       assert.not_matches("Zq9Zq9Zq9Zq9", saved)
     end)
 
@@ -219,7 +290,8 @@ describe("bin/cloudops-repl", function()
       run({
         { expect = "> " },
         { send = "\16\16\n" }, { expect = "> " },  -- Ctrl-P twice: the first old line
-        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" }, { expect = "> " }, -- the prompt: readline reads the keys now
+        { send = "\16\16\n" }, { expect = "\\n42\\r?\\n" },
+        { expect = "> " }, -- the prompt: readline reads the keys now
         { send = "\4" },
       }, { "--history", history }, { TEMPORAL_CLOUD_API_KEY = false })
     end)

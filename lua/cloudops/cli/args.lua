@@ -1,6 +1,6 @@
 --- The command lines of bin/cloudops and bin/cloudops-repl, parsed by Debian's lua-argparse:
 -- GNU-style long options (`--name value`, `--name=value`, `--` ends them) anywhere among the
--- arguments, the connection flags of API.md "Tools", and those flags turned into
+-- arguments, the connection flags of docs/reference.md "bin/cloudops", and those flags turned into
 -- cloudops.connect options.
 local argparse = require "argparse"
 
@@ -8,12 +8,17 @@ local tonumber, getenv = tonumber, os.getenv
 
 local args = {}
 
-local function positive(text)
-  local v = tonumber(text)
-  if not v or not (v > 0) or v == math.huge then return nil, "needs a positive number of seconds, got '" .. text .. "'" end
-  return v
+--- A converter for argparse of the flag `flag`'s value, a number of seconds: positive and
+-- finite, or nil and a message naming the flag.
+function args.seconds(flag)
+  return function(text)
+    local v = tonumber(text)
+    if not v or v <= 0 or v ~= v or v == math.huge then
+      return nil, flag .. " needs a positive number of seconds, got '" .. text .. "'"
+    end
+    return v
+  end
 end
-args.positive = positive
 
 --- A parser for the tool `name`, with the connection flags; add the tool's own, then parse.
 -- `epilog` is printed after the flags by --help.
@@ -27,7 +32,8 @@ function args.parser(name, description, epilog)
   p:option("--server-name", "the TLS server name to verify (default: the endpoint's host)"):argname("NAME")
   p:option("--api-version", "the temporal-cloud-api-version header (default: the built-in schema's)")
     :argname("V")
-  p:option("--timeout", "deadline of each RPC attempt (default 30)"):argname("SECONDS"):convert(positive)
+  p:option("--timeout", "deadline of each RPC attempt (default 30)"):argname("SECONDS")
+    :convert(args.seconds("--timeout"))
   p:flag("--no-retry", "one attempt per RPC (by default UNAVAILABLE, RESOURCE_EXHAUSTED and a " ..
     "read's DEADLINE_EXCEEDED are retried with backoff, up to 8 attempts)")
   return p

@@ -5,11 +5,13 @@
 local core = require "cloudops.core"
 local types = require "cloudops.json.types"
 local base64 = require "cloudops.json.base64"
+local writer = require "cloudops.json.writer"
+local nearest = require "cloudops.nearest"
 
 local type, tostring, tonumber, pairs, ipairs, pcall, error, next =
   type, tostring, tonumber, pairs, ipairs, pcall, error, next
-local match, find, gsub, format, sub, lower = string.match, string.find, string.gsub, string.format, string.sub, string.lower
-local floor, huge, min, max = math.floor, math.huge, math.min, math.max
+local match, find, gsub, format, sub = string.match, string.find, string.gsub, string.format, string.sub
+local floor, huge = math.floor, math.huge
 local math_type, tointeger = math.type, math.tointeger -- nil on LuaJIT
 local null, empty_array = core.null, core.empty_array
 local WKT = types.WKT
@@ -20,23 +22,13 @@ local function fail(path, message)
   error({ json_error = path .. ": " .. message }, 0)
 end
 
--- A number as the JSON text had it (cjson gives every number as a float: 5 is 5.0 here).
-local function json_number(v)
-  if v == floor(v) and v > -2 ^ 53 and v < 2 ^ 53 then return format("%d", v) end
-  for digits = 15, 17 do
-    local text = format("%." .. digits .. "g", v)
-    if tonumber(text) == v then return text end
-  end
-  return tostring(v)
-end
-
 local function describe_json(v)
   if v == null then return "null" end
   if v == empty_array then return "an array" end
   local t = type(v)
   if t == "table" then return (v[1] ~= nil) and "an array" or "an object" end
   if t == "string" then return format("string %q", #v > 40 and sub(v, 1, 40) .. "..." or v) end
-  if t == "number" then return "number " .. json_number(v) end
+  if t == "number" then return "number " .. writer.double(v) end
   if t == "boolean" then return "boolean " .. tostring(v) end
   return t
 end
@@ -104,31 +96,14 @@ local function floating(v, path)
   fail(path, "expected a number, got " .. describe_json(v))
 end
 
--- The field name nearest to an unknown key (by edit distance, among proto and json names),
--- for the error message, or nil when none is close.
-local function nearest(m, key)
-  local best, best_d
-  local function distance(a, b)
-    local prev = {}
-    for j = 0, #b do prev[j] = j end
-    for i = 1, #a do
-      local cur = { [0] = i }
-      local ca = lower(sub(a, i, i))
-      for j = 1, #b do
-        local cost = (ca == lower(sub(b, j, j))) and 0 or 1
-        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-      end
-      prev = cur
-    end
-    return prev[#b]
-  end
+-- The field names of a message a key may be (proto and json names), for "did you mean".
+local function field_names(m)
+  local names = {}
   for _, f in ipairs(m.fields) do
-    for _, name in ipairs { f.name, f.json_name or f.name } do
-      local d = distance(key, name)
-      if not best_d or d < best_d then best, best_d = name, d end
-    end
+    names[#names + 1] = f.name
+    if f.json_name and f.json_name ~= f.name then names[#names + 1] = f.json_name end
   end
-  if best_d and best_d <= max(2, floor(#key / 3)) then return best end
+  return names
 end
 
 local message -- forward
@@ -143,7 +118,9 @@ local function value(f, v, path)
   elseif ty == "enum" then
     local e = types.enum(f.type_name)
     if type(v) == "string" then
-      if e.by_name[v] == nil then fail(path, "'" .. v .. "' is not a value of " .. e.name) end
+      if e.by_name[v] == nil then
+        fail(path, "'" .. v .. "' is not a value of " .. e.name .. nearest.hint(v, e.names))
+      end
       return v
     elseif type(v) == "number" then
       return integer(v, path)
@@ -237,8 +214,7 @@ function message(name, v, path)
     local f = m.by_json[k] or m.by_name[k]
     local fpath = path .. "." .. k
     if not f then
-      local near = nearest(m, k)
-      fail(fpath, "no such field in " .. m.name .. (near and (" (did you mean '" .. near .. "'?)") or ""))
+      fail(fpath, "no such field in " .. m.name .. nearest.hint(k, field_names(m)))
     end
     if seen[f.name] then
       fail(path, "field " .. f.name .. " given twice ('" .. seen[f.name] .. "' and '" .. k .. "')")

@@ -130,7 +130,9 @@ local function any(t, level, ctx, path)
   local m = types.message(type_name)
   if not m then fail(path, "Any of type '" .. url .. "', which this schema does not have") end
   local ok, inner, err = pcall(core.decode, m.name, bytes)
-  if not (ok and inner) then fail(path, "Any of type " .. m.name .. " holds malformed bytes: " .. tostring(err or inner)) end
+  if not (ok and inner) then
+    fail(path, "Any of type " .. m.name .. " holds malformed bytes: " .. tostring(err or inner))
+  end
   if WKT[m.name] then
     return object({ "@type", "value" }, { quote(url), message(m.name, inner, level + 1, ctx, path .. ".value") },
                   level, ctx.indent)

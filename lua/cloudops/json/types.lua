@@ -37,15 +37,16 @@ function types.message(name)
 end
 
 --- The enum `name` (full): { name, by_name = { NAME = number }, by_number = { [n] = NAME },
--- zero = the name of value 0 }. Raises for an unknown enum (the schema is built in).
+-- names (in schema order), zero = the name of value 0 }. Raises for an unknown enum (the schema is built in).
 function types.enum(name)
   local e = enums[name]
   if e then return e end
   local d = describe(name)
   if not (d and d.kind == "enum") then error("cloudops.json: unknown enum " .. tostring(name)) end
-  e = { name = d.name, by_name = {}, by_number = {} }
-  for _, v in ipairs(d.values) do
+  e = { name = d.name, by_name = {}, by_number = {}, names = {} }
+  for i, v in ipairs(d.values) do
     e.by_name[v.name] = v.number
+    e.names[i] = v.name
     -- An alias keeps the first name, as protobuf's printers do.
     if e.by_number[v.number] == nil then e.by_number[v.number] = v.name end
   end

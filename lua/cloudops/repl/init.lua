@@ -7,10 +7,12 @@ local input = require "cloudops.repl.input"
 local complete = require "cloudops.repl.complete"
 local renv = require "cloudops.repl.env"
 local typed = require "cloudops.repl.typed"
+local eval = require "cloudops.repl.eval"
 local pretty = require "cloudops.pretty"
+local diagnosis = require "cloudops.diagnosis"
 
-local type, tostring, select, load, print, pcall, error, pairs = type, tostring, select, load, print, pcall, error, pairs
-local find, format = string.find, string.format
+local type, tostring, print, pcall, error, pairs = type, tostring, print, pcall, error, pairs
+local find, format, concat = string.find, string.format, table.concat
 local getenv, stderr = os.getenv, io.stderr
 
 local repl = {}
@@ -29,20 +31,6 @@ local function parser()
   return p
 end
 
-local function pack(...) return { n = select("#", ...), ... } end
-
--- Compiles a chunk: as an expression first (so `1 + 1` shows 2), then as statements.
--- Returns the function, or nil and whether more lines could complete it, and the message.
-local function compile(text, env)
-  local fn, experr = load("return " .. text, "=stdin", "t", env)
-  if fn then return fn end
-  local err
-  fn, err = load(text, "=stdin", "t", env)
-  if fn then return fn end
-  -- Cut short either way ("1 +", "for i = 1, 2 do"): wait for the next line.
-  return nil, find(err, "<eof>$") ~= nil or find(experr, "<eof>$") ~= nil, err
-end
-
 -- Prints the values a chunk returned, each with its message type where known. A call's
 -- `resp, nil, info` shows resp alone: info (headers, attempts) is there to be assigned.
 local function show(results)
@@ -52,6 +40,18 @@ local function show(results)
     local v = results[i]
     print(pretty.format(v, { type = typed.type_of(v) }))
   end
+end
+
+-- Shows what an assignment dropped when its call failed: `c = cloudops.connect{...}` that
+-- gave nil, err prints "nil, <err>" (c is nil, as in a script).
+local function show_dropped(values)
+  local parts, n = { "nil" }, values.n
+  while n > 0 and values[n] == nil do n = n - 1 end
+  for i = 1, n do
+    local v = values[i]
+    parts[#parts + 1] = pretty.format(v, { type = typed.type_of(v) })
+  end
+  print(concat(parts, ", "))
 end
 
 -- The client (and emulator) the flags ask for, or nil and why.
@@ -70,7 +70,8 @@ local function connect(opts, state)
     copts = args.connect_options(opts)
   end
   local client, err = cloudops.connect(copts)
-  if not client then return nil, tostring(err) end
+  -- the options came from flags: the message names them (--insecure, not insecure = true)
+  if not client then return nil, diagnosis.for_cli(type(err) == "table" and err.message or err) end
   return client
 end
 
@@ -104,7 +105,7 @@ function repl.main(argv)
     readline = not opts.no_readline,
     history = history_file(opts),
     word_breaks = complete.WORD_BREAKS,
-    complete = function(text, line, first, last) return complete.candidates(env, line, first, last) end,
+    complete = function(_, line, first, last) return complete.candidates(env, line, first, last) end,
     secrets = function()
       local keys = { getenv("TEMPORAL_CLOUD_API_KEY") }
       for _, k in pairs(state.emulator and state.emulator.keys or {}) do keys[#keys + 1] = k end
@@ -124,7 +125,20 @@ function repl.main(argv)
     stderr:write("no client: ", tostring(cerr), "\n")
   end
 
-  local buffer -- the lines of a statement not finished yet
+  local buffer, first -- the lines of a statement not finished yet, and the line it began on
+  local line_number = 0 -- of the input, for the messages of piped input
+  local failed -- piped input: the first error, which ends the run
+
+  -- An error: at the prompt, printed, and the session goes on; in piped input (a script), on
+  -- stderr with its line, and the run ends with status 1.
+  local function report(err)
+    if lines.interactive then
+      print("error: " .. tostring(err))
+    else
+      failed = eval.where(err, first)
+      stderr:write("cloudops-repl: ", failed, "\n")
+    end
+  end
 
   -- One line read and, once the statement is complete, run. Returns true at the end of input.
   local function step()
@@ -132,27 +146,30 @@ function repl.main(argv)
     if line == nil then
       if rerr == "interrupted" then buffer = nil return false end
       if lines.interactive then print() end
+      if buffer and not lines.interactive then report("the input ends inside a statement") end
       return true
     end
+    line_number = line_number + 1
+    if not buffer then first = line_number end
     buffer = buffer and (buffer .. "\n" .. line) or line
-    local fn, more, err = compile(buffer, env)
-    if fn or not more then lines:remember(buffer) end -- a statement of several lines: one entry
-    if fn then
+    local chunk, more, err = eval.compile(buffer, env, eval.chunkname(not lines.interactive and first or nil))
+    if chunk or not more then lines:remember(buffer) end -- a statement of several lines: one entry
+    if chunk then
       buffer = nil
-      local results = pack(pcall(fn))
-      if results[1] then
-        local values = { n = results.n - 1 }
-        for i = 2, results.n do values[i - 1] = results[i] end
+      local ok, values, dropped = eval.run(chunk)
+      if not ok then
+        report(values)
+      elseif dropped then
+        show_dropped(values)
+      else
         if values.n > 0 then env._ = values[1] end
         show(values)
-      else
-        print("error: " .. tostring(results[2]))
       end
     elseif not more then
       buffer = nil
-      print("error: " .. tostring(err))
+      report(err)
     end
-    return false
+    return failed ~= nil
   end
 
   while not state.exit do
@@ -172,7 +189,7 @@ function repl.main(argv)
   if not ok then stderr:write(tostring(herr), "\n") end
   if client then client:close() end
   if state.emulator then state.emulator.stop() end
-  return 0
+  return failed and 1 or 0
 end
 
 return repl

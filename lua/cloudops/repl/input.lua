@@ -3,7 +3,7 @@
 -- otherwise plain reads from stdin (piped input, or no binding), prompting only on a terminal.
 local io_read, io_write, io_stdout = io.read, io.write, io.stdout
 local pcall, require, type, setmetatable, os_execute, ipairs = pcall, require, type, setmetatable, os.execute, ipairs
-local find, lower, gmatch = string.find, string.lower, string.gmatch
+local find, lower, gmatch, sub = string.find, string.lower, string.gmatch, string.sub
 
 local input = {}
 input.__index = input
@@ -19,18 +19,30 @@ local function stdin_is_tty(rl)
 end
 
 -- Whether an input holds a secret, and so stays out of the history (the file is plain text):
--- one of the known keys, a string next to a name such as api_key or token, or a long
--- token-like string literal (a key pasted in).
-local SECRET_NAMES = { "api_key", "apikey", "token", "secret", "password", "authorization", "bearer" }
+-- one of the known keys; a string literal given to a name such as api_key, token or password
+-- (`api_key = "..."`, `["authorization"] = "Bearer ..."`); a bearer token; or a long token-like
+-- string literal (a key pasted in). A line that only names such a thing (`api_key_auth = {
+-- enabled = true }`, `k = emu.api_key`, a page_token) is kept.
+local SECRET_NAMES = { "api_key", "apikey", "token", "secret", "password", "authorization", "bearer", "key" }
+local NOT_SECRET = { page_token = true, next_page_token = true, key_id = true }
+local function is_secret_name(name)
+  name = lower(name)
+  if NOT_SECRET[name] then return false end
+  for _, s in ipairs(SECRET_NAMES) do
+    if name == s or sub(name, -#s - 1) == "_" .. s then return true end
+  end
+  return false
+end
+
 local function holds_secret(chunk, known)
   for _, k in ipairs(known) do
     if #k >= 8 and find(chunk, k, 1, true) then return true end
   end
-  local has_string = find(chunk, "[\"'%[]") ~= nil
-  local text = lower(chunk)
-  for _, name in ipairs(SECRET_NAMES) do
-    if has_string and find(text, name, 1, true) then return true end
+  -- name = "...", ["name"] = "...", name = [[...]]
+  for name in gmatch(chunk, "([%a_][%w_]*)[\"']?%]?%s*=%s*[\"'%[]") do
+    if is_secret_name(name) then return true end
   end
+  if find(lower(chunk), "[\"']bearer%s") then return true end
   for literal in gmatch(chunk, "[\"']([%w%-_%.~+/=]+)[\"']") do
     if #literal >= 32 and not find(literal, "^%x+%-%x+%-%x+%-%x+%-%x+$") then return true end
   end

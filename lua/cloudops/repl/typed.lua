@@ -79,26 +79,29 @@ end
 
 local ASYNC_OPERATION = "temporal.api.cloud.operation.v1.AsyncOperation"
 
--- The wrapper of one client method: calls it on the real client, tags the results.
-local function wrapper(client, name, fn)
+-- The wrapper of one client method: calls it on the real client, tags the results. Called
+-- with a dot (`client.get_account{}`), it is called as the script's client would be, and
+-- raises as it does.
+local function wrapper(proxy, client, name, fn)
+  local function target(self) if self == proxy then return client end return self end
   local m = schema.method(name)
   if m then
-    return function(_, ...)
-      local r = call(fn, client, ...)
+    return function(self, ...)
+      local r = call(fn, target(self), ...)
       typed.tag(r[1], m.output)
       if type(r[3]) == "table" then infos[r[3]] = true end
       return unpack(r, 1, r.n)
     end
   elseif name == "call" or name == "pages" then
-    return function(_, method, ...)
+    return function(self, method, ...)
       local mm = type(method) == "string" and schema.method(method)
       if name == "call" then
-        local r = call(fn, client, method, ...)
+        local r = call(fn, target(self), method, ...)
         typed.tag(r[1], mm and mm.output)
         if type(r[3]) == "table" then infos[r[3]] = true end
         return unpack(r, 1, r.n)
       end
-      local it = call(fn, client, method, ...)[1]
+      local it = call(fn, target(self), method, ...)[1]
       return function()
         local r = pack(it())
         typed.tag(r[1], mm and mm.output)
@@ -106,10 +109,10 @@ local function wrapper(client, name, fn)
       end
     end
   elseif name == "paginate" then
-    return function(_, method, ...)
+    return function(self, method, ...)
       local mm = type(method) == "string" and schema.method(method)
       local ty = mm and mm.items and items_type(mm)
-      local it = call(fn, client, method, ...)[1]
+      local it = call(fn, target(self), method, ...)[1]
       return function()
         local r = pack(it())
         typed.tag(r[1], ty)
@@ -117,21 +120,21 @@ local function wrapper(client, name, fn)
       end
     end
   elseif name == "wait" then
-    return function(_, ...)
-      local r = call(fn, client, ...)
+    return function(self, ...)
+      local r = call(fn, target(self), ...)
       typed.tag(r[1], ASYNC_OPERATION)
       if type(r[2]) == "table" then typed.tag(r[2].operation, ASYNC_OPERATION) end
       return unpack(r, 1, r.n)
     end
   elseif name == "update" then
-    return function(_, kind, ...)
+    return function(self, kind, ...)
       local k = type(kind) == "string" and schema.kind(kind)
-      local r = call(fn, client, kind, ...)
+      local r = call(fn, target(self), kind, ...)
       typed.tag(r[1], k and k.update.output)
       return unpack(r, 1, r.n)
     end
   end
-  return function(_, ...) return fn(client, ...) end
+  return function(self, ...) return fn(target(self), ...) end
 end
 
 --- A stand-in for `client` whose methods tag their results; anything else is the client's.
@@ -145,7 +148,7 @@ function typed.wrap(client)
       if type(v) ~= "function" then return v end
       local w = cache[k]
       if not w then
-        w = wrapper(client, k, v)
+        w = wrapper(proxy, client, k, v)
         cache[k] = w
       end
       return w

@@ -19,14 +19,17 @@ function T.emulator(opts)
   return assert(require("cloudops.emulator").spawn(o))
 end
 
--- "NAME=value ..." for a shell command; a false value unsets NAME.
+-- "env -u NAME ... NAME=value ..." for a shell command; a false value unsets NAME (env(1)
+-- takes its options before the assignments).
 local function env_prefix(env)
-  local parts = {}
+  local unset, set = {}, {}
   for k, v in pairs(env or {}) do
-    if v == false then parts[#parts + 1] = "-u " .. k else parts[#parts + 1] = k .. "=" .. q(v) end
+    if v == false then unset[#unset + 1] = "-u " .. k else set[#set + 1] = k .. "=" .. q(v) end
   end
-  if #parts == 0 then return "" end
-  return "env " .. table.concat(parts, " ") .. " "
+  if #unset + #set == 0 then return "" end
+  table.sort(unset)
+  table.sort(set)
+  return "env " .. table.concat(unset, " ") .. " " .. table.concat(set, " ") .. " "
 end
 
 --- Runs `command` (a shell command line) with env and stdin text; returns stdout, stderr and
