@@ -10,7 +10,7 @@
 --
 -- A state is a table of arrays by kind name (a snapshot: `namespaces`, `users`, ...; `account`
 -- is one table), each entry a resource as its Get* RPC returns it plus the kind's extras
--- (cloudops.kinds). A change (API.md "Rehearsal and desired state"):
+-- (cloudops.kinds); a kind listed in either state's `unreadable` is not compared. A change (API.md "Rehearsal and desired state"):
 --   { kind = "namespace", id = "dev.acct", name = "dev", action = "create"|"update"|"delete",
 --     fields = { { path = "spec.retention_days", before = 7, after = 14 }, ... } }
 -- Only the kind's `compared` fields count (the spec, what requests set beside it, the extras);
@@ -282,9 +282,16 @@ function changes.diff(before, after, opts)
   if name_before == nil then name_before = kinds.names(before) end
   local name_after = names.after
   if name_after == nil then name_after = kinds.names(after) end
+  -- A kind either state could not read is not compared: its empty list says nothing.
+  local unread = {}
+  for _, state in ipairs { before, after } do
+    for _, u in ipairs(type(state.unreadable) == "table" and state.unreadable or {}) do
+      if type(u) == "table" and u.kind then unread[u.kind] = true end
+    end
+  end
   local out = {}
   for _, k in ipairs(kinds.list) do
-    if not only or only[k.name] then
+    if (not only or only[k.name]) and not unread[k.name] then
       local a, a_order = index(k, entries(before, k), match, name_before or nil)
       local b, b_order = index(k, entries(after, k), match, name_after or nil)
       local group = {}

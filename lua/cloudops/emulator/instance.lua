@@ -216,7 +216,7 @@ function Emulator:call(method, req, md, extra)
     self.log(reqlog.line {
       time = now, peer = extra.peer, method = method, code = err and err.code or 0,
       duration = later - now, identity = ctx.identity, delay = info.delay,
-      had_key = md.authorization ~= nil,
+      had_key = md.authorization ~= nil, operation = resp and ctx.op and ctx.op.id or nil,
     })
   end
   return resp, err, info
