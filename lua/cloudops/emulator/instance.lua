@@ -70,8 +70,10 @@ function M.new(opts)
     if err then error(err, 2) end
     self.st = st
   end
+  -- A twin starts from a snapshot of a real account, with a key per principal (twin.lua).
+  if cfg.twin then self.st, self.keys, self.twin = require("cloudops.emulator.twin").state(cfg.twin, cfg, now) end
   self.st = self.st or statelib.new(cfg.account_id, now)
-  self.keys = seed.bootstrap(self.st, cfg, now)
+  self.keys = self.keys or seed.bootstrap(self.st, cfg, now)
   seed.fill(self.st, cfg, now)
   self.limiter = ratelimit.new(cfg.rate_limits)
   self.faults = faults.new(cfg.faults)
