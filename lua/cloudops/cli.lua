@@ -5,9 +5,11 @@
 --   cloudops wait OPERATION_ID             polls the operation until it ends; prints it
 --   cloudops methods                       the RPC names, one a line
 --   cloudops describe NAME                 a method, message or enum, readable (or --json)
+--   cloudops snapshot | diff | rehearse    in modules of their own (MODULE_COMMANDS below)
 --
 -- Exit status: 0 success, 1 an RPC or operation error (its code name on stderr), 2 a usage
--- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout).
+-- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout). The plan commands
+-- (diff, rehearse): 0 no change, 2 changes, 1 failed (a usage error too).
 local cloudops = require "cloudops"
 local json = require "cloudops.json"
 local args = require "cloudops.cli.args"
@@ -21,6 +23,14 @@ local cli = {}
 
 cli.OK, cli.FAILED, cli.USAGE, cli.TIMEOUT = 0, 1, 2, 3
 
+-- Commands in modules of their own, lua/cloudops/cli/<name>.lua: each has `usage` (its lines
+-- in --help), `flags(p, declared)` (adds to the parser the flags not yet in `declared`),
+-- `run(io_, opts, positional, argv)`, and `usage_status`, its exit status for a usage error
+-- when not cli.USAGE (the plan commands: 2 means "changes" there).
+local MODULE_COMMANDS = { "snapshot", "diff", "rehearse" }
+local modules = {}
+for _, name in ipairs(MODULE_COMMANDS) do modules[name] = require("cloudops.cli." .. name) end
+
 -- The parser: the connection flags, the tool's own, and the words (command and arguments).
 local function parser()
   local p = args.parser("cloudops", "A command line for the Temporal Cloud Ops API, JSON in " ..
@@ -33,9 +43,15 @@ commands:
   wait OPERATION_ID             wait for an async operation to end; prints it
   methods                       the RPC names
   describe NAME                 a method, message or enum: fields and types
+]] .. (function()
+    local lines = {}
+    for _, name in ipairs(MODULE_COMMANDS) do lines[#lines + 1] = modules[name].usage end
+    return table.concat(lines, "\n")
+  end)() .. [[
+
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
-2 a usage error, 3 a timeout.]])
+2 a usage error, 3 a timeout; diff and rehearse: 0 no change, 2 changes, 1 failed.]])
   p:usage("usage: cloudops [options] COMMAND [ARGS]")
   p:argument("words"):args("*"):hidden(true)
   p:flag("--wait", "call: after a mutation, wait for its operation to end, and print the " ..
@@ -44,9 +60,11 @@ exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
     :convert(args.positive)
   p:flag("--pretty", "indented JSON (call, wait, describe --json)")
   p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
-  p:flag("--json", "describe: the schema's plain description as JSON")
+  p:flag("--json", "describe: the schema's plain description as JSON; diff, rehearse: the plan as JSON")
   p:flag("-h --help", "this text")
   p:flag("--version", "the versions")
+  local declared = { json = true, pretty = true, help = true, version = true }
+  for _, name in ipairs(MODULE_COMMANDS) do modules[name].flags(p, declared) end
   return p
 end
 
@@ -119,6 +137,7 @@ local function connect(opts)
   if not client then return nil, tostring(type(err) == "table" and err.message or err) end
   return client
 end
+cli.connect = connect -- for the command modules
 
 -- ---- commands ------------------------------------------------------------------------------
 
@@ -221,7 +240,13 @@ function cli.main(argv, io_)
   io_ = io_ or { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr }
   local p = parser()
   local opts, perr = args.parse(p, argv or {})
-  if not opts then return usage_error(io_, perr) end
+  if not opts then
+    local status = usage_error(io_, perr)
+    for _, a in ipairs(argv or {}) do
+      if modules[a] then return modules[a].usage_status or status end
+    end
+    return status
+  end
   local positional = opts.words
   if opts.help then
     io_.stdout:write(args.help(p))
@@ -232,15 +257,19 @@ function cli.main(argv, io_)
     return cli.OK
   end
   local command = positional[1]
-  if not command then return usage_error(io_, "no command (call, list, wait, methods, describe)") end
-  local run = commands[command]
+  if not command then
+    return usage_error(io_, "no command (call, list, wait, methods, describe, " ..
+      table.concat(MODULE_COMMANDS, ", ") .. ")")
+  end
+  local module = modules[command]
+  local run = commands[command] or (module and module.run)
   if not run then return usage_error(io_, "unknown command '" .. command .. "'") end
-  local ok, status = pcall(run, io_, opts, positional)
+  local ok, status = pcall(run, io_, opts, positional, argv)
   if ok then return status end
   -- A request the schema refuses raises in the client (a programming mistake in Lua), which
   -- on the command line is the user's input: a usage error.
   io_.stderr:write("cloudops: ", tostring(status), "\n")
-  return cli.USAGE
+  return module and module.usage_status or cli.USAGE
 end
 
 return cli

@@ -218,7 +218,9 @@ function Emulator:call(method, req, md, extra)
     self.log(reqlog.line {
       time = now, peer = extra.peer, method = method, code = err and err.code or 0,
       duration = later - now, identity = ctx.identity, delay = info.delay,
-      had_key = md.authorization ~= nil, operation = resp and ctx.op and ctx.op.id or nil,
+      had_key = md.authorization ~= nil,
+      operation = resp and ctx.op and ctx.op.id
+        or (method == "GetAsyncOperation" and ctx.req.async_operation_id) or nil,
     })
   end
   return resp, err, info

@@ -24,7 +24,8 @@ function M.open(target)
 end
 
 -- e = { time =, peer =, method =, code =, duration =, identity =, delay =, operation = }
--- (operation: the id of the async operation the request started or replayed)
+-- (operation: the id of the async operation the request started or replayed, or the one a
+-- GetAsyncOperation asked about)
 function M.line(e)
   local who, key = "-", "-"
   if e.identity then

@@ -1,0 +1,85 @@
+--- cloudops rehearse [--snapshot FILE] [--profile fast|realistic] [--json] -- COMMAND [ARGS...]
+-- (API.md "Rehearsal and desired state"): COMMAND runs, unchanged, against a twin of the
+-- account (cloudops.rehearse): a snapshot from FILE, else of the account the environment
+-- names (reads only: the real account is never written). COMMAND gets TEMPORAL_CLOUD_ENDPOINT,
+-- TEMPORAL_CLOUD_API_KEY and TEMPORAL_CLOUD_INSECURE=1 naming the twin, its stdin, and
+-- stderr for its stdout and stderr, so that stdout holds the plan alone (text, or JSON with
+-- --json). Exit status: 0 nothing would change, 2 something would, 1 COMMAND failed or the
+-- rehearsal could not run (a usage error too).
+local plans = require "cloudops.cli.plans"
+
+local tostring, tonumber, ipairs = tostring, tonumber, ipairs
+local concat = table.concat
+
+local M = { usage_status = plans.FAILED }
+
+M.usage = "  rehearse [--snapshot FILE] [--profile fast|realistic] -- COMMAND [ARGS...]\n" ..
+          "                                run COMMAND against a twin of the account (from FILE, or\n" ..
+          "                                read from the account); print what it would change"
+
+function M.flags(p, declared)
+  plans.option(p, declared, "--snapshot", "rehearse: the account as snapshot in FILE, instead of reading it",
+    "FILE")
+  plans.option(p, declared, "--profile", "rehearse: the twin's timings, realistic (the default) or fast", "NAME")
+  plans.option(p, declared, "--json", "describe, diff, rehearse: JSON output")
+end
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+-- Runs the command against the twin: true, or false and why it failed. Its stdout goes to
+-- stderr; its exit status comes back through the shell, as LuaJIT's popen does not report it.
+local function run_command(words, twin)
+  local parts = { "env", "TEMPORAL_CLOUD_ENDPOINT=" .. quote(twin.endpoint),
+                  "TEMPORAL_CLOUD_API_KEY=" .. quote(twin.api_key), "TEMPORAL_CLOUD_INSECURE=1" }
+  for _, w in ipairs(words) do parts[#parts + 1] = quote(w) end
+  local p = io.popen("(" .. concat(parts, " ") .. ") 1>&2; echo \"$?\"", "r")
+  if not p then return false, "cannot run the command" end
+  local out = p:read("a") or ""
+  p:close()
+  local code = tonumber(out:match("(%d+)%s*$") or "")
+  if code == 0 then return true end
+  if code == 127 then return false, "the command was not found: " .. words[1] end
+  return false, "the command exited with status " .. tostring(code)
+end
+
+-- The command: the words after the first "--" of argv.
+local function command_of(argv)
+  for i, a in ipairs(argv) do
+    if a == "--" then
+      local words = {}
+      for j = i + 1, #argv do words[#words + 1] = argv[j] end
+      return words
+    end
+  end
+end
+
+function M.run(io_, opts, positional, argv)
+  local words = command_of(argv or {})
+  if not words or #words == 0 then
+    return plans.usage(io_, "rehearse needs a command after --: cloudops rehearse -- lua script.lua")
+  end
+  if #positional ~= 1 + #words then
+    return plans.usage(io_, "unexpected argument '" .. tostring(positional[2]) .. "' (the command goes after --)")
+  end
+  local profile = opts.profile
+  if profile ~= nil and profile ~= "fast" and profile ~= "realistic" then
+    return plans.usage(io_, "--profile must be fast or realistic, got '" .. profile .. "'")
+  end
+  local snap = opts.snapshot
+  if not snap then
+    local err
+    snap, err = plans.live_snapshot(io_, opts)
+    if not snap then return plans.fail(io_, err) end
+  end
+  io_.stderr:write("cloudops: rehearsing ", concat(words, " "), " on a twin of the account (",
+    profile or "realistic", " timings)\n")
+  local plan, err = require("cloudops.rehearse").run({ snapshot = snap, profile = profile }, function(twin)
+    return run_command(words, twin)
+  end)
+  if not plan then return plans.fail(io_, err) end
+  return plans.print(io_, plan, opts.json)
+end
+
+return M
