@@ -10,7 +10,8 @@
 --
 -- A state is a table of arrays by kind name (a snapshot: `namespaces`, `users`, ...; `account`
 -- is one table), each entry a resource as its Get* RPC returns it plus the kind's extras
--- (cloudops.kinds); a kind listed in either state's `unreadable` is not compared. A change (API.md "Rehearsal and desired state"):
+-- (cloudops.kinds); a kind listed in either state's `unreadable` is not compared. A change
+-- (docs/reference.md "Rehearsal"):
 --   { kind = "namespace", id = "dev.acct", name = "dev", action = "create"|"update"|"delete",
 --     fields = { { path = "spec.retention_days", before = 7, after = 14 }, ... } }
 -- Only the kind's `compared` fields count (the spec, what requests set beside it, the extras);
@@ -400,6 +401,19 @@ local function changes_text(out, list)
   end
 end
 
+-- Appends text to out in lines of at most `width` characters, each starting with `indent`.
+local function wrap(out, text, indent, width)
+  local line = indent
+  for word in text:gmatch("%S+") do
+    if #line > #indent and #line + 1 + #word > width then
+      out[#out + 1] = line
+      line = indent
+    end
+    line = line .. (#line > #indent and " " or "") .. word
+  end
+  if #line > #indent then out[#out + 1] = line end
+end
+
 --- The text form of a plan: { changes, calls, errors, summary, failed } (all but changes
 -- optional).
 function changes.text(plan)
@@ -445,8 +459,9 @@ function changes.text(plan)
     out[#out + 1] = format("Summary: %s; %d calls, %d refused (RESOURCE_EXHAUSTED)", count_line(s),
       s.calls or 0, s.refused or 0)
     if s.seconds then
-      out[#out + 1] = format("  would take %s%.1f s under the real limits%s", s.estimated and "at least " or "",
-        s.seconds, s.how and (" (" .. s.how .. ")") or "")
+      out[#out + 1] = format("  would take %s%.1f s under the real limits", s.estimated and "at least " or "",
+        s.seconds)
+      if s.how then wrap(out, "(" .. s.how .. ")", "    ", 96) end
     end
   end
   if plan.failed then

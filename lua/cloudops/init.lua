@@ -74,7 +74,7 @@ end
 -- should not have to load; the rehearsal modules read much of the schema when loaded.
 local LAZY = {
   json = function() return require "cloudops.json" end,
-  -- cloudops.snapshot(client, opts), .save(snap, path), .load(path) (API.md "Rehearsal")
+  -- cloudops.snapshot(client, opts), .save(snap, path), .load(path) (docs/reference.md "Rehearsal")
   snapshot = function() return require "cloudops.snapshot" end,
   -- cloudops.diff(before_snap, after_snap) -> changes
   diff = function()

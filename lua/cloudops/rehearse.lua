@@ -1,5 +1,5 @@
 --- cloudops.rehearse(fn, opts): run a script against a twin of the account and see what it
--- would change, before it runs for real (API.md "Rehearsal and desired state").
+-- would change, before it runs for real (docs/reference.md "Rehearsal").
 --
 --   local plan, err = cloudops.rehearse(function(client) ... end, { client = real_client })
 --   io.write(require("cloudops.changes").text(plan))
@@ -158,7 +158,8 @@ local function limits_bound(entries, views, t0)
   for _, e in ipairs(entries) do
     local op = e.method == "GetAsyncOperation" and e.code == "OK" and views[e.operation or ""]
     local asked, started, ended = seconds_of(e.time), time_of(op and op.started_time), time_of(op and op.finished_time)
-    if asked and started and ended and asked >= ended then
+    -- (the log's times are to the millisecond, cut, not rounded)
+    if asked and started and ended and asked + 0.001 >= ended then
       bound = max(bound, started - t0 + realistic_duration(op.operation_type))
     end
   end

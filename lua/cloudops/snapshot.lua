@@ -1,5 +1,5 @@
 --- cloudops.snapshot: every resource an API key can read, by reads only, as one plain table;
--- saved and loaded as stable, diffable JSON (API.md "Rehearsal and desired state").
+-- saved and loaded as stable, diffable JSON (docs/reference.md "Rehearsal").
 --
 --   local snap, err = cloudops.snapshot(client, { kinds = nil, concurrency = 8, on_progress = nil })
 --   assert(cloudops.snapshot.save(snap, "account.json"))

@@ -212,7 +212,7 @@ describe("changes.text and changes.json", function()
       "    2 UpdateNamespace%s+INVALID_ARGUMENT", text)
     assert.matches("\nErrors met:\n  UpdateNamespace: INVALID_ARGUMENT\n", text)
     assert.matches("\nSummary: 0 to create, 0 to update, 0 to delete; 5 calls, 1 refused %(RESOURCE_EXHAUSTED%)\n" ..
-      "  would take at least 8.0 s under the real limits %(fast profile%)\n", text)
+      "  would take at least 8.0 s under the real limits\n    %(fast profile%)\n", text)
   end)
 
   it("writes JSON that reads back as the plan, with empty lists as lists", function()

@@ -1,5 +1,5 @@
 --- cloudops rehearse [--snapshot FILE] [--profile fast|realistic] [--json] -- COMMAND [ARGS...]
--- (API.md "Rehearsal and desired state"): COMMAND runs, unchanged, against a twin of the
+-- (docs/reference.md "bin/cloudops"): COMMAND runs, unchanged, against a twin of the
 -- account (cloudops.rehearse): a snapshot from FILE, else of the account the environment
 -- names (reads only: the real account is never written). COMMAND gets TEMPORAL_CLOUD_ENDPOINT,
 -- TEMPORAL_CLOUD_API_KEY and TEMPORAL_CLOUD_INSECURE=1 naming the twin, its stdin, and
