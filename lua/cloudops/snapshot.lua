@@ -28,6 +28,7 @@ local kinds = require "cloudops.kinds"
 local map = require "cloudops.map"
 local codes = require "cloudops.codes"
 local core = require "cloudops.core"
+local errors = require "cloudops.errors"
 
 local ipairs, pairs, type, tostring, error, setmetatable, pcall = ipairs, pairs, type, tostring, error,
   setmetatable, pcall
@@ -92,9 +93,10 @@ local function wanted(opts)
   return set
 end
 
--- Every item of every page of a list: items, or nil, err.
+-- Every item of every page of a list: items, or nil, err. A server that hands back the token
+-- it was given would have the snapshot read forever: that is an error.
 local function read_list(read, method, items_field, req, page_size)
-  local out = {}
+  local out, seen = {}, {}
   req.page_size = page_size
   while true do
     local resp, err = read(method, req)
@@ -102,6 +104,11 @@ local function read_list(read, method, items_field, req, page_size)
     for _, item in ipairs(resp[items_field] or {}) do out[#out + 1] = item end
     local token = resp.next_page_token
     if token == nil or token == "" then return out end
+    if seen[token] then
+      return nil, errors.new("INTERNAL", method .. " answered a next_page_token it had answered before: " ..
+        "the list would never end", { code = codes.INTERNAL, method = method, retryable = false })
+    end
+    seen[token] = true
     req.page_token = token
   end
 end
@@ -238,7 +245,10 @@ local function take(client, opts)
       -- Left out (nil, not empty) when they could not be read.
       if items then
         local ids = {}
-        for i, m in ipairs(items) do ids[i] = m.member_id and m.member_id.user_id end
+        for _, m in ipairs(items) do
+          local uid = m.member_id and m.member_id.user_id
+          if uid and uid ~= "" then ids[#ids + 1] = uid end
+        end
         sort(ids)
         job.res.members = ids
       end

@@ -35,17 +35,11 @@ end
 describe("bin/cloudops snapshot, diff and rehearse", function()
   local emu, c, made, file
 
-  lazy_setup(function()
-    emu = R.emulator()
-    c = R.client(emu)
-    made = R.seed(c)
-    file = helpers.tmpdir() .. "/account.json"
-  end)
+  local account = R.seeded_account()
 
-  lazy_teardown(function()
-    if c then c:close() end
-    if emu then emu.stop() end
-    helpers.cleanup()
+  lazy_setup(function()
+    emu, c, made = account.emu, account.c, account.made
+    file = helpers.tmpdir() .. "/account.json"
   end)
 
   it("snapshot writes the account, by reads only, into a file or onto stdout", function()

@@ -24,21 +24,14 @@ local function find(list, kind, action, name)
 end
 
 describe("cloudops.rehearse", function()
+  local account = R.seeded_account()
   local emu, c, made, snap, file
 
   lazy_setup(function()
-    emu = R.emulator()
-    c = R.client(emu)
-    made = R.seed(c)
+    emu, c, made = account.emu, account.c, account.made
     snap = assert(cloudops.snapshot(c))
     file = helpers.tmpdir() .. "/account.json"
     assert(cloudops.snapshot.save(snap, file))
-  end)
-
-  lazy_teardown(function()
-    if c then c:close() end
-    if emu then emu.stop() end
-    helpers.cleanup()
   end)
 
   it("plans creates, updates and deletes of several kinds, and the mutations as they were sent", function()

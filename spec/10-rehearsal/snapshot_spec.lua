@@ -25,20 +25,12 @@ local function by(list, field, value)
 end
 
 describe("cloudops.snapshot", function()
+  local account = R.seeded_account()
   local emu, c, made, snap, logged_before
 
   lazy_setup(function()
-    emu = R.emulator()
-    c = R.client(emu)
-    made = R.seed(c)
-    logged_before = #R.requests(emu)
+    emu, c, made, logged_before = account.emu, account.c, account.made, account.seeded
     snap = assert(cloudops.snapshot(c))
-  end)
-
-  lazy_teardown(function()
-    if c then c:close() end
-    if emu then emu.stop() end
-    helpers.cleanup()
   end)
 
   it("holds every kind the key can read, each as its Get* RPC returns it", function()
@@ -238,6 +230,49 @@ describe("cloudops.snapshot", function()
       "cloudops.snapshot: page_size must be a whole number from 1 to 1000")
     assert.has_error(function() cloudops.snapshot.encode({}) end,
       "cloudops.snapshot: expected a snapshot (format lua-cloudops-snapshot/1)")
+  end)
+end)
+
+describe("cloudops.snapshot of a server answering what no server should", function()
+  -- A stand-in client: answers from a table of functions by method, an empty page otherwise.
+  local function fake(answers)
+    local sent = {}
+    return { sent = sent, call = function(_, method, req)
+      sent[#sent + 1] = method
+      local f = answers[method]
+      if f then return f(req) end
+      if method == "GetCurrentIdentity" then return { user = { id = "u1", spec = { email = "a@x.com" } } } end
+      if method == "GetAccount" then return { account = { id = "acct" } } end
+      return {}
+    end }
+  end
+
+  it("fails on a page token handed back twice, instead of reading forever", function()
+    local c = fake{ GetUsers = function() return { users = { { id = "u1" } }, next_page_token = "again" } end }
+    local none, err = cloudops.snapshot(c, { kinds = { "users" } })
+    assert.is_nil(none)
+    assert.equal("INTERNAL", err.name)
+    assert.equal("GetUsers: INTERNAL (13): GetUsers answered a next_page_token it had answered before: " ..
+      "the list would never end", tostring(err))
+    assert.is_true(#c.sent <= 4)
+  end)
+
+  it("keeps the members that have an id, and the pages that end", function()
+    local pages = { [""] = { groups = { { id = "g1", spec = { display_name = "a" } } }, next_page_token = "p2" },
+                    p2 = { groups = { { id = "g2", spec = { display_name = "b" } } } } }
+    local c = fake{
+      GetUserGroups = function(req) return pages[req.page_token or ""] end,
+      GetUserGroupMembers = function(req)
+        if req.group_id == "g1" then
+          return { members = { { member_id = { user_id = "u2" } }, {}, { member_id = {} },
+                               { member_id = { user_id = "u1" } } } }
+        end
+        return { members = {} }
+      end,
+    }
+    local s = assert(cloudops.snapshot(c, { kinds = { "user_groups" } }))
+    assert.same({ "u1", "u2" }, s.user_groups[1].members)
+    assert.same({}, s.user_groups[2].members)
   end)
 end)
 

@@ -50,6 +50,28 @@ local function done(c, method, req)
   return r
 end
 
+--- For the enclosing describe block: an emulator holding every kind (R.seed) and its owner's
+-- client, made in a lazy_setup and stopped in a lazy_teardown (temporary files removed).
+-- Returns a table that holds emu, c, made (R.seed's ids) and seeded (the request log's
+-- length after seeding) once the block runs; the block's own lazy_setup, registered after,
+-- runs after this one.
+function R.seeded_account(opts)
+  local box = {}
+  local busted = require "busted" -- its API: the spec files' globals are not this module's
+  busted.lazy_setup(function()
+    box.emu = R.emulator(opts)
+    box.c = R.client(box.emu)
+    box.made = R.seed(box.c)
+    box.seeded = #R.requests(box.emu)
+  end)
+  busted.lazy_teardown(function()
+    if box.c then box.c:close() end
+    if box.emu then box.emu.stop() end
+    helpers.cleanup()
+  end)
+  return box
+end
+
 local YEAR = 365 * 86400
 local CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 

@@ -12,12 +12,11 @@ local function without_taken_at(text)
 end
 
 describe("a twin", function()
+  local account = R.seeded_account()
   local emu, c, made, snap, twin, tc
 
   lazy_setup(function()
-    emu = R.emulator()
-    c = R.client(emu)
-    made = R.seed(c)
+    emu, c, made = account.emu, account.c, account.made
     snap = assert(cloudops.snapshot(c))
     twin = assert(emulator.spawn{ twin = snap, profile = "fast", rate_limits = false,
                                   op_duration = 0.05, op_pending = 0.01 })
@@ -26,10 +25,7 @@ describe("a twin", function()
 
   lazy_teardown(function()
     if tc then tc:close() end
-    if c then c:close() end
     if twin then twin.stop() end
-    if emu then emu.stop() end
-    helpers.cleanup()
   end)
 
   it("answers every Get* of every resource as the account did", function()

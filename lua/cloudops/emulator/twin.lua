@@ -138,7 +138,11 @@ function M.state(twin, cfg, now)
   local st = statelib.new(account_id(snap, cfg), now)
   if snap.account then st.account = copy(snap.account) end
   for _, c in ipairs(COLLECTIONS) do
-    for _, res in ipairs(snap[c.kind] or {}) do st[c.coll][c.key(res)] = without_extras(c.kind, res) end
+    for _, res in ipairs(snap[c.kind] or {}) do
+      local ok, key = pcall(c.key, res)
+      -- An entry without its id cannot be served (a snapshot edited by hand).
+      if ok and key ~= nil and key ~= "" then st[c.coll][key] = without_extras(c.kind, res) end
+    end
   end
   for _, g in ipairs(snap.user_groups or {}) do
     local members = {}
