@@ -143,6 +143,13 @@ describe("a twin's settings", function()
     assert.equal(10, e.cfg.max_operations)
     assert.equal(5, e.cfg.max_projects)
     assert.equal("emu01", e.st.account.id)
+    -- an account holding more than a quota allows had it raised: so has its twin
+    local big = {}
+    for k, v in pairs(snap) do big[k] = v end
+    big.projects = {}
+    for i = 1, 7 do big.projects[i] = { id = "p" .. i, spec = { display_name = "project " .. i },
+                                        state = "RESOURCE_STATE_ACTIVE" } end
+    assert.equal(7, emulator.new{ twin = big }.cfg.max_projects)
     local fast = emulator.new{ twin = snap, profile = "fast", latency = 0.1 }
     assert.equal(0.1, fast.cfg.latency)
     assert.equal(2, fast.cfg.op_duration)

@@ -43,7 +43,10 @@ local COLLECTIONS = {
 
 local YEAR = 365 * 86400
 local DEFAULT_PROJECT = "Default Project"
-local DEFAULT_MAX_PROJECTS = 5
+-- The emulator's per-account quotas, and the kinds they count: a twin's are no lower than what
+-- the account holds (support raises them; the account's own are not in a snapshot).
+local QUOTAS = { max_projects = "projects", max_users = "users", max_namespaces = "namespaces",
+                 max_nexus_endpoints = "nexus_endpoints" }
 
 local function load_snapshot(twin)
   if type(twin) == "table" then return twin end
@@ -55,8 +58,9 @@ local function load_snapshot(twin)
 end
 
 --- The emulator options for a twin: `twin` loaded (a path becomes the snapshot table), the
--- realistic timings unless a profile is given, and a project quota no lower than what the
--- account holds (support raises it). A twin starts from the snapshot, not from a state file.
+-- realistic timings unless a profile is given, and each quota the emulator has (projects,
+-- users, ...) no lower than what the account holds. A twin starts from the snapshot, not from
+-- a state file.
 function M.options(opts)
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
@@ -66,8 +70,11 @@ function M.options(opts)
   end
   if o.state_file then error("a twin starts from its snapshot: --twin and --state do not go together", 0) end
   if o.profile == nil then o.profile = "realistic" end
-  if o.max_projects == nil then
-    o.max_projects = math.max(DEFAULT_MAX_PROJECTS, #(o.twin.projects or {}))
+  local defaults = require("cloudops.emulator.config").defaults
+  for option, kind in pairs(QUOTAS) do
+    if o[option] == nil and type(defaults[option]) == "number" then
+      o[option] = math.max(defaults[option], #(o.twin[kind] or {}))
+    end
   end
   return o
 end
