@@ -25,8 +25,9 @@
 -- (`estimated = true`): the larger of the time fn took on the fast twin (every timing of the
 -- realistic profile is longer), the time the documented rates require of the requests each
 -- principal sent (40/s a user, 80/s a service account, 160/s the account), the time 10
--- operation slots require of the operations started at their realistic durations (the last
--- one can start only when all but 10 have ended), and for each operation fn waited for (it
+-- operation slots require of the operations they count (the documented subset) at their
+-- realistic durations (the last one can start only when all but 10 have ended), and for each
+-- operation fn waited for (it
 -- asked GetAsyncOperation about it after it had ended) the time it started plus its
 -- realistic duration. Each is a floor; how much of the work overlapped beyond them the log
 -- cannot say, so the time may be longer. `refused` counts what the twin refused
@@ -110,6 +111,14 @@ end
 
 -- ---- the summary -----------------------------------------------------------------------------
 
+-- Which operations take one of the account's slots: the documented subset where this tree
+-- knows it (cloudops.operation_limit), else every one.
+local has_subset, operation_limit = pcall(require, "cloudops.operation_limit")
+local function counted(method)
+  if has_subset and type(operation_limit.counts) == "function" then return operation_limit.counts(method) end
+  return true
+end
+
 local function realistic_duration(method)
   local r = profiles.realistic
   return r.op_durations[method] or r.op_duration
@@ -136,9 +145,9 @@ local function limits_bound(entries, views, t0)
     total = total + 1
     local p = e.principal or "-"
     per[p] = (per[p] or 0) + 1
-    if e.operation and e.code == "OK" and not seen[e.operation] then
+    if e.operation and e.code == "OK" and not seen[e.operation] and schema.method(e.method).mutation then
       seen[e.operation] = true
-      durations[#durations + 1] = realistic_duration(e.method)
+      if counted(e.method) then durations[#durations + 1] = realistic_duration(e.method) end
     end
   end
   local L = cloudops.LIMITS
