@@ -31,6 +31,12 @@ local MODULE_COMMANDS = { "snapshot", "diff", "rehearse" }
 local modules = {}
 for _, name in ipairs(MODULE_COMMANDS) do modules[name] = require("cloudops.cli." .. name) end
 
+local function module_usage()
+  local lines = {}
+  for _, name in ipairs(MODULE_COMMANDS) do lines[#lines + 1] = modules[name].usage end
+  return table.concat(lines, "\n")
+end
+
 -- The parser: the connection flags, the tool's own, and the words (command and arguments).
 local function parser()
   local p = args.parser("cloudops", "A command line for the Temporal Cloud Ops API, JSON in " ..
@@ -43,11 +49,7 @@ commands:
   wait OPERATION_ID             wait for an async operation to end; prints it
   methods                       the RPC names
   describe NAME                 a method, message or enum: fields and types
-]] .. (function()
-    local lines = {}
-    for _, name in ipairs(MODULE_COMMANDS) do lines[#lines + 1] = modules[name].usage end
-    return table.concat(lines, "\n")
-  end)() .. [[
+]] .. module_usage() .. [[
 
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),

@@ -5,8 +5,9 @@ local plans = require "cloudops.cli.plans"
 
 local M = {}
 
-M.usage = "  snapshot [FILE] [--kinds a,b]  every resource the key can read (reads only), as JSON, into\n" ..
-          "                                FILE or onto stdout"
+M.usage = "  snapshot [FILE] [--kinds a,b]\n" ..
+          "                                every resource the key can read (reads only), as JSON,\n" ..
+          "                                into FILE or onto stdout"
 
 function M.flags(p, declared)
   plans.option(p, declared, "--kinds", "snapshot: only these kinds (namespaces,users,...)", "A,B")
