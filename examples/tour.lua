@@ -32,6 +32,7 @@ if not endpoint then
   printf("started the emulator on %s (bin/cloudops-emulator)", endpoint)
 end
 
+local plan
 local ok, err = pcall(function()
   step("1. Connect")
   -- insecure = true: plaintext, for a local server only. Against Temporal Cloud you would
@@ -112,6 +113,25 @@ local ok, err = pcall(function()
   -- The first `rate` calls use the bucket's burst; the rest come at `rate` per second.
   printf("with rate_limit = %d: %d calls in %.1f s (ideal %.1f s), %d failures, %d attempts",
     rate, calls, core.now() - t0, (calls - rate) / rate, failures, attempts)
+
+  step("7. Rehearse a script on a twin of this account, and read its plan")
+  -- cloudops.rehearse snapshots the account (reads only), starts a twin of it (an emulator
+  -- serving the same resources), runs the function there and compares the twin with the
+  -- snapshot: nothing the function does reaches the account itself.
+  core.sleep(1.1)   -- the server's bucket, emptied by step 6, fills again
+  plan = check(cloudops.rehearse(function(twin)
+    local hire = check(twin:create_user { spec = { email = "new-hire@example.com", access = {
+      account_access = { role = "ROLE_DEVELOPER" },
+      namespace_accesses = { [created.namespace] = { permission = "PERMISSION_WRITE" } } } } })
+    check(twin:wait(hire))
+    check(twin:wait(check(twin:update("namespace", created.namespace, function(res)
+      res.spec.retention_days = 60
+    end))))
+  end, { client = client, profile = "fast" }))
+  io.write(require("cloudops.changes").text(plan))
+  local real = check(client:get_namespace { namespace = created.namespace }).namespace
+  printf("the account itself is as it was: %s keeps %d days; the same from a shell:", name, real.spec.retention_days)
+  printf("  cloudops rehearse -- lua5.4 your-script.lua        (bin/cloudops; exit status 0, 2 or 1)")
 end)
 
 if emu then emu.stop() end

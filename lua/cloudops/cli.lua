@@ -2,9 +2,12 @@
 -- and out.
 --
 -- Each command is a module under cloudops/cli/ returning { name =, args =, help =, run =
--- function(ctx) -> exit status, flags = function(parser) (optional: flags of its own) },
--- listed in COMMANDS below; ctx is a cloudops.cli.context (streams, flags, the command's
--- arguments, output and input helpers, the client the flags ask for).
+-- function(ctx) -> exit status, flags = function(parser, declared) (optional: flags of its
+-- own, added through context.option so that a flag several commands take is declared once),
+-- usage_status = n (optional: its exit status for a usage error, when not 2: the plan
+-- commands, for which 2 means "changes") }, listed in COMMANDS below; ctx is a
+-- cloudops.cli.context (streams, flags, the command's arguments, output and input helpers,
+-- the client the flags ask for).
 local cloudops = require "cloudops"
 local args = require "cloudops.cli.args"
 local context = require "cloudops.cli.context"
@@ -26,6 +29,9 @@ local COMMANDS = {
   (require "cloudops.cli.wait"),
   (require "cloudops.cli.methods"),
   (require "cloudops.cli.describe"),
+  (require "cloudops.cli.snapshot"),
+  (require "cloudops.cli.diff"),
+  (require "cloudops.cli.rehearse"),
 }
 
 local by_name, names = {}, {}
@@ -54,7 +60,7 @@ local function parser()
 
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
-2 a usage error, 3 a timeout.]])
+2 a usage error, 3 a timeout; diff and rehearse: 0 no change, 2 changes, 1 failed.]])
   p:usage("usage: cloudops [options] COMMAND [ARGS]")
   p:argument("words"):args("*"):hidden(true)
   p:flag("--wait", "call: after a mutation, wait for its operation to end, and print the " ..
@@ -63,9 +69,10 @@ exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
     :convert(args.seconds("--wait-timeout"))
   p:flag("--pretty", "indented JSON (call, wait, describe --json)")
   p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
-  p:flag("--json", "describe: the schema's plain description as JSON")
+  p:flag("--json", "describe: the schema's plain description as JSON; diff, rehearse: the plan as JSON")
+  local declared = { json = true, pretty = true, help = true, version = true }
   for _, c in ipairs(COMMANDS) do
-    if c.flags then c.flags(p) end
+    if c.flags then c.flags(p, declared) end
   end
   p:flag("-h --help", "this text")
   p:flag("--version", "the versions")
@@ -79,8 +86,14 @@ function cli.main(argv, io_)
   local p = parser()
   local opts, perr = args.parse(p, argv or {})
   local words = opts and opts.words or {}
-  local ctx = context.new(io_, opts or {}, {})
-  if not opts then return ctx:usage_error(perr) end
+  local ctx = context.new(io_, opts or {}, {}, argv or {})
+  if not opts then
+    -- the command a bad flag came with decides the exit status of the usage error
+    for _, a in ipairs(argv or {}) do
+      if by_name[a] then ctx.usage_status = by_name[a].usage_status break end
+    end
+    return ctx:usage_error(perr)
+  end
   if opts.help then
     io_.stdout:write(args.help(p))
     return cli.OK
@@ -96,12 +109,13 @@ function cli.main(argv, io_)
     return ctx:usage_error("unknown command '" .. name .. "'" .. nearest.hint(name, names))
   end
   for i = 2, #words do ctx.words[i - 1] = words[i] end
+  ctx.usage_status = command.usage_status
   local ok, status = pcall(command.run, ctx)
   if ok then return status end
   -- A request the schema refuses raises in the client (a programming mistake in Lua), which
   -- on the command line is the user's input: a usage error.
   io_.stderr:write("cloudops: ", tostring(status), "\n")
-  return cli.USAGE
+  return command.usage_status or cli.USAGE
 end
 
 return cli

@@ -30,6 +30,8 @@ function M.new(opts)
     o.describe = o.describe or core.describe
     opts = o
   end
+  -- A twin of a snapshot's account: its file loaded, its defaults (twin.lua).
+  if opts.twin ~= nil then opts = require("cloudops.emulator.twin").options(opts) end
   return instance.new(opts)
 end
 
@@ -55,6 +57,7 @@ local function flags(opts)
   local function add(flag, v) if v ~= nil then f[#f + 1] = flag; f[#f + 1] = tostring(v) end end
   add("--host", opts.host)
   add("--state", opts.state_file)
+  add("--twin", opts.twin)
   add("--log", opts.log or "none")
   add("--api-key", opts.api_key)
   add("--account-id", opts.account_id)
@@ -126,16 +129,28 @@ end
 -- its banner. opts: the options of `new` that have flags (port, profile, op_duration,
 -- op_pending, check_duration, latency, rate_limits, max_operations, default_page_size,
 -- max_page_size, max_projects, max_namespaces, max_users, max_nexus_endpoints, faults, seed,
--- state_file, log, api_key, account_id,
--- tls = { cert_file, key_file }), plus lua (the
+-- state_file, log, api_key, account_id, tls = { cert_file, key_file }, twin = a snapshot file
+-- or table), plus lua (the
 -- interpreter; default: the one running), bin (a launcher script to run instead) and timeout
 -- (seconds).
 -- The child gets a session of its own (setsid), so a Ctrl-C meant for this process (a REPL)
 -- does not reach it; it exits when this process does.
 -- Returns { endpoint, port, api_key (the owner's), keys = { owner, admin, developer,
--- reader }, pid, stop = function } or nil, err.
+-- reader }, pid, stop = function } or nil, err. A twin's api_key is the snapshot identity's,
+-- its keys { [email or name] = token } for every user and service account.
 function M.spawn(opts)
   opts = opts or {}
+  -- A snapshot table goes to the child in a file of its own, removed by stop.
+  local twin_file
+  if type(opts.twin) == "table" then
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    twin_file = os.tmpname()
+    local ok, err = require("cloudops.snapshot").save(opts.twin, twin_file)
+    if not ok then os.remove(twin_file) return nil, "cannot write the twin's snapshot: " .. tostring(err) end
+    o.twin = twin_file
+    opts = o
+  end
   local errfile = os.tmpname()
   local stopfile = os.tmpname()
   os.remove(stopfile)
@@ -165,8 +180,11 @@ function M.spawn(opts)
     lines[#lines + 1] = line
     local ep = line:match("^listening on (%S+)$")
     if ep then handle.endpoint = ep; handle.port = tonumber(ep:match(":(%d+)$")) end
-    local who, token = line:match("^api key (%w+): (%S+)")
-    if who then handle.keys[who] = token end
+    local who, token = line:match("^api key (.-): (%S+)")
+    if who then
+      handle.keys[who] = token
+      handle.api_key = handle.api_key or token   -- the first printed: the owner's, a twin's identity's
+    end
     if line:find("^ready") then break end
   end
   local stopped = false
@@ -191,9 +209,10 @@ function M.spawn(opts)
     local _, how, code = pipe:close()   -- reaps the child
     os.remove(errfile)
     os.remove(stopfile)
+    if twin_file then os.remove(twin_file) end
     return true, how, code
   end
-  if not handle.endpoint or not handle.keys.owner then
+  if not handle.endpoint or not handle.api_key then
     local f = io.open(errfile, "r")
     local err = f and f:read("*a") or ""
     if f then f:close() end
@@ -201,7 +220,6 @@ function M.spawn(opts)
     return nil, format("the emulator did not start (%s %s): %s", tostring(how), tostring(code),
       err ~= "" and err or concat(lines, "\n"))
   end
-  handle.api_key = handle.keys.owner
   return setmetatable(handle, { __gc = function(h) h.stop() end })
 end
 

@@ -70,13 +70,31 @@ function cloudops.pack_any(type_name, tbl)
   return a
 end
 
--- cloudops.json (the proto3 JSON mapping) is loaded on first use: it needs lua-cjson, which a
--- client that never touches JSON should not have to load.
+-- Loaded on first use: cloudops.json needs lua-cjson, which a client that never touches JSON
+-- should not have to load; the rehearsal modules read much of the schema when loaded.
+local LAZY = {
+  json = function() return require "cloudops.json" end,
+  -- cloudops.snapshot(client, opts), .save(snap, path), .load(path) (docs/reference.md "Rehearsal")
+  snapshot = function() return require "cloudops.snapshot" end,
+  -- cloudops.diff(before_snap, after_snap) -> changes
+  diff = function()
+    local changes = require "cloudops.changes"
+    return function(before, after, opts)
+      if type(before) ~= "table" or type(after) ~= "table" then
+        error("cloudops.diff expects two snapshots, got " .. type(before) .. " and " .. type(after), 2)
+      end
+      return changes.diff(before, after, opts)
+    end
+  end,
+  -- cloudops.rehearse(fn, opts) -> plan, err
+  rehearse = function() return require "cloudops.rehearse" end,
+}
 setmetatable(cloudops, { __index = function(t, k)
-  if k == "json" then
-    local json = require "cloudops.json"
-    rawset(t, "json", json)
-    return json
+  local load = LAZY[k]
+  if load then
+    local v = load()
+    rawset(t, k, v)
+    return v
   end
 end })
 

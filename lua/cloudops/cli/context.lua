@@ -19,9 +19,20 @@ context.__index = context
 context.OK, context.FAILED, context.USAGE, context.TIMEOUT = 0, 1, 2, 3
 
 --- A context: io_ { stdin, stdout, stderr }, opts (the parsed flags), words (the command's
--- arguments, after its name).
-function context.new(io_, opts, words)
-  return setmetatable({ io = io_, opts = opts, words = words }, context)
+-- arguments, after its name), argv (the whole command line, for a command that runs what
+-- follows "--"). ctx.usage_status, when set, is the exit status of a usage error (the plan
+-- commands: 1, as 2 means "changes" there).
+function context.new(io_, opts, words, argv)
+  return setmetatable({ io = io_, opts = opts, words = words, argv = argv or {} }, context)
+end
+
+--- Adds option (or flag, when argname is nil) `name` to parser p unless `declared` has it:
+-- a flag several commands take is declared once.
+function context.option(p, declared, name, help, argname)
+  local key = name:gsub("^%-%-", ""):gsub("%-", "_")
+  if declared[key] then return end
+  declared[key] = true
+  if argname then p:option(name, help):argname(argname) else p:flag(name, help) end
 end
 
 -- ---- output --------------------------------------------------------------------------------
@@ -29,7 +40,13 @@ end
 --- A usage error on stderr; returns the status to exit with.
 function context:usage_error(message)
   self.io.stderr:write("cloudops: ", tostring(message), "\n(cloudops --help for usage)\n")
-  return context.USAGE
+  return self.usage_status or context.USAGE
+end
+
+--- A failure of the command (not the RPC's error form): its message on stderr; exit status 1.
+function context:fail(message)
+  self.io.stderr:write("cloudops: ", tostring(message), "\n")
+  return context.FAILED
 end
 
 --- An RPC or operation error on stderr, its code name first, then what it says (the hints

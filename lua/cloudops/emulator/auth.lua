@@ -69,7 +69,8 @@ function M.identify(st, metadata, now)
   if not token then
     return errors.unauthenticated("malformed authorization header: expected 'Bearer <API key>'")
   end
-  local key = st.api_keys[st.tokens[token] or ""]
+  -- A twin's local keys (twin.lua) are listed nowhere, but authenticate as any key.
+  local key = st.api_keys[st.tokens[token] or ""] or (st.twin_keys and st.twin_keys[token])
   if not key then return errors.unauthenticated("invalid API key") end
   if not USABLE[key.state] then
     return errors.unauthenticated("API key is not active (state %s)", tostring(key.state))

@@ -76,6 +76,9 @@ local function parser()
   p:option("--tls-key", "the key of --tls-cert (PEM)"):argname("FILE")
   p:option("--state", "load the state from FILE if it exists; save it there on change and at exit")
     :argname("FILE")
+  p:option("--twin", "serve a twin of the account in snapshot FILE (cloudops snapshot): its " ..
+    "resources, ids and versions, a local API key for its identity (printed first) and for every " ..
+    "user and service account; realistic timings unless --profile says otherwise"):argname("FILE")
   p:option("--log", "request log, one line per request (\"-\": stderr, the default; \"none\": no log)")
     :argname("FILE")
   p:option("--api-key", "the owner's API key (default: a random one)"):argname("TOKEN")
@@ -130,6 +133,7 @@ function M.parse(argv)
   if not ok then return nil, a end
   local opts = {
     help = a.help or nil, port = a.port, host = a.host, state_file = a.state, api_key = a.api_key,
+    twin = a.twin,
     account_id = a.account_id, op_duration = a.op_duration, op_pending = a.op_pending,
     check_duration = a.check_duration, profile = a.profile, latency = a.latency,
     max_operations = a.max_operations, default_page_size = a.page_size,
@@ -231,13 +235,25 @@ function M.main(argv)
   local should_stop = M.stop_check(stop_file, with_parent)
   local out = io.stdout
   out:write(format("listening on %s\n", srv:endpoint()))
-  for _, p in ipairs(require("cloudops.emulator.seed").PRINCIPALS) do
-    local token = emu.keys[p.name]
-    out:write(format("api key %s: %s%s\n", p.name, token, describe_key(emu, token)))
+  local first
+  if emu.twin then
+    -- A twin: the snapshot's identity first, then every user and service account.
+    local twin = require "cloudops.emulator.twin"
+    out:write(format("twin of account %s, snapshot taken %s by %s\n", emu.st.account.id,
+      tostring(emu.twin.taken_at), tostring(emu.twin.by)))
+    for _, p in ipairs(emu.twin.principals) do
+      out:write(format("api key %s: %s%s\n", p.name, p.token, twin.describe(p)))
+    end
+    first = emu.twin.principals[1] and emu.twin.principals[1].token
+  else
+    for _, p in ipairs(require("cloudops.emulator.seed").PRINCIPALS) do
+      local token = emu.keys[p.name]
+      out:write(format("api key %s: %s%s\n", p.name, token, describe_key(emu, token)))
+    end
+    first = emu.keys[require("cloudops.emulator.seed").PRINCIPALS[1].name]
   end
   -- What a shell needs for the tour, the CLI and scripts that call cloudops.connect() as they
-  -- would against Temporal Cloud (the first key: the account's owner).
-  local first = emu.keys[require("cloudops.emulator.seed").PRINCIPALS[1].name]
+  -- would against Temporal Cloud (the first key: the account's owner, or a twin's identity).
   out:write("to use it from a shell:\n", format("  export TEMPORAL_CLOUD_ENDPOINT=%s TEMPORAL_CLOUD_API_KEY=%s%s\n",
     srv:endpoint(), first, srv.tls and "" or " TEMPORAL_CLOUD_INSECURE=1"))
   out:write(format("ready: account %s, %s, Ctrl-C to stop\n", emu.st.account.id,

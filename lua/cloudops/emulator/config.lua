@@ -33,6 +33,7 @@ M.defaults = {
   seed = nil,               -- { namespaces = n, users = n, service_accounts = n,
                             --   audit_logs = n }
   state_file = nil,         -- load at start when it exists, save on change and at exit
+  twin = nil,               -- a snapshot (cloudops.snapshot) to serve, or its file (twin.lua)
   save_interval = 0.5,      -- seconds: changes are written at most this often
   log = nil,                -- request log: a path, "-" (stderr), a function(line) or nil
   profile = nil,            -- "fast" or "realistic" (profiles.lua): timings for the other options
@@ -49,7 +50,7 @@ for _, k in ipairs { "host", "port", "tls", "account_id", "api_key", "op_pending
   "op_duration", "op_durations", "check_duration", "latency", "rate_limits", "max_operations",
   "default_page_size", "max_page_size", "max_projects", "max_users", "max_nexus_endpoints",
   "max_namespaces", "faults", "seed", "state_file",
-  "save_interval", "log", "profile", "clock", "random", "encode", "describe" } do KNOWN[k] = true end
+  "save_interval", "log", "profile", "clock", "random", "encode", "describe", "twin" } do KNOWN[k] = true end
 
 local NUMBERS = {
   port = true, op_pending = true, op_duration = true, check_duration = true, latency = true,

@@ -95,8 +95,10 @@ function M.new(opts)
     if err then error(err, 2) end
     self.st = st
   end
+  -- A twin starts from a snapshot of a real account, with a key per principal (twin.lua).
+  if cfg.twin then self.st, self.keys, self.twin = require("cloudops.emulator.twin").state(cfg.twin, cfg, now) end
   self.st = self.st or statelib.new(cfg.account_id, now)
-  self.keys = seed.bootstrap(self.st, cfg, now)
+  self.keys = self.keys or seed.bootstrap(self.st, cfg, now)
   seed.fill(self.st, cfg, now)
   self.limiter = ratelimit.new(cfg.rate_limits)
   self.faults = faults.new(cfg.faults)
@@ -261,6 +263,8 @@ function Emulator:call(method, req, md, extra)
       time = now, peer = extra.peer, method = method, code = err and err.code or 0,
       duration = later - now, identity = ctx.identity, delay = info.delay,
       had_key = md.authorization ~= nil,
+      operation = resp and ctx.op and ctx.op.id
+        or (method == "GetAsyncOperation" and ctx.req.async_operation_id) or nil,
     })
   end
   return resp, err, info

@@ -3,7 +3,7 @@
 local time = require "cloudops.time"
 local errors = require "cloudops.emulator.errors"
 
-local format, floor = string.format, math.floor
+local format, floor, tonumber = string.format, math.floor, tonumber
 
 local M = {}
 
@@ -29,7 +29,9 @@ local function stamp(t)
   return time.to_rfc3339 { seconds = s, nanos = floor((t - s) * 1000) * 1000000 }
 end
 
--- e = { time =, peer =, method =, code =, duration =, identity =, delay = }
+-- e = { time =, peer =, method =, code =, duration =, identity =, delay =, operation = }
+-- (operation: the id of the async operation the request started or replayed, or the one a
+-- GetAsyncOperation asked about)
 function M.line(e)
   local who, key = "-", "-"
   if e.identity then
@@ -38,10 +40,24 @@ function M.line(e)
   elseif e.had_key then
     key = "<redacted>"
   end
-  return format("%s %s %s %s %.1fms principal=%s api_key_id=%s%s",
+  return format("%s %s %s %s %.1fms principal=%s api_key_id=%s%s%s",
     stamp(e.time), e.peer or "-", e.method, errors.names[e.code] or tostring(e.code),
     (e.duration or 0) * 1000, who, key,
-    e.delay and format(" delayed=%.3fs", e.delay) or "")
+    e.delay and format(" delayed=%.3fs", e.delay) or "",
+    e.operation and (" operation=" .. e.operation) or "")
+end
+
+-- A line back as { time = text, peer =, method =, code = name, principal =, api_key_id =,
+-- delay = seconds or nil, operation = id or nil }, or nil for what is not a log line (for
+-- tools that read the log: cloudops rehearse).
+function M.parse(line)
+  local time, peer, method, code, rest = line:match("^(%S+) (%S+) (%S+) (%S+) %S+ms (.*)$")
+  if not time then return nil end
+  return {
+    time = time, peer = peer, method = method, code = code,
+    principal = rest:match("principal=(%S+)"), api_key_id = rest:match("api_key_id=(%S+)"),
+    delay = tonumber(rest:match(" delayed=([%d.]+)s") or ""), operation = rest:match(" operation=(%S+)"),
+  }
 end
 
 return M

@@ -1,0 +1,155 @@
+-- The snapshot of a large account (issue 18): 300 namespaces, 1,000 users, 100 groups (10
+-- members each), 200 service accounts and 400 API keys, made as a synthetic snapshot and
+-- served by the twin (cloudops-emulator --twin) with every answer LATENCY seconds away and the
+-- documented limits (40 requests/s for the user taking it). cloudops.snapshot reads it with
+-- its defaults (8 calls in flight, the "auto" rate limit), and the time is compared with what
+-- the rate limit alone requires of the requests it sent: N / 40 s, and (N - 40) / 40 s (the
+-- bucket starts full: its first 40 requests need no wait). A baseline of N GetAccount calls
+-- through cloudops.map on the same twin, measured in the same run, shows what that rate and
+-- latency allow in practice.
+--
+--   lua5.4 bench/snapshot.lua [LATENCY]        (default 0.15)
+--
+-- Target: the snapshot takes at most 1.15x N / rate; 0 failed calls.
+local dir = (arg and arg[0] or ""):match("^(.*)bench/snapshot%.lua$") or "./"
+package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
+package.cpath = dir .. (rawget(_G, "jit") and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
+
+local cloudops = require "cloudops"
+local emulator = require "cloudops.emulator"
+local core = require "cloudops.core"
+
+local format = string.format
+local LATENCY = tonumber(arg[1] or "") or 0.15
+local RATE = cloudops.LIMITS.user
+local COUNTS = { namespaces = 300, users = 1000, groups = 100, service_accounts = 200, api_keys = 400 }
+local ACCOUNT = "bench1"
+local NOW = os.time()
+local REGIONS = { "aws-us-east-1", "aws-us-west-2", "aws-eu-west-1", "gcp-us-central1" }
+local ROLES = { "ROLE_READ", "ROLE_DEVELOPER", "ROLE_ADMIN" }
+
+local function ts(s) return { seconds = s, nanos = 0 } end
+local function hex(i, width) return format("%0" .. (width or 32) .. "x", i) end
+
+-- A snapshot as cloudops.snapshot would have read it from such an account.
+local function synthetic()
+  local snap = { format = "lua-cloudops-snapshot/1", taken_at = core.format_rfc3339(NOW, 0),
+                 api_version = cloudops.API_VERSION, unreadable = {} }
+  local default_project = hex(1)
+  snap.account = { id = ACCOUNT, spec = {}, resource_version = hex(1, 16), state = "RESOURCE_STATE_ACTIVE" }
+  snap.projects = { { id = default_project, resource_version = hex(2, 16), state = "RESOURCE_STATE_ACTIVE",
+    created_time = ts(NOW - 400 * 86400), spec = { display_name = "Default Project",
+    lifecycle = { enable_delete_protection = true } } } }
+  snap.namespaces = {}
+  for i = 1, COUNTS.namespaces do
+    local name = format("ns-%03d", i)
+    local region = REGIONS[(i - 1) % #REGIONS + 1]
+    snap.namespaces[i] = {
+      namespace = name .. "." .. ACCOUNT, resource_version = hex(i, 16), state = "RESOURCE_STATE_ACTIVE",
+      spec = { name = name, retention_days = 30, replicas = { { region = region } },
+               api_key_auth = { enabled = true } },
+      replicas = { { id = hex(i, 16), is_primary = true, state = "REPLICA_STATE_ACTIVE", region = region } },
+      active_region = region, project_id = default_project, created_time = ts(NOW - 90 * 86400),
+      tags = { env = i % 2 == 0 and "prod" or "dev" },
+      endpoints = { web_address = "https://cloud.temporal.io/namespaces/" .. name .. "." .. ACCOUNT },
+      limits = { actions_per_second_limit = 500 }, capacity = { on_demand = {} },
+    }
+  end
+  snap.users = {}
+  for i = 1, COUNTS.users do
+    local access = { account_access = { role = i == 1 and "ROLE_OWNER" or ROLES[(i - 1) % 2 + 1] },
+                     namespace_accesses = {} }
+    access.namespace_accesses[snap.namespaces[(i - 1) % COUNTS.namespaces + 1].namespace] =
+      { permission = "PERMISSION_WRITE" }
+    snap.users[i] = { id = hex(0x10000 + i), resource_version = hex(i, 16), state = "RESOURCE_STATE_ACTIVE",
+      created_time = ts(NOW - 200 * 86400),
+      spec = { email = i == 1 and "owner@example.com" or format("user%04d@example.com", i), access = access } }
+  end
+  snap.user_groups = {}
+  for i = 1, COUNTS.groups do
+    local members = {}
+    for j = 1, 10 do members[j] = snap.users[((i - 1) * 10 + j - 1) % COUNTS.users + 1].id end
+    table.sort(members)
+    snap.user_groups[i] = { id = hex(0x20000 + i), resource_version = hex(i, 16), state = "RESOURCE_STATE_ACTIVE",
+      created_time = ts(NOW - 100 * 86400), members = members,
+      spec = { display_name = format("group-%03d", i), cloud_group = {},
+               access = { account_access = { role = "ROLE_READ" } } } }
+  end
+  snap.service_accounts = {}
+  for i = 1, COUNTS.service_accounts do
+    snap.service_accounts[i] = { id = hex(0x30000 + i), resource_version = hex(i, 16),
+      state = "RESOURCE_STATE_ACTIVE", created_time = ts(NOW - 50 * 86400),
+      spec = { name = format("sa-%03d", i), access = { account_access = { role = ROLES[(i - 1) % 3 + 1] } } } }
+  end
+  snap.api_keys = {}
+  for i = 1, COUNTS.api_keys do
+    local user = i % 2 == 1
+    local owner = user and snap.users[(i - 1) % COUNTS.users + 1]
+      or snap.service_accounts[(i - 1) % COUNTS.service_accounts + 1]
+    snap.api_keys[i] = { id = hex(0x40000 + i), resource_version = hex(i, 16), state = "RESOURCE_STATE_ACTIVE",
+      created_time = ts(NOW - 10 * 86400),
+      spec = { owner_id = owner.id, owner_type = user and "OWNER_TYPE_USER" or "OWNER_TYPE_SERVICE_ACCOUNT",
+               display_name = format("key-%03d", i), expiry_time = ts(NOW + 300 * 86400) } }
+  end
+  for _, name in ipairs { "custom_roles", "connectivity_rules", "namespace_export_sinks", "nexus_endpoints",
+                          "account_audit_log_sinks" } do
+    snap[name] = {}
+  end
+  local owner = snap.users[1]
+  snap.identity = { kind = "user", id = owner.id, name = owner.spec.email, key_id = snap.api_keys[1].id }
+  return snap
+end
+
+local snap = synthetic()
+local twin = assert(emulator.spawn{ twin = snap, latency = LATENCY, timeout = 60 })
+local ok, err = pcall(function()
+  local attempts, refused = {}, 0
+  local function client()
+    return assert(cloudops.connect{ endpoint = twin.endpoint, insecure = true, api_key = twin.api_key,
+      on_event = function(ev)
+        attempts[#attempts + 1] = ev.method
+        if ev.name == "RESOURCE_EXHAUSTED" then refused = refused + 1 end
+      end })
+  end
+  -- 1. the snapshot, by a fresh client ("auto": it asks who it is first, then 40/s)
+  local c = client()
+  local t0 = core.now()
+  local got = assert(cloudops.snapshot(c))
+  local wall = core.now() - t0
+  c:close()
+  local n, snap_refused = #attempts, refused
+  for k, v in pairs(COUNTS) do
+    local name = k == "groups" and "user_groups" or k
+    assert(#got[name] == v, name .. ": " .. #got[name] .. " read, " .. v .. " there")
+  end
+  -- 2. the baseline: as many GetAccount calls, 8 in flight, once the server's bucket is full again
+  core.sleep(1.2)
+  attempts, refused = {}, 0
+  local b = client()
+  assert(b:get_account())
+  local list = {}
+  for i = 1, n - 1 do list[i] = i end
+  t0 = core.now()
+  local results = cloudops.map(function() return b:get_account() end, list, { concurrency = 8 })
+  local base = core.now() - t0
+  b:close()
+  for i = 1, #list do assert(results[i], "a baseline call failed") end
+  local ideal, ideal_burst = n / RATE, (n - RATE) / RATE
+  print(format("snapshot of %d namespaces, %d users, %d groups, %d service accounts, %d API keys; " ..
+    "answers %.2f s away, the user's limit %d/s", COUNTS.namespaces, COUNTS.users, COUNTS.groups,
+    COUNTS.service_accounts, COUNTS.api_keys, LATENCY, RATE))
+  print(format("%-44s %8s %8s %14s %9s", "how", "calls", "wall s", "x N/rate", "refused"))
+  print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "cloudops.snapshot (8 in flight, auto rate)", n, wall,
+    wall / ideal, wall / ideal_burst, snap_refused))
+  print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "baseline: GetAccount x N, cloudops.map, 8", #attempts, base,
+    base / ideal, base / ideal_burst, refused))
+  print(format("N / rate = %.2f s; (N - burst) / rate = %.2f s (in brackets: x that)", ideal, ideal_burst))
+  local met = wall / ideal <= 1.15
+  print(format("target: the snapshot within 1.15x N / rate: %s (%.3f)", met and "met" or "MISSED", wall / ideal))
+  if not met then error("target missed", 0) end
+end)
+twin.stop()
+if not ok then
+  io.stderr:write("bench/snapshot.lua: ", tostring(err), "\n")
+  os.exit(1)
+end
