@@ -5,9 +5,11 @@
 --   cloudops wait OPERATION_ID             polls the operation until it ends; prints it
 --   cloudops methods                       the RPC names, one a line
 --   cloudops describe NAME                 a method, message or enum, readable (or --json)
+--   cloudops plan | apply FILE, export     desired state (cloudops.cli.desired)
 --
 -- Exit status: 0 success, 1 an RPC or operation error (its code name on stderr), 2 a usage
--- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout).
+-- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout); plan and apply: 0 no
+-- change, 2 changes, 1 failed (a usage error included).
 local cloudops = require "cloudops"
 local json = require "cloudops.json"
 local args = require "cloudops.cli.args"
@@ -33,9 +35,12 @@ commands:
   wait OPERATION_ID             wait for an async operation to end; prints it
   methods                       the RPC names
   describe NAME                 a method, message or enum: fields and types
+  plan FILE                     what a desired state (JSON, or a .lua file) would change
+  apply FILE                    show that plan, ask (unless --yes), and make the changes
+  export                        the account as a desired state (JSON)
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
-2 a usage error, 3 a timeout.]])
+2 a usage error, 3 a timeout; plan and apply: 0 no change, 2 changes, 1 failed.]])
   p:usage("usage: cloudops [options] COMMAND [ARGS]")
   p:argument("words"):args("*"):hidden(true)
   p:flag("--wait", "call: after a mutation, wait for its operation to end, and print the " ..
@@ -44,7 +49,8 @@ exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
     :convert(args.positive)
   p:flag("--pretty", "indented JSON (call, wait, describe --json)")
   p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
-  p:flag("--json", "describe: the schema's plain description as JSON")
+  p:flag("--json", "describe: the schema's plain description as JSON; plan, apply: the plan as JSON")
+  require("cloudops.cli.desired").flags(p)
   p:flag("-h --help", "this text")
   p:flag("--version", "the versions")
   return p
@@ -52,8 +58,14 @@ end
 
 -- ---- output --------------------------------------------------------------------------------
 
-local function usage_error(io_, message)
+-- The commands whose exit status 2 means "changes": a usage error of theirs is a failure, 1.
+local CHANGES_STATUS = { plan = true, apply = true }
+
+local function usage_error(io_, message, argv)
   io_.stderr:write("cloudops: ", message, "\n(cloudops --help for usage)\n")
+  for _, word in ipairs(argv or {}) do
+    if CHANGES_STATUS[word] then return cli.FAILED end
+  end
   return cli.USAGE
 end
 
@@ -199,6 +211,14 @@ function commands.methods(io_, _, positional)
   return cli.OK
 end
 
+-- Desired state: plan, apply, export (cloudops.cli.desired), given the helpers they share.
+for _, name in ipairs { "plan", "apply", "export" } do
+  commands[name] = function(io_, opts, positional)
+    return require("cloudops.cli.desired")[name](io_, opts, positional,
+      { connect = connect, usage_error = usage_error })
+  end
+end
+
 function commands.describe(io_, opts, positional)
   local name = positional[2]
   if not name then return usage_error(io_, "describe needs a NAME") end
@@ -221,7 +241,7 @@ function cli.main(argv, io_)
   io_ = io_ or { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr }
   local p = parser()
   local opts, perr = args.parse(p, argv or {})
-  if not opts then return usage_error(io_, perr) end
+  if not opts then return usage_error(io_, perr, argv) end
   local positional = opts.words
   if opts.help then
     io_.stdout:write(args.help(p))
@@ -232,7 +252,9 @@ function cli.main(argv, io_)
     return cli.OK
   end
   local command = positional[1]
-  if not command then return usage_error(io_, "no command (call, list, wait, methods, describe)") end
+  if not command then
+    return usage_error(io_, "no command (call, list, wait, methods, describe, plan, apply, export)")
+  end
   local run = commands[command]
   if not run then return usage_error(io_, "unknown command '" .. command .. "'") end
   local ok, status = pcall(run, io_, opts, positional)
@@ -240,7 +262,7 @@ function cli.main(argv, io_)
   -- A request the schema refuses raises in the client (a programming mistake in Lua), which
   -- on the command line is the user's input: a usage error.
   io_.stderr:write("cloudops: ", tostring(status), "\n")
-  return cli.USAGE
+  return CHANGES_STATUS[command] and cli.FAILED or cli.USAGE
 end
 
 return cli
