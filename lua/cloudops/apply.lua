@@ -159,7 +159,8 @@ end
 local function mutate(ctx, step, method, req)
   local resp, err = call(ctx, step, method, req)
   if not resp then return nil, err end
-  return wait(ctx, step, resp), nil, resp
+  local op, werr = wait(ctx, step, resp)
+  return op, werr, resp
 end
 
 -- The desired entry with every name replaced by the id of what it names (made earlier in

@@ -89,6 +89,26 @@ function S.count(list, method, code)
   return n
 end
 
+--- Runs bin/cloudops with argv in a pseudo-terminal through the steps of
+-- spec/06-tools/support/pty_session.py ({ send = keys }, { expect = a Python regex }); returns
+-- its report { ok, failed, status, transcript }.
+function S.pty(steps, argv, env)
+  local helpers = require "helpers"
+  local json = require "cloudops.json"
+  local q = helpers.sh_quote
+  local dir = helpers.tmpdir()
+  local e = { TERM = "dumb" }
+  for k, v in pairs(env or {}) do e[k] = v end
+  helpers.write_file(dir .. "/steps.json", assert(json.encode_value({ env = e, steps = steps })))
+  local cmd = { "/usr/bin/python3", q(helpers.ROOT .. "spec/06-tools/support/pty_session.py"), q(dir .. "/steps.json"),
+                "--", helpers.LUA, q(helpers.ROOT .. "bin/cloudops") }
+  for _, a in ipairs(argv) do cmd[#cmd + 1] = q(a) end
+  local out = helpers.run(table.concat(cmd, " ") .. " 2>&1")
+  local report = json.decode_value(out)
+  assert(type(report) == "table", "pty_session.py said: " .. out)
+  return report
+end
+
 --- A change of a plan by kind and name.
 function S.change(list, kind, name)
   for _, c in ipairs(list) do if c.kind == kind and c.name == name then return c end end

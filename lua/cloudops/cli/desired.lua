@@ -136,7 +136,10 @@ function M.apply(io_, opts, positional, h)
   if not ctx then return client end
   local p = ctx.plan
   local n = #p.changes
-  if not opts.json then io_.stdout:write(planner.text(p)) end
+  if not opts.json then
+    io_.stdout:write(planner.text(p))
+    io_.stdout:flush() -- seen before the changes are made, also through a pipe
+  end
   if n == 0 then
     client:close()
     if opts.json then io_.stdout:write(json_text{ changes = p.changes, kept = p.kept, calls = {} }) end
