@@ -32,6 +32,30 @@ if not endpoint then
   printf("started the emulator on %s (bin/cloudops-emulator)", endpoint)
 end
 
+-- 7. The account from a file: plan, apply and plan again a desired state (examples/
+-- desired_state.json: a payments team's project, namespaces, people and automation), then
+-- export the account in the same form. `cloudops plan | apply | export` do this from a shell.
+local function desired_state(client)
+  step("7. Desired state: make the account match a file (examples/desired_state.json)")
+  local desired = require "cloudops.desired"
+  local planner = require "cloudops.plan"
+  local d = check(desired.load(here .. "/desired_state.json"))
+  local plan = check(cloudops.plan(client, d))
+  io.write(planner.text(plan))
+  local t0 = core.now()
+  local sign = { create = "+", update = "~", delete = "-" }
+  local result, aerr = cloudops.apply(client, d, { on_change = function(c)
+    printf("  %s %s %s: %s", sign[c.action], c.kind, c.name, c.ok and "done" or tostring(c.err))
+  end })
+  if aerr then error(tostring(aerr), 0) end
+  printf("cloudops.apply made %d changes in %.1f s, in dependency order, each operation waited on",
+    #result.changes, core.now() - t0)
+  printf("planned again: %d changes (an unchanged account plans nothing)", #check(cloudops.plan(client, d)).changes)
+  local exported = check(desired.export(client))
+  printf("export: %d namespaces, %d users, %d groups, %d service accounts, as the same form (cloudops export)",
+    #exported.namespaces, #exported.users, #exported.user_groups, #exported.service_accounts)
+end
+
 local ok, err = pcall(function()
   step("1. Connect")
   -- insecure = true: plaintext, for a local server only. Against Temporal Cloud you would
@@ -112,6 +136,8 @@ local ok, err = pcall(function()
   -- The first `rate` calls use the bucket's burst; the rest come at `rate` per second.
   printf("with rate_limit = %d: %d calls in %.1f s (ideal %.1f s), %d failures, %d attempts",
     rate, calls, core.now() - t0, (calls - rate) / rate, failures, attempts)
+
+  desired_state(client)
 end)
 
 if emu then emu.stop() end

@@ -140,6 +140,17 @@ describe("cloudops plan | apply | export", function()
     assert.matches("^cloudops: APPLY_FAILED: 1 of 1 changes failed", err)
   end)
 
+  it("applies examples/desired_state.json, a payments team's account, then plans nothing", function()
+    local example = T.ROOT .. "examples/desired_state.json"
+    local out, err, status = cli{ "apply", example, "--yes" }
+    assert.equal(2, status, err)
+    assert.matches("\nApplied: 13 created, 0 updated, 0 deleted; 0 failed\n", out)
+    assert.equal(0, select(3, cli{ "plan", example }))
+    -- its users compared by email whatever the letter case: Marco@Acme.example is marco@
+    out = cli{ "export", "--kinds", "users" }
+    assert.matches('"email": "Marco@Acme%.example"', out)
+  end)
+
   it("takes a Lua file that returns the desired state", function()
     helpers.write_file(dir .. "/team.lua", [[
       local users = {}
