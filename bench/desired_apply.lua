@@ -88,8 +88,10 @@ print(format("desired state: %d namespaces + %d users (with access), emulator --
   "documented limits (%d operations in flight, %d requests/s per user)", N_NS, N_USERS, slots, cloudops.LIMITS.user))
 print(format("  first apply        %7.1f s   %d changes, %d mutations, %d requests (%d reads and polls), %d refused",
   first, n_changes, muts, requests, reads, refused))
-print(format("  limits allow       %7.1f s   (slots: (%d x %d s + %d x %d s) / %d = %.1f s; rate: (%d + %d) / %d/s = %.1f s)",
+print(format("  limits allow       %7.1f s   (slots: (%d x %d s + %d x %d s) / %d = %.1f s; " ..
+  "rate: (%d + %d) / %d/s = %.1f s)",
   allowed, N_NS, d_ns, N_USERS, d_user, slots, t_slots, muts, plan_reads, cloudops.LIMITS.user, t_rate))
-print(format("  ratio              %7.2fx  (target <= %.2fx)  %s", ratio, TARGET, ratio <= TARGET and "MET" or "NOT MET"))
+print(format("  ratio              %7.2fx  (target <= %.2fx)  %s", ratio, TARGET,
+  ratio <= TARGET and "MET" or "NOT MET"))
 print(format("  second apply       %7.1f s   %d mutations, %d requests, %d refused  %s", second, muts2, requests2,
   refused2, muts2 == 0 and "MET (0 mutations)" or "NOT MET"))

@@ -41,6 +41,7 @@ local types = require "cloudops.json.types"
 local ipairs, pairs, type, tostring, error, pcall = ipairs, pairs, type, tostring, error, pcall
 local format, concat = string.format, table.concat
 local floor = math.floor
+local copy = desired.copy
 
 local M = {}
 
@@ -79,13 +80,6 @@ local function leave(g)
 end
 
 -- ---- values ----------------------------------------------------------------------------------
-
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = copy(x) end
-  return t
-end
 
 -- The desired spec `d` (the fields it gives) written over the current spec `cur`: a message
 -- field by field, anything else (a scalar, a list, a map) replaced whole; a oneof member given

@@ -34,7 +34,9 @@
 --   unless they were asked for by name: then it fails.
 local kinds = require "cloudops.kinds"
 local core = require "cloudops.core"
+local json = require "cloudops.json"
 local types = require "cloudops.json.types"
+local decoder = require "cloudops.json.decode"
 
 local ipairs, pairs, type, tostring, pcall, error, next = ipairs, pairs, type, tostring, pcall, error, next
 local sort, concat = table.sort, table.concat
@@ -90,12 +92,14 @@ end
 
 -- ---- schema walks ----------------------------------------------------------------------------
 
+--- A deep copy of a value (tables copied all the way down).
 local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
   for k, x in pairs(v) do t[k] = deep_copy(x) end
   return t
 end
+desired.copy = deep_copy
 
 -- A copy of message t of type `type_name` with enums given by number named (so that they
 -- compare with what reads return), and, with `drop`, the deprecated fields whose successor is
@@ -196,18 +200,25 @@ local function check_extra(kind, v, where)
   return out
 end
 
+-- An export sink entry holds its namespace and its spec, nothing else: true, or nil, message.
+local function sink_keys(e, where)
+  for key in pairs(e) do
+    if key ~= "namespace" and key ~= "spec" then
+      return nil, where .. ": an export sink is { namespace = name, spec = ExportSinkSpec }, not '"
+        .. tostring(key) .. "'"
+    end
+  end
+  return true
+end
+
 -- One entry in the resource form, or nil, message.
 local function entry(k, e, where)
   if type(e) ~= "table" or e == empty_array then
     return nil, where .. ": expected a table (a " .. k.spec:match("[^.]+$") .. ")"
   end
   if k.name == SINKS then
-    for key in pairs(e) do
-      if key ~= "namespace" and key ~= "spec" then
-        return nil, where .. ": an export sink is { namespace = name, spec = ExportSinkSpec }, not '"
-          .. tostring(key) .. "'"
-      end
-    end
+    local ok, kerr = sink_keys(e, where)
+    if not ok then return nil, kerr end
     if type(e.namespace) ~= "string" or e.namespace == "" then
       return nil, where .. ".namespace: the namespace's name is required"
     end
@@ -281,18 +292,11 @@ end
 
 -- ---- JSON ------------------------------------------------------------------------------------
 
-local json
-local function json_module()
-  json = json or require "cloudops.json"
-  return json
-end
-
 local JSON_EXTRA = { projectId = "project_id", project_id = "project_id", tags = "tags", members = "members" }
 
 local function spec_from_json(k, v, where)
   if v == nil or v == null then return nil end
   if type(v) ~= "table" or v == empty_array then return nil, where .. ": expected an object" end
-  local decoder = require "cloudops.json.decode"
   local t, err = decoder.message(types.message(k.spec), v)
   if not t then return nil, where .. (tostring(err):match("^[%w_]+([:.%[].*)$") or (": " .. tostring(err))) end
   return t
@@ -306,7 +310,7 @@ end
 --- The desired state in JSON text, or nil, err.
 function desired.decode(text)
   if type(text) ~= "string" then error("cloudops.desired.decode expects JSON text, got " .. type(text), 2) end
-  local doc, err = json_module().decode_value(text)
+  local doc, err = json.decode_value(text)
   if doc == nil then return nil, "not JSON: " .. tostring(err) end
   if type(doc) ~= "table" or doc == empty_array or doc[1] ~= nil then
     return nil, "a desired state is an object of arrays by kind (" .. desired.KIND_NAMES .. ")"
@@ -325,12 +329,8 @@ function desired.decode(text)
       local x
       if k.name == SINKS then
         x = { namespace = e.namespace ~= null and e.namespace or nil }
-        for key in pairs(e) do
-          if key ~= "namespace" and key ~= "spec" then
-            return nil, where .. ": an export sink is {\"namespace\": name, \"spec\": ExportSinkSpec}, not '"
-              .. tostring(key) .. "'"
-          end
-        end
+        local ok, kerr = sink_keys(e, where)
+        if not ok then return nil, kerr end
         local spec, serr = spec_from_json(k, e.spec, where .. ".spec")
         if serr then return nil, serr end
         x.spec = spec
@@ -379,24 +379,24 @@ end
 
 -- The JSON text of one entry (Lua form) of kind k, indented by pad.
 local function entry_text(k, e, pad)
-  local j = json_module()
   local text
   if k.name == SINKS then
-    local spec = assert(j.encode(k.spec, e.spec, { indent = 2 }))
-    text = format("{\n  \"namespace\": %s,\n  \"spec\": %s\n}", j.encode_value(e.namespace), (spec:gsub("\n", "\n  ")))
+    local spec = assert(json.encode(k.spec, e.spec, { indent = 2 }))
+    text = format("{\n  \"namespace\": %s,\n  \"spec\": %s\n}", json.encode_value(e.namespace),
+      (spec:gsub("\n", "\n  ")))
   else
     local extra = extras_of(k)
     local spec, parts = {}, {}
     for key, v in pairs(e) do
       if not extra[key] then spec[key] = v end
     end
-    text = assert(j.encode(k.spec, spec, { indent = 2 }))
+    text = assert(json.encode(k.spec, spec, { indent = 2 }))
     for _, f in ipairs { "project_id", "tags", "members" } do
       local v = extra[f] and e[f]
       if v ~= nil then
         if f == "members" and #v == 0 then v = empty_array end
-        parts[#parts + 1] = format("  %s: %s", j.encode_value(camel(f)),
-          (assert(j.encode_value(v, { indent = 2 })):gsub("\n", "\n  ")))
+        parts[#parts + 1] = format("  %s: %s", json.encode_value(camel(f)),
+          (assert(json.encode_value(v, { indent = 2 })):gsub("\n", "\n  ")))
       end
     end
     if #parts > 0 then
@@ -411,14 +411,13 @@ end
 function desired.encode(d)
   local state, listed = desired.check(d)
   if not state then error("cloudops.desired.encode: " .. tostring(listed), 2) end
-  local j = json_module()
   local out = {}
   for _, name in ipairs(listed) do
     local k = kinds.get(name)
     local list = d[name] ~= nil and d[name] or d[camel(name)]
     local items = {}
     for i, e in ipairs(list == empty_array and {} or list) do items[i] = "    " .. entry_text(k, e, "    ") end
-    out[#out + 1] = format("  %s: %s", j.encode_value(name), #items == 0 and "[]"
+    out[#out + 1] = format("  %s: %s", json.encode_value(name), #items == 0 and "[]"
       or "[\n" .. concat(items, ",\n") .. "\n  ]")
   end
   if #out == 0 then return "{}\n" end

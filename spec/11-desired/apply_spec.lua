@@ -68,7 +68,8 @@ describe("cloudops.apply of every kind", function()
     local members = { alice.id, by(snap.users, "spec.email", "Bob@Example.com").id }
     table.sort(members)
     assert.same(members, group.members)
-    assert.equal(pay.namespace, by(snap.service_accounts, "spec.name", "pay-worker").spec.namespace_scoped_access.namespace)
+    local worker = by(snap.service_accounts, "spec.name", "pay-worker")
+    assert.equal(pay.namespace, worker.spec.namespace_scoped_access.namespace)
     assert.equal(pay.namespace, snap.nexus_endpoints[1].spec.target_spec.worker_target_spec.namespace_id)
     assert.equal("history", snap.namespace_export_sinks[1].name)
   end)
@@ -176,14 +177,16 @@ describe("cloudops.apply of changes", function()
       "update namespace pay", "update namespace_export_sink pay/history", "update nexus_endpoint payments-api",
       "update user_group engineering", "update user alice@example.com", "update user bob@example.com",
       "update service_account ci" }, actions(p.changes))
-    assert.same({ { path = "spec.retention_days", before = 7, after = 14 } }, S.change(p.changes, "namespace", "ops").fields)
+    assert.same({ { path = "spec.retention_days", before = 7, after = 14 } },
+      S.change(p.changes, "namespace", "ops").fields)
     assert.same({ { path = "spec.retention_days", before = 30, after = 60 },
                   { path = "tags[env]", before = "prod" },
                   { path = "tags[tier]", after = "gold" } }, S.change(p.changes, "namespace", "pay").fields)
     assert.same({ { path = "spec.access.namespace_accesses[ops]", after = { permission = "PERMISSION_READ" } },
                   { path = "spec.access.namespace_accesses[pay]", before = { permission = "PERMISSION_WRITE" } } },
       S.change(p.changes, "user", "alice@example.com").fields)
-    assert.same({ { path = "members", before = { "alice@example.com", "bob@example.com" }, after = { "bob@example.com" } } },
+    assert.same({ { path = "members", before = { "alice@example.com", "bob@example.com" },
+                    after = { "bob@example.com" } } },
       S.change(p.changes, "user_group", "engineering").fields)
     local result, err = cloudops.apply(c, d)
     assert.is_nil(err)
@@ -203,7 +206,8 @@ describe("cloudops.apply of changes", function()
     local log = S.requests(emu)
     assert.equal(1, S.count(log, "UpdateNamespaceTags", "OK"))
     assert.equal(1, S.count(log, "RemoveUserGroupMember", "OK"))
-    assert.equal(0, S.count(log, "AddUserGroupMember", "INVALID_ARGUMENT") + S.count(log, "UpdateUser", "INVALID_ARGUMENT"))
+    assert.equal(0, S.count(log, "AddUserGroupMember", "INVALID_ARGUMENT")
+      + S.count(log, "UpdateUser", "INVALID_ARGUMENT"))
   end)
 
   it("compares emails case-insensitively, and never sends an email's case as a change", function()
@@ -235,7 +239,8 @@ describe("cloudops.apply of changes", function()
     -- without prune nothing is deleted
     assert.same({}, assert(cloudops.plan(c, d)).changes)
     local p = assert(cloudops.plan(c, d, { prune = true }))
-    assert.same({ "delete namespace ops", "delete namespace_export_sink pay/history", "delete nexus_endpoint payments-api",
+    assert.same({ "delete namespace ops", "delete namespace_export_sink pay/history",
+      "delete nexus_endpoint payments-api",
       "delete user_group engineering", "delete user bob@example.com", "delete user developer@example.com",
       "delete user reader@example.com", "delete service_account ci", "delete service_account emulator-admin",
       "delete service_account payments-bot" }, actions(p.changes))
@@ -284,7 +289,8 @@ describe("cloudops.apply of changes", function()
 
   it("recreates what was deleted out of band between two applies", function()
     local bob = assert(c:get_users{ email = "bob@example.com" }).users[1]
-    assert(c:wait(assert(c:delete_user{ user_id = bob.id, resource_version = bob.resource_version }), { min_poll = 0.02 }))
+    assert(c:wait(assert(c:delete_user{ user_id = bob.id, resource_version = bob.resource_version }),
+      { min_poll = 0.02 }))
     local ops = assert(c:get_namespace{ namespace = "ops.emu01" }).namespace
     assert(c:wait(assert(c:delete_namespace{ namespace = ops.namespace, resource_version = ops.resource_version }),
       { min_poll = 0.02 }))

@@ -39,8 +39,8 @@ describe("cloudops plan | apply | export", function()
     out, err, status = cli{ "plan", file }
     assert.equal(0, status, err)
     assert.equal("Changes: 0 to create, 0 to update, 0 to delete\nNo changes.\n", out)
-    out, _, status = cli{ "apply", file, "--yes" }
-    assert.equal(0, status)
+    out, err, status = cli{ "apply", file, "--yes" }
+    assert.equal(0, status, err)
     assert.equal("Changes: 0 to create, 0 to update, 0 to delete\nNo changes.\n", out)
   end)
 
@@ -62,8 +62,8 @@ describe("cloudops plan | apply | export", function()
     end
     assert.equal(15, #doc.calls)                              -- the mutations sent, in order
     assert.same({ method = "CreateProject", code = "OK", operation_state = "STATE_FULFILLED" }, doc.calls[1])
-    out, _, status = cli{ "apply", file, "--yes", "--json" }
-    assert.equal(0, status)
+    out, err, status = cli{ "apply", file, "--yes", "--json" }
+    assert.equal(0, status, err)
     doc = assert(json.decode_value(out))
     assert.equal(json.decode_value("[]"), doc.changes)
     assert.equal(0, doc.exit_status)
@@ -155,7 +155,8 @@ describe("cloudops plan | apply | export", function()
     helpers.write_file(dir .. "/team.lua", [[
       local users = {}
       for i = 1, 3 do
-        users[i] = { email = ("dev%d@example.com"):format(i), access = { account_access = { role = "ROLE_DEVELOPER" } } }
+        users[i] = { email = ("dev%d@example.com"):format(i),
+                     access = { account_access = { role = "ROLE_DEVELOPER" } } }
       end
       return { users = users }]])
     local out, err, status = cli{ "apply", dir .. "/team.lua", "--yes" }
@@ -179,12 +180,14 @@ describe("cloudops plan | apply | export", function()
     table.sort(keys)
     assert.same({ "user_groups", "users" }, keys)
     assert.matches('"namespaceAccesses": {\n%s+"pay": {', out)  -- by name
-    _, err, status = cli{ "export", "--kinds", "billing" }
+    out, err, status = cli{ "export", "--kinds", "billing" }
     assert.equal(2, status)
+    assert.equal("", out)
     assert.matches("^cloudops: unknown kind 'billing'", err)
     -- a key that may not read a kind asked for
-    _, err, status = cli({ "export", "--kinds", "custom_roles" }, { api_key = emu.keys.reader })
+    out, err, status = cli({ "export", "--kinds", "custom_roles" }, { api_key = emu.keys.reader })
     assert.equal(1, status)
+    assert.equal("", out)
     assert.matches("^cloudops: cannot export: cannot read custom_roles: PERMISSION_DENIED", err)
   end)
 end)

@@ -145,7 +145,8 @@ describe("desired.from_snapshot", function()
       },
       users = { { id = "u1", spec = { email = "Bob@x.com", access = {
         account_access = { role = "ROLE_READ", role_deprecated = "read" },
-        namespace_accesses = { ["pay.acct"] = { permission = "PERMISSION_READ", permission_deprecated = "read" } } } } },
+        namespace_accesses = { ["pay.acct"] = { permission = "PERMISSION_READ",
+                                                permission_deprecated = "read" } } } } },
                 { id = "u0", spec = { email = "alice@x.com" } } },
       user_groups = { { id = "g1", spec = { display_name = "eng", cloud_group = {} }, members = { "u1", "u0" } } },
     }

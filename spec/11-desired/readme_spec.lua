@@ -30,9 +30,7 @@ describe("the README's Desired state section", function()
     c:close()
     assert(not err, tostring(err))
     dir = helpers.tmpdir()
-    env = { TEMPORAL_CLOUD_ENDPOINT = emu.endpoint, TEMPORAL_CLOUD_API_KEY = emu.api_key,
-            TEMPORAL_CLOUD_INSECURE = "1", PATH = helpers.run("cd " .. q(helpers.ROOT) .. " && pwd"):gsub("%s+$", "")
-              .. "/bin:" .. os.getenv("PATH") }
+    env = S.shell_env(emu)
   end)
 
   lazy_teardown(function()
@@ -59,7 +57,9 @@ describe("the README's Desired state section", function()
         d.namespaces[#d.namespaces + 1] = { name = "orders", retention_days = 14,
           replicas = { { region = "aws-us-east-1" } }, api_key_auth = { enabled = true } }
         for _, u in ipairs(d.users) do
-          if u.email == "alice@example.com" then u.access.namespace_accesses.orders = { permission = "PERMISSION_READ" } end
+          if u.email == "alice@example.com" then
+            u.access.namespace_accesses.orders = { permission = "PERMISSION_READ" }
+          end
         end
         d.user_groups = {}
         helpers.write_file(dir .. "/account.json", desired.encode(d))

@@ -99,9 +99,7 @@ describe("cloudops rehearse of cloudops apply", function()
     c:close()
     assert(not err, tostring(err))
     dir = helpers.tmpdir()
-    env = { TEMPORAL_CLOUD_ENDPOINT = emu.endpoint, TEMPORAL_CLOUD_API_KEY = emu.api_key,
-            TEMPORAL_CLOUD_INSECURE = "1", PATH = helpers.run("cd " .. q(helpers.ROOT) .. " && pwd"):gsub("%s+$", "")
-              .. "/bin:" .. os.getenv("PATH") }
+    env = S.shell_env(emu)
     helpers.write_file(dir .. "/desired.json", desired.encode(changed()))
   end)
 

@@ -25,7 +25,9 @@ local function team(n, m)
 end
 
 local function all_ok(result)
-  for _, ch in ipairs(result.changes) do assert.is_true(ch.ok, ch.kind .. " " .. ch.name .. ": " .. tostring(ch.err)) end
+  for _, ch in ipairs(result.changes) do
+    assert.is_true(ch.ok, ch.kind .. " " .. ch.name .. ": " .. tostring(ch.err))
+  end
 end
 
 describe("cloudops.apply, interrupted", function()
@@ -148,7 +150,8 @@ describe("cloudops.apply's limits", function()
     assert.has_error(function() cloudops.apply(nil, {}) end,
       "cloudops.apply expects a client (cloudops.connect), got nil")
     assert.has_error(function() cloudops.plan(c, { users = { { email = "a@x.com", acess = {} } } }) end,
-      "cloudops.plan: users[1]: unknown field 'acess' in temporal.api.cloud.identity.v1.UserSpec (did you mean 'access'?)")
+      "cloudops.plan: users[1]: unknown field 'acess' in temporal.api.cloud.identity.v1.UserSpec " ..
+      "(did you mean 'access'?)")
     -- an on_change that raises: the apply goes on, and says so
     local result, err = cloudops.apply(c, team(1, 1), { on_change = function() error("oops") end })
     assert.equal(3, #result.changes)

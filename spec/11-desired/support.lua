@@ -38,7 +38,8 @@ function S.every_kind()
     nexus_endpoints = { { name = "payments-api", project_id = "Payments",
       target_spec = { worker_target_spec = { namespace_id = "pay", task_queue = "payments" } },
       policy_specs = { { allowed_cloud_namespace_policy_spec = { namespace_id = "ops" } } } } },
-    user_groups = { { display_name = "engineering", cloud_group = {}, members = { "alice@example.com", "Bob@Example.com" },
+    user_groups = { { display_name = "engineering", cloud_group = {},
+      members = { "alice@example.com", "Bob@Example.com" },
       access = { account_access = { role = "ROLE_READ" },
                  namespace_accesses = { ops = { permission = "PERMISSION_READ" } } } } },
     users = {
@@ -51,7 +52,8 @@ function S.every_kind()
     service_accounts = {
       { name = "ci", description = "deploys", access = { account_access = { role = "ROLE_DEVELOPER" },
         namespace_accesses = { ops = { permission = "PERMISSION_ADMIN" } } } },
-      { name = "pay-worker", namespace_scoped_access = { namespace = "pay", access = { permission = "PERMISSION_WRITE" } } },
+      { name = "pay-worker", namespace_scoped_access = { namespace = "pay",
+                                                         access = { permission = "PERMISSION_WRITE" } } },
       { name = "payments-bot", project_scoped_access = { project_id = "Payments",
         access = { role = "PROJECT_ROLE_WRITE" } } },
     },
@@ -107,6 +109,15 @@ function S.pty(steps, argv, env)
   local report = json.decode_value(out)
   assert(type(report) == "table", "pty_session.py said: " .. out)
   return report
+end
+
+--- The environment of a shell user of emu: its endpoint and the owner's key, plaintext, and
+-- the tree's bin/ first on the PATH (so that `cloudops` is the tree's).
+function S.shell_env(emu)
+  local helpers = require "helpers"
+  local root = helpers.run("cd " .. helpers.sh_quote(helpers.ROOT) .. " && pwd"):gsub("%s+$", "")
+  return { TEMPORAL_CLOUD_ENDPOINT = emu.endpoint, TEMPORAL_CLOUD_API_KEY = emu.api_key,
+           TEMPORAL_CLOUD_INSECURE = "1", PATH = root .. "/bin:" .. os.getenv("PATH") }
 end
 
 --- A change of a plan by kind and name.
