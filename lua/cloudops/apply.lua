@@ -198,7 +198,14 @@ function run.create(ctx, step)
   for _, f in ipairs(k.create.extras) do req[f] = res[f] end
   for _, f in ipairs(k.create.ids) do req[f] = res[f] end
   local op, merr, resp = mutate(ctx, step, k.create.method, req)
-  if resp and k.create.result then ctx.ids[k.name][step.key] = resp[k.create.result] end
+  if resp and k.create.result then
+    local id = resp[k.create.result]
+    if type(id) ~= "string" or id == "" then
+      return nil, format("%s answered without the new %s's id (%s)", k.create.method, k.kind:gsub("_", " "),
+        k.create.result)
+    end
+    ctx.ids[k.name][step.key] = id
+  end
   if not op then return nil, merr end
   return true
 end
@@ -447,6 +454,17 @@ local function build(ctx)
     by_kind[k.order] = by_kind[k.order] or {}
     by_kind[k.order][#by_kind[k.order] + 1] = step
   end
+  -- The identity applying changes itself last but for the deletes (which wait for it), so
+  -- that it cannot take away, half-way, the rights the other changes need.
+  for _, s in ipairs(before_deletes) do
+    local c = s.change
+    if c and c.action == "update" and ctx.identity and c.id == ctx.identity.id
+       and (c.kind == "user" or c.kind == "service_account") then
+      for _, other in ipairs(before_deletes) do
+        if other.change ~= c then s.after[#s.after + 1] = other end
+      end
+    end
+  end
   for _, s in ipairs(steps) do
     if s.change then ctx.left[s.change] = ctx.left[s.change] + 1 end
   end
@@ -457,6 +475,13 @@ end
 
 local function await(step)
   while not step.done do step.ended:wait(scheduler.task()) end
+end
+
+-- Tells on_change that a change ended; what it raises is kept for the end.
+local function report(ctx, result)
+  if not ctx.on_change then return end
+  local ok, err = pcall(ctx.on_change, result)
+  if not ok and not ctx.hook_error then ctx.hook_error = err end
 end
 
 local RUNNER = { create = run.create, update = run.update, delete = run.delete, settle = run.settle,
@@ -488,10 +513,7 @@ local function task(ctx, step)
     ctx.left[c] = ctx.left[c] - 1
     if ctx.left[c] == 0 then
       if r.ok == nil then r.ok = true end
-      if ctx.on_change then
-        local hok, herr = pcall(ctx.on_change, r)
-        if not hok and not ctx.hook_error then ctx.hook_error = herr end
-      end
+      report(ctx, r)
     end
   end
   return true
@@ -539,8 +561,13 @@ function M.run(client, ctx, opts)
   end
   local steps = build(ctx)
   for _, s in ipairs(steps) do s.ended = scheduler.condition() end
-  -- A change with no step left to take (a group's members already as desired).
-  for _, c in ipairs(list) do if ctx.left[c] == 0 then ctx.results[c].ok = true end end
+  -- A change with no step left to take (a group's members already as desired) is done.
+  for _, c in ipairs(list) do
+    if ctx.left[c] == 0 then
+      ctx.results[c].ok = true
+      report(ctx, ctx.results[c])
+    end
+  end
   if #steps > 0 then
     local _, errs = map(function(step) return task(ctx, step) end, steps, { concurrency = #steps })
     for i = 1, #steps do

@@ -276,6 +276,25 @@ describe("cloudops.apply of changes", function()
     assert.is_truthy(c:get_current_identity())              -- the key applying still works
   end)
 
+  it("changes the identity applying it last, after what its rights are needed for", function()
+    -- (by name, owner@ would come first among these users)
+    local d = { users = { { email = "owner@example.com", access = { account_access = { role = "ROLE_OWNER" },
+                            namespace_accesses = { ops = { permission = "PERMISSION_ADMIN" } } } },
+                          { email = "zoe@example.com", access = { account_access = { role = "ROLE_READ" } } },
+                          { email = "yves@example.com", access = { account_access = { role = "ROLE_READ" } } } } }
+    local result, err = cloudops.apply(c, d)
+    assert.is_nil(err, tostring(err))
+    assert.equal(3, #result.changes)
+    -- the owner changed once the others' operations ended (op_duration 0.05 s after they were made)
+    local t = cloudops.time.to_unix
+    local owner = assert(c:get_users{ email = "owner@example.com" }).users[1]
+    for _, email in ipairs { "zoe@example.com", "yves@example.com" } do
+      local u = assert(c:get_users{ email = email }).users[1]
+      assert.is_true(t(owner.last_modified_time) - t(u.created_time) >= 0.05, email)
+    end
+    assert.same({}, assert(cloudops.plan(c, d)).changes)
+  end)
+
   it("takes ids where names are written, and fails the plan for a name that names nothing", function()
     local pay = assert(c:get_namespaces{ name = "pay" }).namespaces[1]
     local d = { users = { { email = "alice@example.com", access = { account_access = { role = "ROLE_DEVELOPER" },
