@@ -323,6 +323,41 @@ describe("cloudops.apply of changes", function()
     assert.same({}, assert(cloudops.plan(c, S.every_kind())).changes)
   end)
 
+  it("deletes at the version read again when it changed since the plan", function()
+    local planner_ctx = require("cloudops.plan")
+    local d = S.every_kind()
+    d.users = { d.users[1] }
+    local state, listed = assert(desired.check(d))
+    local ctx = assert(planner_ctx.compute(c, state, listed, { prune = true }))
+    -- Bob changes after the plan read him
+    local bob = assert(c:get_users{ email = "bob@example.com" }).users[1]
+    assert(c:wait(assert(c:update("user", bob.id, function(u) u.spec.access.account_access.role = "ROLE_ADMIN" end)),
+      { min_poll = 0.02 }))
+    local result, err = require("cloudops.apply").run(c, ctx)
+    assert.is_nil(err, tostring(err))
+    assert.is_true(S.change(result.changes, "user", "bob@example.com").ok)
+    local log = S.requests(emu)
+    assert.equal(1, S.count(log, "DeleteUser", "FAILED_PRECONDITION"))
+    assert.equal(0, #assert(c:get_users{ email = "bob@example.com" }).users)
+  end)
+
+  it("makes again what is being deleted once its deletion has ended", function()
+    emu.stop()
+    c:close()
+    emu = S.emulator{ op_duration = 0.5 }
+    c = S.client(emu)
+    local users = { users = { { email = "bob@example.com", access = { account_access = { role = "ROLE_READ" } } } } }
+    assert.is_nil(select(2, cloudops.apply(c, users)))
+    local bob = assert(c:get_users{ email = "bob@example.com" }).users[1]
+    assert(c:delete_user{ user_id = bob.id, resource_version = bob.resource_version }) -- not waited for
+    local result, err = cloudops.apply(c, users)
+    assert.is_nil(err, tostring(err))
+    assert.same({ "create user bob@example.com" }, actions(result.changes))
+    local log = S.requests(emu)
+    assert.equal(0, S.count(log, "CreateUser", "ALREADY_EXISTS"))
+    assert.equal(2, S.count(log, "CreateUser", "OK"))
+  end)
+
   it("reads again on a version conflict, keeping what another writer changed meanwhile", function()
     emu.stop()
     emu = S.emulator{ faults = { { method = "GetNamespace", delay = 0.5 } } }
