@@ -5,7 +5,6 @@
 local helpers = require "helpers"
 local S = require "11-desired.support"
 local T = require "06-tools.support.tools"
-local cloudops = require "cloudops"
 local desired = require "cloudops.desired"
 
 local q = helpers.sh_quote
@@ -21,26 +20,17 @@ local function has_rehearse()
 end
 
 describe("the README's Desired state section", function()
-  local emu, dir, env
+  local session, emu, dir, sh
 
   lazy_setup(function()
-    emu = T.emulator()
-    local c = S.client(emu)
-    local _, err = cloudops.apply(c, S.every_kind())     -- an account with a bit of everything
-    c:close()
-    assert(not err, tostring(err))
-    dir = helpers.tmpdir()
-    env = S.shell_env(emu)
+    session = S.session()                               -- an account with a bit of everything
+    emu, dir, sh = session.emu, session.dir, session.sh
   end)
 
   lazy_teardown(function()
-    if emu then emu.stop() end
+    if session then session.stop() end
     helpers.cleanup()
   end)
-
-  local function sh(line)
-    return T.run("sh -c " .. q("cd " .. q(dir) .. " && " .. line), env)
-  end
 
   it("runs its commands as written: export, edit, plan, rehearse, apply, plan", function()
     local lines = {}

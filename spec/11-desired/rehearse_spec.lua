@@ -10,7 +10,6 @@ local cloudops = require "cloudops"
 local desired = require "cloudops.desired"
 local json = require "cloudops.json"
 
-local q = helpers.sh_quote
 
 local function has_rehearse()
   return package.searchpath("cloudops.rehearse", package.path) ~= nil
@@ -89,28 +88,19 @@ describe("cloudops.apply on a twin of the account", function()
 end)
 
 describe("cloudops rehearse of cloudops apply", function()
-  local emu, dir, env
+  local session, emu, sh
 
   lazy_setup(function()
     if not has_rehearse() then return end
-    emu = T.emulator()
-    local c = S.client(emu)
-    local _, err = cloudops.apply(c, S.every_kind())
-    c:close()
-    assert(not err, tostring(err))
-    dir = helpers.tmpdir()
-    env = S.shell_env(emu)
-    helpers.write_file(dir .. "/desired.json", desired.encode(changed()))
+    session = S.session()
+    emu, sh = session.emu, session.sh
+    helpers.write_file(session.dir .. "/desired.json", desired.encode(changed()))
   end)
 
   lazy_teardown(function()
-    if emu then emu.stop() end
+    if session then session.stop() end
     helpers.cleanup()
   end)
-
-  local function sh(line)
-    return T.run("sh -c " .. q("cd " .. q(dir) .. " && " .. line), env)
-  end
 
   it("shows what the apply would do, the account only read; the apply then does exactly that", function()
     if not has_rehearse() then

@@ -120,6 +120,26 @@ function S.shell_env(emu)
            TEMPORAL_CLOUD_INSECURE = "1", PATH = root .. "/bin:" .. os.getenv("PATH") }
 end
 
+--- A shell user's session: an emulator (the tools' fast one) holding every kind (S.every_kind,
+-- applied), a directory to work in, its environment (S.shell_env), and sh(line), which runs a
+-- shell command line there: stdout, stderr, status. stop() ends it.
+function S.session()
+  local helpers = require "helpers"
+  local T = require "06-tools.support.tools"
+  local emu = T.emulator()
+  local c = S.client(emu)
+  local _, err = require("cloudops").apply(c, S.every_kind())
+  c:close()
+  if err then emu.stop(); error(tostring(err)) end
+  local s = { emu = emu, dir = helpers.tmpdir(), env = S.shell_env(emu) }
+  function s.sh(line)
+    local q = helpers.sh_quote
+    return T.run("sh -c " .. q("cd " .. q(s.dir) .. " && " .. line), s.env)
+  end
+  function s.stop() emu.stop() end
+  return s
+end
+
 --- A change of a plan by kind and name.
 function S.change(list, kind, name)
   for _, c in ipairs(list) do if c.kind == kind and c.name == name then return c end end
