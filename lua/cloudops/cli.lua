@@ -5,11 +5,11 @@
 --   cloudops wait OPERATION_ID             polls the operation until it ends; prints it
 --   cloudops methods                       the RPC names, one a line
 --   cloudops describe NAME                 a method, message or enum, readable (or --json)
---   cloudops plan | apply FILE, export     desired state (cloudops.cli.desired)
+--   cloudops plan | apply | export         in modules of their own (MODULE_COMMANDS below)
 --
 -- Exit status: 0 success, 1 an RPC or operation error (its code name on stderr), 2 a usage
--- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout); plan and apply: 0 no
--- change, 2 changes, 1 failed (a usage error included).
+-- error, 3 a timeout (DEADLINE_EXCEEDED, or the end of --wait-timeout). The plan commands
+-- (plan, apply): 0 no change, 2 changes, 1 failed (a usage error too).
 local cloudops = require "cloudops"
 local json = require "cloudops.json"
 local args = require "cloudops.cli.args"
@@ -23,6 +23,20 @@ local cli = {}
 
 cli.OK, cli.FAILED, cli.USAGE, cli.TIMEOUT = 0, 1, 2, 3
 
+-- Commands in modules of their own, lua/cloudops/cli/<name>.lua: each has `usage` (its lines
+-- in --help), `flags(p, declared)` (adds to the parser the flags not yet in `declared`),
+-- `run(io_, opts, positional, argv)`, and `usage_status`, its exit status for a usage error
+-- when not cli.USAGE (the plan commands: 2 means "changes" there).
+local MODULE_COMMANDS = { "plan", "apply", "export" }
+local modules = {}
+for _, name in ipairs(MODULE_COMMANDS) do modules[name] = require("cloudops.cli." .. name) end
+
+local function module_usage()
+  local lines = {}
+  for _, name in ipairs(MODULE_COMMANDS) do lines[#lines + 1] = modules[name].usage end
+  return table.concat(lines, "\n")
+end
+
 -- The parser: the connection flags, the tool's own, and the words (command and arguments).
 local function parser()
   local p = args.parser("cloudops", "A command line for the Temporal Cloud Ops API, JSON in " ..
@@ -35,9 +49,8 @@ commands:
   wait OPERATION_ID             wait for an async operation to end; prints it
   methods                       the RPC names
   describe NAME                 a method, message or enum: fields and types
-  plan FILE                     what a desired state (JSON, or a .lua file) would change
-  apply FILE                    show that plan, ask (unless --yes), and make the changes
-  export                        the account as a desired state (JSON)
+]] .. module_usage() .. [[
+
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
 2 a usage error, 3 a timeout; plan and apply: 0 no change, 2 changes, 1 failed.]])
@@ -50,22 +63,17 @@ exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
   p:flag("--pretty", "indented JSON (call, wait, describe --json)")
   p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
   p:flag("--json", "describe: the schema's plain description as JSON; plan, apply: the plan as JSON")
-  require("cloudops.cli.desired").flags(p)
   p:flag("-h --help", "this text")
   p:flag("--version", "the versions")
+  local declared = { json = true, pretty = true, help = true, version = true }
+  for _, name in ipairs(MODULE_COMMANDS) do modules[name].flags(p, declared) end
   return p
 end
 
 -- ---- output --------------------------------------------------------------------------------
 
--- The commands whose exit status 2 means "changes": a usage error of theirs is a failure, 1.
-local CHANGES_STATUS = { plan = true, apply = true }
-
-local function usage_error(io_, message, argv)
+local function usage_error(io_, message)
   io_.stderr:write("cloudops: ", message, "\n(cloudops --help for usage)\n")
-  for _, word in ipairs(argv or {}) do
-    if CHANGES_STATUS[word] then return cli.FAILED end
-  end
   return cli.USAGE
 end
 
@@ -131,6 +139,7 @@ local function connect(opts)
   if not client then return nil, tostring(type(err) == "table" and err.message or err) end
   return client
 end
+cli.connect = connect -- for the command modules
 
 -- ---- commands ------------------------------------------------------------------------------
 
@@ -211,14 +220,6 @@ function commands.methods(io_, _, positional)
   return cli.OK
 end
 
--- Desired state: plan, apply, export (cloudops.cli.desired), given the helpers they share.
-for _, name in ipairs { "plan", "apply", "export" } do
-  commands[name] = function(io_, opts, positional)
-    return require("cloudops.cli.desired")[name](io_, opts, positional,
-      { connect = connect, usage_error = usage_error })
-  end
-end
-
 function commands.describe(io_, opts, positional)
   local name = positional[2]
   if not name then return usage_error(io_, "describe needs a NAME") end
@@ -241,7 +242,13 @@ function cli.main(argv, io_)
   io_ = io_ or { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr }
   local p = parser()
   local opts, perr = args.parse(p, argv or {})
-  if not opts then return usage_error(io_, perr, argv) end
+  if not opts then
+    local status = usage_error(io_, perr)
+    for _, a in ipairs(argv or {}) do
+      if modules[a] then return modules[a].usage_status or status end
+    end
+    return status
+  end
   local positional = opts.words
   if opts.help then
     io_.stdout:write(args.help(p))
@@ -253,16 +260,18 @@ function cli.main(argv, io_)
   end
   local command = positional[1]
   if not command then
-    return usage_error(io_, "no command (call, list, wait, methods, describe, plan, apply, export)")
+    return usage_error(io_, "no command (call, list, wait, methods, describe, " ..
+      table.concat(MODULE_COMMANDS, ", ") .. ")")
   end
-  local run = commands[command]
+  local module = modules[command]
+  local run = commands[command] or (module and module.run)
   if not run then return usage_error(io_, "unknown command '" .. command .. "'") end
-  local ok, status = pcall(run, io_, opts, positional)
+  local ok, status = pcall(run, io_, opts, positional, argv)
   if ok then return status end
   -- A request the schema refuses raises in the client (a programming mistake in Lua), which
   -- on the command line is the user's input: a usage error.
   io_.stderr:write("cloudops: ", tostring(status), "\n")
-  return CHANGES_STATUS[command] and cli.FAILED or cli.USAGE
+  return module and module.usage_status or cli.USAGE
 end
 
 return cli

@@ -1,5 +1,5 @@
---- The desired-state commands of bin/cloudops (API.md "Rehearsal and desired state";
--- docs/reference.md "bin/cloudops"): `plan FILE`, `apply FILE`, `export`.
+--- What the desired-state commands of bin/cloudops share (API.md "Rehearsal and desired
+-- state"; docs/reference.md "bin/cloudops"): cloudops.cli.plan, .apply and .export.
 --
 --   cloudops plan FILE [--prune] [--json]          what would change; exit 0 none, 2 some, 1 failed
 --   cloudops apply FILE [--prune] [--yes] [--json] the plan, asked for on a terminal (unless
@@ -18,16 +18,22 @@ local applier = require "cloudops.apply"
 local tostring, type, ipairs, pairs = tostring, type, ipairs, pairs
 local format = string.format
 
-local M = {}
+local M = { OK = 0, FAILED = 1, USAGE = 2 }
 
-local OK, FAILED = 0, 1
+local OK, FAILED = M.OK, M.FAILED
 
---- Adds the commands' flags to the tool's parser.
-function M.flags(p)
-  p:flag("--prune", "plan, apply: also delete what FILE does not name, of the kinds it lists")
-  p:flag("--yes", "apply: do not ask before applying")
-  p:option("--kinds", "export: only these kinds (comma-separated: " .. desired.KIND_NAMES .. ")")
-    :argname("A,B")
+--- Adds option (or flag, when argname is nil) `name` to parser p unless `declared` has it (the
+-- flags several commands take are declared once).
+function M.option(p, declared, name, help, argname)
+  local key = name:gsub("^%-%-", ""):gsub("%-", "_")
+  if declared[key] then return end
+  declared[key] = true
+  if argname then p:option(name, help):argname(argname) else p:flag(name, help) end
+end
+
+--- The flags of plan and apply.
+function M.plan_flags(p, declared)
+  M.option(p, declared, "--prune", "plan, apply: also delete what FILE does not name, of the kinds it lists")
 end
 
 -- ---- terminals -------------------------------------------------------------------------------
@@ -50,6 +56,13 @@ local function fail(io_, message)
   io_.stderr:write("cloudops: ", message, "\n")
   return FAILED
 end
+M.fail = fail
+
+--- A usage error: its message, and `status` (plan and apply: 1; export: 2).
+function M.usage(io_, message, status)
+  io_.stderr:write("cloudops: ", message, "\n(cloudops --help for usage)\n")
+  return status
+end
 
 -- The desired state and its resource form from FILE, or nil and the exit status.
 local function load(io_, positional, command)
@@ -65,10 +78,10 @@ end
 
 -- The plan of the desired state in FILE: ctx (plan.compute's) and the client, or nil and the
 -- exit status.
-local function compute(io_, opts, positional, h, command)
+local function compute(io_, opts, positional, command)
   local file, status = load(io_, positional, command)
   if not file then return nil, status end
-  local client, cerr = h.connect(opts)
+  local client, cerr = require("cloudops.cli").connect(opts)
   if not client then return nil, fail(io_, cerr) end
   local ctx, err = planner.compute(client, file.state, file.listed, { prune = opts.prune })
   if not ctx then
@@ -99,8 +112,8 @@ end
 
 -- ---- plan --------------------------------------------------------------------------------
 
-function M.plan(io_, opts, positional, h)
-  local ctx, client = compute(io_, opts, positional, h, "plan")
+function M.plan(io_, opts, positional)
+  local ctx, client = compute(io_, opts, positional, "plan")
   if not ctx then return client end
   client:close()
   local p = ctx.plan
@@ -131,8 +144,8 @@ local function progress(io_, total)
   end
 end
 
-function M.apply(io_, opts, positional, h)
-  local ctx, client = compute(io_, opts, positional, h, "apply")
+function M.apply(io_, opts, positional)
+  local ctx, client = compute(io_, opts, positional, "apply")
   if not ctx then return client end
   local p = ctx.plan
   local n = #p.changes
@@ -171,20 +184,20 @@ end
 
 -- ---- export ------------------------------------------------------------------------------
 
-function M.export(io_, opts, positional, h)
-  if positional[2] then return h.usage_error(io_, "unexpected argument '" .. positional[2] .. "'") end
+function M.export(io_, opts, positional)
+  if positional[2] then return M.usage(io_, "unexpected argument '" .. positional[2] .. "'", M.USAGE) end
   local names
   if opts.kinds then
     names = {}
     for name in opts.kinds:gmatch("[^,%s]+") do
       if not desired.kind(name) then
-        return h.usage_error(io_, "unknown kind '" .. name .. "' (one of: " .. desired.KIND_NAMES .. ")")
+        return M.usage(io_, "unknown kind '" .. name .. "' (one of: " .. desired.KIND_NAMES .. ")", M.USAGE)
       end
       names[#names + 1] = name
     end
   end
-  local client, cerr = h.connect(opts)
-  if not client then return h.usage_error(io_, cerr) end
+  local client, cerr = require("cloudops.cli").connect(opts)
+  if not client then return M.usage(io_, cerr, M.USAGE) end
   local d, err, info = desired.export(client, { kinds = names })
   client:close()
   if not d then return fail(io_, "cannot export: " .. tostring(err)) end
