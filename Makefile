@@ -227,6 +227,7 @@ bench: all $(BENCH_BINS)
 	$(LUA) bench/latency_batch.lua
 	$(LUA) bench/redis_limit.lua
 	$(LUA) bench/snapshot.lua
+	$(LUA) bench/desired_apply.lua
 
 # Memory under load: 100,000 calls and 10,000 clients, RSS sampled (issue 7); by hand.
 bench-load: all

@@ -28,12 +28,15 @@
 --   one account) or "key" (by natural key: a desired state against the account); partial =
 --   true (compare only the fields `after` gives: a desired entry leaves the rest as it is);
 --   prune = true (with partial: also delete what `after` does not name; without partial,
---   deletes are always listed); kinds = { "users", ... } (only these);
+--   deletes are always listed); whole_maps = true (with partial: a map field `after` gives is
+--   compared whole, a key only `before` has being a change, as a desired state's
+--   namespace_accesses or tags say all there is); kinds = { "users", ... } (only these);
 --   name_of = { before = fn|false, after = fn|false }
 --   (how references are named; default kinds.names of each state, false: leave them as they
 --   are, for a state already written with names).
 -- changes.compare(k, before_res, after_res, opts) -> fields: one resource pair (either side
---   nil), entries already in the form to compare (references named); opts.partial as above.
+--   nil), entries already in the form to compare (references named); opts.partial and
+--   opts.whole_maps as above.
 -- changes.count(list) -> { create = n, update = n, delete = n }
 -- changes.text(plan) -> the text form: changes grouped by kind, `+` create, `~` update, `-`
 --   delete, one line per changed field (none under a delete); then, where the plan has them,
@@ -162,7 +165,7 @@ local function field_diff(ctx, f, path, a, b)
     for _, key in ipairs(sorted_keys(a, b)) do
       local p = path .. "[" .. key_text(key) .. "]"
       local va, vb = a and a[key], b and b[key]
-      if not (ctx.partial and vb == nil) then
+      if not (ctx.partial and vb == nil and not (ctx.whole_maps and b ~= nil)) then
         if f.type == "message" and not WKT[f.type_name] then
           -- A key present on one side only is a change even when its value is empty.
           if (va == nil) ~= (vb == nil) then
@@ -199,7 +202,8 @@ local ID_FIELD = { type = "string" }
 
 --- The field changes between two entries of kind k (either may be nil).
 function changes.compare(k, a, b, opts)
-  local ctx = { out = {}, partial = opts and opts.partial or false, fold = k.fold }
+  local ctx = { out = {}, partial = opts and opts.partial or false, fold = k.fold,
+                whole_maps = opts and opts.whole_maps or false }
   local top = {}
   for _, f in ipairs(fields_of(k.message)) do top[f.name] = f end
   for _, name in ipairs(k.compared) do

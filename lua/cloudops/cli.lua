@@ -32,6 +32,9 @@ local COMMANDS = {
   (require "cloudops.cli.snapshot"),
   (require "cloudops.cli.diff"),
   (require "cloudops.cli.rehearse"),
+  (require "cloudops.cli.plan"),
+  (require "cloudops.cli.apply"),
+  (require "cloudops.cli.export"),
 }
 
 local by_name, names = {}, {}
@@ -60,7 +63,7 @@ local function parser()
 
 
 exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
-2 a usage error, 3 a timeout; diff and rehearse: 0 no change, 2 changes, 1 failed.]])
+2 a usage error, 3 a timeout; diff, rehearse, plan and apply: 0 no change, 2 changes, 1 failed.]])
   p:usage("usage: cloudops [options] COMMAND [ARGS]")
   p:argument("words"):args("*"):hidden(true)
   p:flag("--wait", "call: after a mutation, wait for its operation to end, and print the " ..
@@ -69,7 +72,7 @@ exit status: 0 success, 1 an RPC or operation error (its code name on stderr),
     :convert(args.seconds("--wait-timeout"))
   p:flag("--pretty", "indented JSON (call, wait, describe --json)")
   p:flag("--proto-names", "proto field names (next_page_token) instead of JSON ones (nextPageToken)")
-  p:flag("--json", "describe: the schema's plain description as JSON; diff, rehearse: the plan as JSON")
+  p:flag("--json", "describe: the schema's plain description as JSON; diff, rehearse, plan, apply: the plan as JSON")
   local declared = { json = true, pretty = true, help = true, version = true }
   for _, c in ipairs(COMMANDS) do
     if c.flags then c.flags(p, declared) end

@@ -88,6 +88,10 @@ local LAZY = {
   end,
   -- cloudops.rehearse(fn, opts) -> plan, err
   rehearse = function() return require "cloudops.rehearse" end,
+  -- cloudops.plan(client, desired, opts) -> plan, err (a desired state: cloudops.desired)
+  plan = function() return require("cloudops.plan").plan end,
+  -- cloudops.apply(client, desired, opts) -> result, err
+  apply = function() return require("cloudops.apply").apply end,
 }
 setmetatable(cloudops, { __index = function(t, k)
   local load = LAZY[k]

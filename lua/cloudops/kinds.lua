@@ -50,6 +50,14 @@
 --                                         fn(to, v), map keys included
 --   kinds.names(snapshot)                 a name_of function over a snapshot's resources
 --   kinds.READS                           the set of RPCs a snapshot may send (reads only)
+--   kinds.DESIRED                         the kinds a desired state holds, in dependency order
+--
+-- A kind a desired state holds (cloudops.plan, cloudops.apply, `cloudops export`) also has:
+--   desired     true
+--   create.result  the field of the Create response that holds the new resource's id
+--               ("namespace", "user_id"), or nil (an export sink is known by its name)
+--   delete_protection  true when its spec has lifecycle.enable_delete_protection (namespaces,
+--               projects): such a resource with it on is never deleted by a prune
 local schema = require "cloudops.schema"
 local core = require "cloudops.core"
 
@@ -378,6 +386,30 @@ for name in pairs(kinds.READS) do
   local m = schema.method(name)
   if not m or m.mutation or not name:find("^Get") then
     error("cloudops.kinds: " .. name .. " is not a read")
+  end
+end
+
+-- ---- desired state ---------------------------------------------------------------------------
+
+-- Every kind made by a Create* from its spec, but the API keys (no natural key, and a secret
+-- that exists only in the answer of the create) and the audit log sinks (account settings).
+local NOT_DESIRED = { api_keys = true, account_audit_log_sinks = true }
+
+local function has_delete_protection(spec_type)
+  local lifecycle = spec_type and field_set(spec_type).lifecycle
+  return lifecycle ~= nil and lifecycle.type_name ~= nil
+    and field_set(lifecycle.type_name).enable_delete_protection ~= nil
+end
+
+kinds.DESIRED = {}
+for _, k in ipairs(kinds.list) do
+  if k.create and k.spec and not k.singleton and not NOT_DESIRED[k.name] then
+    k.desired = true
+    kinds.DESIRED[#kinds.DESIRED + 1] = k
+    for _, f in ipairs(fields_of(schema.method(k.create.method).output)) do
+      if f.type == "string" then k.create.result = f.name end
+    end
+    k.delete_protection = has_delete_protection(k.spec) or nil
   end
 end
 

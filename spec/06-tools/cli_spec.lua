@@ -92,7 +92,7 @@ describe("bin/cloudops", function()
         { { "describe", "NoSuchThing" }, "NoSuchThing" },
         { { "frobnicate" }, "unknown command 'frobnicate'\n" },
         { { "cal", "GetNamespaces" }, "unknown command 'cal' %(did you mean 'call'%?%)" },
-        { {}, "no command %(call, list, wait, methods, describe, snapshot, diff, rehearse%)" },
+        { {}, "no command %(call, list, wait, methods, describe, snapshot, diff, rehearse, plan, apply, export%)" },
         { { "--bogus", "methods" }, "unknown option '%-%-bogus'" },
         { { "--timeout", "soon", "methods" }, "%-%-timeout needs a positive number of seconds, got 'soon'" },
         { { "--timeout=nan", "methods" }, "%-%-timeout needs a positive number of seconds, got 'nan'" },

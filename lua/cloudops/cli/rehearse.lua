@@ -31,8 +31,29 @@ local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
--- Runs the command against the twin: true, or false and why it failed. Its stdout goes to
--- stderr; its exit status comes back through the shell, as LuaJIT's popen does not report it.
+-- The commands of this tool whose exit status 2 means "changes", not a failure.
+local PLAN_COMMANDS = { plan = true, apply = true, diff = true }
+
+-- Whether words run this tool's plan, apply or diff (`cloudops apply FILE --yes`, also through
+-- an interpreter: `lua5.4 bin/cloudops apply ...`): the first word after the tool's that
+-- names one of its commands.
+local function runs_plan_command(words)
+  for i, w in ipairs(words) do
+    if (w:match("[^/]+$") or "") == "cloudops" then
+      for j = i + 1, #words do
+        if PLAN_COMMANDS[words[j]] then return true end
+        if not words[j]:match("^%-") and not words[j - 1]:match("^%-%-[%w-]+$") then return false end
+      end
+      return false
+    end
+  end
+  return false
+end
+
+-- Runs the command against the twin: true, or false and why it failed (a non-zero exit status,
+-- except 2 from this tool's plan commands, which says they changed something). Its stdout
+-- goes to stderr; its exit status comes back through the shell, as LuaJIT's popen does not
+-- report it.
 local function run_command(words, twin)
   local parts = { "env", "TEMPORAL_CLOUD_ENDPOINT=" .. quote(twin.endpoint),
                   "TEMPORAL_CLOUD_API_KEY=" .. quote(twin.api_key), "TEMPORAL_CLOUD_INSECURE=1" }
@@ -42,7 +63,7 @@ local function run_command(words, twin)
   local out = p:read("a") or ""
   p:close()
   local code = tonumber(out:match("(%d+)%s*$") or "")
-  if code == 0 then return true end
+  if code == 0 or (code == 2 and runs_plan_command(words)) then return true end
   if code == 127 then return false, "the command was not found: " .. words[1] end
   return false, "the command exited with status " .. tostring(code)
 end
