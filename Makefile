@@ -220,14 +220,16 @@ $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -I$(GEN) -o $@ $< $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS)) $(DEP_LIBS)
 
 # BENCH_DATA=FILE: the GetNamespacesResponse bytes bench/convert.lua measures (default: a page it makes).
+# Every script runs and prints its figures beside their targets; make fails at the end if one
+# missed.
 bench: all $(BENCH_BINS)
-	$(LUA) bench/run.lua
-	BENCH_DATA="$(BENCH_DATA)" $(LUA) bench/convert.lua
-	$(LUA) bench/ratelimit_batch.lua
-	$(LUA) bench/latency_batch.lua
-	$(LUA) bench/redis_limit.lua
-	$(LUA) bench/snapshot.lua
-	$(LUA) bench/desired_apply.lua
+	@missed=0; \
+	$(LUA) bench/run.lua || missed=1; \
+	BENCH_DATA="$(BENCH_DATA)" $(LUA) bench/convert.lua || missed=1; \
+	for b in ratelimit_batch latency_batch settle_batch slots_batch redis_limit snapshot desired_apply; do \
+	  $(LUA) bench/$$b.lua || missed=1; \
+	done; \
+	exit $$missed
 
 # Memory under load: 100,000 calls and 10,000 clients, RSS sampled (issue 7); by hand.
 bench-load: all

@@ -3,11 +3,8 @@
 --      every CALLS/10 calls: the last sample must be within 5% of the first;
 --   2. CLIENTS clients opened, used once and closed in a loop: RSS likewise flat.
 -- RSS is read after a full garbage collection, so it shows what is kept, not what awaits GC.
-local ROOT = arg[0]:match("^(.*)bench/load%.lua$") or "./"
-package.path = ROOT .. "spec/?.lua;" .. package.path
-require "helpers"
-local cloudops = require "cloudops"
-local emulator = require "cloudops.emulator"
+local B = dofile((arg[0]:match("^(.*)bench/[^/]+$") or "./") .. "bench/support.lua")
+local cloudops = B.cloudops
 
 local CALLS = tonumber(arg[1] or os.getenv("LOAD_CALLS") or "") or 100000
 local CLIENTS = tonumber(arg[2] or os.getenv("LOAD_CLIENTS") or "") or 10000
@@ -31,7 +28,7 @@ local function report(title, samples)
   return ok
 end
 
-local emu = assert(emulator.spawn{ rate_limits = false, op_duration = 0, op_pending = 0 })
+local emu = B.emulator{ rate_limits = false, op_duration = 0, op_pending = 0 }
 local opts = { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key, rate_limit = false }
 
 local client = assert(cloudops.connect(opts))
@@ -44,7 +41,8 @@ for i = 1, CALLS do
   if i % step == 0 then calls[#calls + 1] = { n = i, rss = rss_kb() } end
 end
 client:close()
-local ok1 = report(string.format("%d sequential calls (%.1f us CPU per call)", CALLS, (os.clock() - t0) / CALLS * 1e6), calls)
+local ok1 = report(string.format("%d sequential calls (%.1f us CPU per call)", CALLS,
+  (os.clock() - t0) / CALLS * 1e6), calls)
 
 local clients = {}
 local cstep = math.max(1, math.floor(CLIENTS / 10))

@@ -25,7 +25,7 @@ local type, ipairs, pcall, tostring, tonumber = type, ipairs, pcall, tostring, t
 local M = {}
 
 -- The client: made by init() in init_by_lua (the master), inherited by every worker. It holds
--- no channel: the real clients are made in the pool threads, after the fork.
+-- no channel: the channels are opened in the pool threads, after the fork.
 local client
 
 --- settings: openresty.connect's options (endpoint, insecure, rate_limit, pool, ...).
@@ -136,7 +136,8 @@ local function batch()
   local body = ngx.req.get_body_data()
   local input = body and cjson.decode(body)
   if type(input) ~= "table" or type(input.names) ~= "table" then
-    return fail(400, "INVALID_ARGUMENT", "expected a JSON object {\"names\":[..],\"regions\":[..],\"retention_days\":..}")
+    return fail(400, "INVALID_ARGUMENT",
+      "expected a JSON object {\"names\":[..],\"regions\":[..],\"retention_days\":..}")
   end
   local reqs = {}
   for i, name in ipairs(input.names) do reqs[i] = create_request(name, input) end

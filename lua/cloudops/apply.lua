@@ -35,7 +35,7 @@ local scheduler = require "cloudops.scheduler"
 local sleep = require "cloudops.sleep"
 local codes = require "cloudops.codes"
 local errors = require "cloudops.errors"
-local limits = require "cloudops.limits"
+local limits = require "cloudops.limit.documented"
 local types = require "cloudops.json.types"
 
 local ipairs, pairs, type, tostring, error, pcall = ipairs, pairs, type, tostring, error, pcall

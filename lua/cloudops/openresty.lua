@@ -2,11 +2,13 @@
 -- blocking a worker's event loop.
 --
 -- A gRPC call blocks the thread that makes it, and a blocked nginx worker answers nobody. So
--- every call runs in an nginx thread pool, through ngx.run_worker_thread: the request's
--- coroutine yields, the worker goes on serving other requests, and the call's answer resumes
--- it. Retries and rate-limit waits inside the call happen in the pool thread and sleep through
--- the C core (those VMs have no ngx.sleep); the helpers' own waits (wait's polling, update's
--- loop, paging) run in the request and sleep with ngx.sleep, holding no pool thread.
+-- the OpenResty client is a client (cloudops.client) whose transport is nginx's thread pool
+-- (cloudops.openresty.transport): every attempt runs in a pool thread, through
+-- ngx.run_worker_thread; the request's coroutine yields, the worker goes on serving other
+-- requests, and the answer resumes it. The rest of a call is the client's own attempts loop,
+-- run in the request: the rate limit, operation slots, retries, their pauses (ngx.sleep),
+-- on_event and the api_key function, exactly as for any client; and the helpers (wait, update,
+-- paging) likewise. No pool thread is held while a call waits.
 --
 --   # nginx.conf
 --   thread_pool cloudops threads=8;          # main context; the pool's name is `pool` below
@@ -22,40 +24,31 @@
 --       ...
 --
 -- openresty.connect(opts) -> client | nil, err
---   opts: cloudops.connect's options (API.md), plus `pool` (the thread_pool's name, default
---   "cloudops"). They must be plain values (strings, numbers, booleans, tables of those): they
---   are copied into the pool threads, where each VM keeps one real client per distinct set of
---   options (their canonical text is the cache key), made at its first call there and
---   reused after. Two exceptions run on the request side: `api_key` may be a function, called
---   once per call (not per attempt) in the request, its result passed to the thread; and
---   `on_event` is called in the request, after the call, once per attempt made in the thread.
---   connect makes no channel and may run anywhere (init_by_lua, init_worker_by_lua, module
---   level). It checks `pool`, `retry`, `timeout`, `api_key`, `on_event` and that the rest is
---   plain; cloudops.connect checks the rest in the thread at the first call, and a bad option
---   then makes every call return that INVALID_OPTION error.
+--   opts: cloudops.connect's options (docs/reference.md), plus `pool` (the thread_pool's name,
+--   default "cloudops"), checked as connect checks them. connect makes no channel and may run
+--   anywhere (init_by_lua, init_worker_by_lua, module level): each pool-thread VM opens its
+--   channel at its first attempt and keeps it. For client:map, which runs whole in a pool
+--   thread with a client of that VM's, the options must be plain values (they cross), except
+--   `api_key` (a function is called once per map, in the request) and `on_event` (called in
+--   the request, once per attempt the map made).
 --
--- The client has the methods of a cloudops client (API.md "Calls" and "Helpers"):
--- client:call(method, req, opts), client:<snake_case>(req, opts), paginate, pages, wait,
--- update, close (a no-op: the real clients live in the pool threads, for the worker's life).
--- They may be called where ngx.run_worker_thread may: rewrite, access and content handlers
--- and ngx.timer callbacks (lua-nginx-module 0.10.23, on Linux). Requests, options and answers cross as plain values; errors are rebuilt as the
--- usual error values (a table with __tostring). A call's mistakes (unknown method, a request
--- that does not fit the schema, bad call options) raise in the request, at the caller's line.
--- A failed hop into the pool (no thread_pool by that name, its queue full) is an error named
--- WORKER_THREAD, without a gRPC code.
+-- The client is a cloudops client (docs/reference.md "Calls" and "Helpers"), with the same
+-- methods: call, <snake_case>, map, paginate, pages, wait, update, close (which leaves the pool
+-- threads' channels open, for the worker's life). They may be called where
+-- ngx.run_worker_thread may: rewrite, access and content handlers and ngx.timer callbacks
+-- (lua-nginx-module 0.10.23, on Linux). A failed hop into the pool (no thread_pool by that
+-- name, its queue full) is an error named WORKER_THREAD, without a gRPC code.
 --
--- Rate limits: `rate_limit = { shared = "dict", rate =, burst = }` is one bucket for every
--- worker and pool thread (cloudops.shared_limit). ngx.shared is reachable in the pool
--- threads, so the token is taken there, before each attempt, retries included; its wait
--- holds that pool thread (size the pool for it: threads >= the calls you want in flight).
--- A plain `rate_limit = N` would be a bucket per pool-thread VM, which no account limit is.
+-- Rate limits: they are the request's, as every other part of the call. `rate_limit = {
+-- shared = "dict", rate =, burst = }` is one bucket for every worker (cloudops.limit.
+-- dict_bucket); `{ redis = ... }` one for every host, over cosockets (cloudops.redis); a plain
+-- rate or "auto" a bucket per worker, which no account limit is when there are several.
 --
--- Calls in flight: lua-nginx-module binds a VM to a call when it is posted (while it waits
+-- Calls in flight: lua-nginx-module binds a VM to a task when it is posted (while it waits
 -- for a pool thread too), and a worker has lua_worker_thread_vm_pool_size VMs (default 10).
--- A call that finds none free waits for one here, in the request (ngx.sleep, within the
--- call's time budget: retry.max_elapsed, or timeout without retries). Each VM keeps its own
--- clients, so one VM per pool thread is the natural size; more only queue in the pool, each
--- with one more channel.
+-- An attempt that finds none free waits for one here, in the request (ngx.sleep, within the
+-- attempt's timeout). Each VM keeps its own channels, so one VM per pool thread is the
+-- natural size.
 --
 -- gRPC is initialised by the first channel (src/grpc_util.c), in the pool thread of a worker:
 -- never in the master, so loading this module in init_by_lua is safe (the nginx spec checks
@@ -63,204 +56,73 @@
 local client = require "cloudops.client"
 local core = require "cloudops.core"
 local errors = require "cloudops.errors"
-local retry = require "cloudops.retry"
 local schema = require "cloudops.schema"
-local sleep = require "cloudops.sleep"
 local secrets = require "cloudops.secrets"
+local internal = require "cloudops.client.internal"
 local plain = require "cloudops.openresty.plain"
-local paging = require "cloudops.paging"
-local redis_openresty = require "cloudops.redis.openresty"
+local transport = require "cloudops.openresty.transport"
 
-local type, pairs, ipairs, pcall, error, tostring, setmetatable, rawget, next =
-  type, pairs, ipairs, pcall, error, tostring, setmetatable, rawget, next
-local encode, now = core.encode, core.now
-local min = math.min
-local Client = client.Client
+local type, pairs, ipairs, pcall, error, tostring, next =
+  type, pairs, ipairs, pcall, error, tostring, next
+local encode = core.encode
 
-local MODULE = "cloudops.openresty"
 local DEFAULT_POOL = "cloudops"
--- Clients kept per pool-thread VM: one per distinct settings; more means the settings vary
--- per request (a key per tenant, say), and the least recently used channel is closed.
+-- Clients and channels kept per pool-thread VM: one per distinct settings; more means the
+-- settings vary per request (a key per tenant, say), and the least recently used is closed.
 local MAX_CLIENTS = 8
--- What ngx.run_worker_thread says when every VM of the worker is taken (lua-nginx-module
--- binds a VM to a task when it is posted, not when a pool thread runs it), and the pauses
--- between tries then: short first (VMs free up as fast as calls end), at most 50 ms.
-local NO_VM = "no available Lua vm"
-local FIRST_PAUSE, MAX_PAUSE = 0.002, 0.05
 
 local openresty = { DEFAULT_POOL = DEFAULT_POOL, MAX_CLIENTS = MAX_CLIENTS }
 
 -- ---- the request side ----------------------------------------------------------------------
 
-local Proxy = {}
-Proxy.__index = Proxy
-
 local function bad(message)
   return nil, errors.new("INVALID_OPTION", message)
 end
 
---- openresty.connect(opts): see the top of this file.
-function openresty.connect(opts)
+local OpenRestyClient
+
+--- openresty.connect(opts): see the top of this file. env: for specs (client.new's).
+function openresty.connect(opts, env)
   opts = opts or {}
   if type(opts) ~= "table" then return bad("connect expects a table of options") end
   local pool = opts.pool or DEFAULT_POOL
   if type(pool) ~= "string" or pool == "" then return bad("pool must be the name of a thread_pool") end
-  local on_event, api_key = opts.on_event, opts.api_key
-  if on_event ~= nil and type(on_event) ~= "function" then return bad("on_event must be a function") end
-  if api_key ~= nil and type(api_key) ~= "string" and type(api_key) ~= "function" then
-    return bad("api_key must be a string or a function returning one")
-  end
-  if opts.timeout ~= nil and (type(opts.timeout) ~= "number" or not (opts.timeout > 0)) then
-    return bad("timeout must be a positive number")
-  end
-  local policy, perr = retry.policy(opts.retry)
-  if policy == nil then return bad(perr) end
-  -- A Redis-shared limit is taken in the request, over cosockets (cloudops.redis.openresty).
-  local shared_rl, rerr = redis_openresty.configure(opts.rate_limit)
-  if rerr then return bad(rerr) end
-  -- What crosses into the threads: the options but those handled here.
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.pool = nil
+  -- What crosses into a pool thread for client:map: the options but those handled here.
   local config = {}
-  for k, v in pairs(opts) do config[k] = v end
-  config.pool, config.on_event = nil, nil
-  if shared_rl then config.rate_limit = false end
-  if type(api_key) == "function" then config.api_key = nil end
+  for k, v in pairs(o) do config[k] = v end
+  config.on_event = nil
+  if type(o.api_key) == "function" then config.api_key = nil end
   local ok, why = plain.check(config, "options")
   if not ok then return bad(why) end
-  -- A key function's clients differ from the environment's (api_key absent) ones.
-  local key = plain.key(config) .. (type(api_key) == "function" and "+key function" or "")
-  -- A map runs in one pool thread with a client of its own there, which takes its tokens
-  -- itself: from the Redis bucket too (over lua-socket, in the thread), so it keeps the
-  -- rate_limit as given.
-  local map_config, map_key = config, key
-  if shared_rl then
-    map_config = {}
-    for k, v in pairs(config) do map_config[k] = v end
-    map_config.rate_limit = opts.rate_limit
-    map_key = plain.key(map_config) .. (type(api_key) == "function" and "+key function" or "")
-  end
-  local proxy = setmetatable({
-    endpoint = opts.endpoint or "saas-api.tmprl.cloud:443",
-    _pool = pool,
-    _dynamic_key = type(api_key) == "function",
-    _on_event = on_event,
-    -- What the shared helpers (paging, wait, update) and Client._settings read.
-    _retry = policy,
-    _timeout = opts.timeout or 30,
-    _limiter = false,
-    _auto_id = opts.auto_operation_id ~= false,
-    _clock = core.now,
-    _sleep = sleep,
-    _redis = shared_rl,
-  }, Proxy)
-  -- The key, and the config and cache key that hold it, are kept out of the proxy's fields.
-  secrets.set(proxy, { key = api_key, config = config, cache_key = key, map_config = map_config,
-                       map_cache_key = map_key, headers = {} })
-  return proxy
-end
-
---- Validates call options as the client does: true, or nil, message.
-function Proxy:_check_options(opts)
-  local s, err = Client._settings(self, opts)
-  return s ~= nil, err
-end
-
-local function run_worker_thread()
-  local ngx = rawget(_G, "ngx")
-  local run = type(ngx) == "table" and ngx.run_worker_thread
-  if not run then
-    error("cloudops.openresty: ngx.run_worker_thread is not available here (it needs " ..
-      "lua-nginx-module with thread support, on Linux, in a rewrite, access or content handler " ..
-      "or a timer)", 3)
-  end
-  return run
-end
-
--- Posts a task to the pool, waiting (ngx.sleep) for a free VM of the worker within `budget`
--- seconds: true, out or false, the error text.
-local function post(self, budget, ...)
-  local run = run_worker_thread()
-  local deadline, pause = now() + budget, FIRST_PAUSE
-  while true do
-    local ok, out = run(self._pool, MODULE, ...)
-    if ok or out ~= NO_VM or now() + pause > deadline then return ok, out end
-    -- Every VM of the worker (lua_worker_thread_vm_pool_size) is running or queued for a
-    -- pool thread: wait for one here, with ngx.sleep, within the call's time budget.
-    sleep(pause)
-    pause = min(pause * 2, MAX_PAUSE)
-  end
-end
-
--- One task through the pool for method m, with the API key of this call when the proxy has a
--- key function, within `budget` seconds. Replays the thread's events to on_event and raises
--- what the thread raised (a caller's mistake), at the caller's caller. Returns the thread's
--- plain table, or nil and a WORKER_THREAD error (or the API_KEY error).
-local function hop(self, m, budget, fname, cache_key, config, ...)
-  local key
-  if self._dynamic_key then
-    local kerr
-    key, kerr = Client._api_key(self)
-    if not key then
-      kerr.method, kerr.attempts, kerr.retryable = m.name, 0, false
-      return nil, kerr
-    end
-  end
-  local ok, out = post(self, budget, fname, cache_key, config, key, m.name, ...)
-  if not ok or type(out) ~= "table" then
-    return nil, errors.new("WORKER_THREAD", "ngx.run_worker_thread(" .. self._pool .. "): " .. tostring(out),
-      { method = m.name, retryable = false, attempts = 0 })
-  end
-  local on_event = self._on_event
-  if on_event and out.events then
-    for _, ev in ipairs(out.events) do on_event(ev) end
-  end
-  if out.raised then error(out.raised, 3) end
-  return out
-end
-
--- One call through the pool: method m resolved. Raises (level 2: the user's call site, as the
--- methods tail-call this) only for programming mistakes, as a client does.
-local function invoke(self, m, req, opts)
-  if req ~= nil and type(req) ~= "table" then
-    error(m.name .. ": the request must be a table or nil, got " .. type(req), 2)
-  end
-  local s, serr = Client._settings(self, opts)
-  if not s then error(serr, 2) end
-  -- Checked here so that a request that does not fit raises at the caller's line, not as a
-  -- message from the thread.
-  local fits, why = pcall(encode, m.input, req)
-  if not fits then error(why, 2) end
-  if self._redis and not (opts and opts.rate_limit == false) then return redis_openresty.call(self, m, req, opts) end
-  local hidden = secrets.get(self)
-  local out, herr = hop(self, m, s.policy and s.policy.max_elapsed or s.timeout, "thread_call",
-    hidden.cache_key, hidden.config, req, opts, self._on_event ~= nil)
-  if not out then return nil, herr end
-  if out.err then return nil, plain.rebuild(out.err) end
-  return out.resp, nil, out.info
-end
-
---- client:call("GetNamespaces", req, opts) -> resp, nil, info | nil, err
-function Proxy:call(method, req, opts)
-  local m = type(method) == "string" and schema.method(method)
-  if not m then error("unknown method '" .. tostring(method) .. "'", 2) end
-  return invoke(self, m, req, opts)
-end
-
-for _, m in ipairs(schema.methods()) do
-  Proxy[m.snake] = function(self, req, opts)
-    return invoke(self, m, req, opts)
-  end
+  local e = { class = OpenRestyClient }
+  for k, v in pairs(env or {}) do e[k] = v end
+  local c, err = client.new(o, function(endpoint, channel_options)
+    return transport.new(pool, endpoint, channel_options)
+  end, e)
+  if not c then return nil, err end
+  c.pool = pool
+  -- The config (and the cache key made from it) hold the key: kept with the client's secrets.
+  local hidden = secrets.get(c)
+  hidden.map_config = config
+  hidden.map_cache_key = plain.key(config) .. (type(o.api_key) == "function" and "+key function" or "")
+  hidden.key_function = type(o.api_key) == "function" and o.api_key or nil
+  return c
 end
 
 --- client:map(method, requests, map_opts, call_opts): the same call for every request, run
 -- concurrently by cloudops.map in one pool thread (its VM cannot run closures of the request's
 -- VM, so the method and the plain requests cross, not a function), while the request waits on
 -- the thread without blocking the worker. Returns results and errs indexed like requests.
-function Proxy:map(method, requests, map_opts, call_opts)
+local function map(self, method, requests, map_opts, call_opts)
   local m = type(method) == "string" and schema.method(method)
   if not m then error("map: unknown method '" .. tostring(method) .. "'", 2) end
   if type(requests) ~= "table" then error("map: expected a list of requests, got " .. type(requests), 2) end
-  local s, serr = Client._settings(self, call_opts)
-  if not s then error("map: " .. serr, 2) end
+  local house = internal.of(self)
+  local ok, serr = house.check_options(call_opts)
+  if not ok then error("map: " .. serr, 2) end
   for i = 1, #requests do
     local fits, why = pcall(encode, m.input, requests[i])
     if not fits then error("map: requests[" .. i .. "]: " .. tostring(why), 2) end
@@ -268,122 +130,134 @@ function Proxy:map(method, requests, map_opts, call_opts)
   local mok, merr = plain.check(map_opts, "map options")
   if not mok then error("map: " .. merr, 2) end
   local hidden = secrets.get(self)
-  local out, herr = hop(self, m, s.policy and s.policy.max_elapsed or s.timeout, "thread_map",
-    hidden.map_cache_key, hidden.map_config, requests, map_opts, call_opts, self._on_event ~= nil)
+  local function every(e)
+    local errs = {}
+    for i = 1, #requests do errs[i] = e end
+    return {}, errs
+  end
+  local key
+  if hidden.key_function then
+    local kok, k = pcall(hidden.key_function)
+    if not kok or type(k) ~= "string" or k == "" then
+      return every(errors.new("API_KEY", "the api_key function " .. (kok and "returned no key" or
+        ("raised an error: " .. tostring(k))), { method = m.name, attempts = 0, retryable = false }))
+    end
+    key = k
+  end
+  local budget = house.retry and house.retry.max_elapsed or house.timeout
+  local on_event = house.on_event
+  local hok, out = transport.post(self.pool, budget, "thread_map", hidden.map_cache_key, hidden.map_config, key,
+    m.name, requests, map_opts, call_opts, on_event ~= nil)
+  if not hok or type(out) ~= "table" then return every(transport.hop_error(self.pool, m.name, out)) end
+  if on_event and out.events then
+    for _, ev in ipairs(out.events) do on_event(ev) end
+  end
+  if out.raised then error(out.raised, 2) end
   local errs = {}
   for i = 1, #requests do
-    local e = out and out.errs[i] or herr -- the hop failed: every request with its error
+    local e = out.errs[i]
     if type(e) == "table" and not errors.is(e) then e = plain.rebuild(e) end
     errs[i] = e
   end
-  return out and out.results or {}, errs
+  return out.results, errs
 end
 
--- The helpers run here, in the request: each RPC they make is one hop, and their pauses are
--- ngx.sleep (cloudops.sleep picks it in a request), so a long wait holds no pool thread.
-Proxy.paginate = paging.paginate
-Proxy.pages = paging.pages
-Proxy.wait = require "cloudops.wait"
-Proxy.update = require "cloudops.update"
-
-function Proxy:close() end
-
-function Proxy:__tostring()
-  return "cloudops openresty client (" .. self.endpoint .. ", thread pool " .. self._pool .. ")"
-end
+OpenRestyClient = client.subclass {
+  map = map,
+  __tostring = function(self)
+    return "cloudops openresty client (" .. self.endpoint .. ", thread pool " .. self.pool .. ")"
+  end,
+}
 
 -- ---- the pool-thread side ------------------------------------------------------------------
--- Runs in the pool threads' VMs. A VM runs one task at a time, so the per-call state below
--- (the key of this call, the events it collects) is never shared by two calls.
+-- Runs in the pool threads' VMs. A VM runs one task at a time, so the per-task state below
+-- (the key of this map, the events it collects) is never shared by two tasks.
 
-local clients = {}        -- cache key -> client
-local recent = {}         -- cache keys, most recently used last
-local call_key = nil      -- the API key of the running call, for clients with a key function
-local call_events = nil   -- the events of the running call, when the request wants them
+local channels = {}       -- cache key -> channel (thread_attempt)
+local channel_keys = {}   -- their keys, most recently used last
+local clients = {}        -- cache key -> client (thread_map)
+local client_keys = {}
+local call_key = nil      -- the API key of the running map, for clients with a key function
+local call_events = nil   -- the events of the running map, when the request wants them
 
-local function touch(key)
-  for i = #recent, 1, -1 do
-    if recent[i] == key then table.remove(recent, i) break end
+-- The entry of `cache` for key (made by make() when absent), the least recently used one
+-- closed past MAX_CLIENTS.
+local function cached(cache, keys, key, make)
+  local v = cache[key]
+  if v then
+    for i = #keys, 1, -1 do
+      if keys[i] == key then table.remove(keys, i) break end
+    end
+    keys[#keys + 1] = key
+    return v
   end
-  recent[#recent + 1] = key
+  local err
+  v, err = make()
+  if not v then return nil, err end
+  if #keys >= MAX_CLIENTS then
+    local old = table.remove(keys, 1)
+    cache[old]:close()
+    cache[old] = nil
+  end
+  cache[key], keys[#keys + 1] = v, key
+  return v
+end
+
+--- The task of one attempt (cloudops.openresty.transport; not for direct use): the call on
+-- this VM's channel to endpoint. Returns { resp =, code =, message =, headers =, trailers = }.
+function openresty.thread_attempt(cache_key, endpoint, channel_options, index, payload, timeout, headers)
+  local ch = cached(channels, channel_keys, cache_key, function()
+    return core.channel(endpoint, channel_options)
+  end)
+  local resp, code, message, h, t = ch:call(index, payload, timeout, headers)
+  return { resp = resp, code = code, message = message, headers = h, trailers = t }
 end
 
 local function thread_client(key, config, dynamic)
-  local c = clients[key]
-  if c then
-    touch(key)
-    return c
-  end
-  local o = {}
-  for k, v in pairs(config) do o[k] = v end
-  o.on_event = function(ev)
-    if call_events then call_events[#call_events + 1] = ev end
-  end
-  if dynamic then o.api_key = function() return call_key end end
-  local err
-  c, err = client.connect(o)
-  if not c then return nil, err end
-  if #recent >= MAX_CLIENTS then
-    local old = table.remove(recent, 1)
-    clients[old]:close()
-    clients[old] = nil
-  end
-  clients[key] = c
-  recent[#recent + 1] = key
-  return c
+  return cached(clients, client_keys, key, function()
+    local o = {}
+    for k, v in pairs(config) do o[k] = v end
+    o.on_event = function(ev)
+      if call_events then call_events[#call_events + 1] = ev end
+    end
+    if dynamic then o.api_key = function() return call_key end end
+    return client.connect(o)
+  end)
 end
 
--- Runs body(client) in a pool thread with this VM's client for these settings, the call's
--- key and its events collected; body returns the plain table to send back. A raise (a
--- caller's mistake) comes back as { raised = message }, a client that could not be made as
--- failed(plain error).
-local function in_thread(cache_key, config, api_key, want_events, body, failed)
+--- The task of client:map (not for direct use): cloudops.map over the requests, with this VM's
+-- client for these settings. Returns { results =, errs = (plain errors) } or { raised =
+-- message }, with `events` when asked for.
+function openresty.thread_map(cache_key, config, api_key, method, requests, map_opts, call_opts, want_events)
   call_key, call_events = api_key, want_events and {} or nil
   local out
   local c, cerr = thread_client(cache_key, config, api_key ~= nil)
   if not c then
-    out = failed(plain.error(cerr))
+    local errs = {}
+    for i = 1, #requests do errs[i] = plain.error(cerr) end
+    out = { results = {}, errs = errs }
   else
-    local ok, res = pcall(body, c)
-    out = ok and res or { raised = tostring(res) }
+    local ok, results, errs = pcall(c.map, c, method, requests, map_opts, call_opts)
+    if ok then
+      for i = 1, #requests do
+        if errs[i] ~= nil then errs[i] = errors.is(errs[i]) and plain.error(errs[i]) or tostring(errs[i]) end
+      end
+      out = { results = results, errs = errs }
+    else
+      out = { raised = tostring(results) }
+    end
   end
   out.events = call_events
   call_key, call_events = nil, nil
   return out
 end
 
---- The task run by ngx.run_worker_thread (not for direct use). Returns one plain table:
--- { resp =, info = } or { err = } or { raised = message }, with `events` when asked for.
-function openresty.thread_call(cache_key, config, api_key, method, req, opts, want_events)
-  return in_thread(cache_key, config, api_key, want_events, function(c)
-    local resp, err, info = c:call(method, req, opts)
-    if resp then return { resp = resp, info = info } end
-    return { err = plain.error(err) }
-  end, function(err) return { err = err } end)
-end
-
---- The task of Proxy:map (not for direct use): cloudops.map over the requests, with this VM's
--- client. Returns { results =, errs = (plain errors) } or { raised = message }, with `events`.
-function openresty.thread_map(cache_key, config, api_key, method, requests, map_opts, call_opts, want_events)
-  return in_thread(cache_key, config, api_key, want_events, function(c)
-    local results, errs = c:map(method, requests, map_opts, call_opts)
-    for i = 1, #requests do
-      if errs[i] ~= nil then errs[i] = errors.is(errs[i]) and plain.error(errs[i]) or tostring(errs[i]) end
-    end
-    return { results = results, errs = errs }
-  end, function(err)
-    local errs = {}
-    for i = 1, #requests do errs[i] = err end
-    return { results = {}, errs = errs }
-  end)
-end
-
---- How many clients this VM holds (for specs and diagnostics).
+--- How many clients and channels this VM holds (for specs and diagnostics).
 function openresty.cached_clients()
   local n = 0
   for _ in next, clients do n = n + 1 end
+  for _ in next, channels do n = n + 1 end
   return n
 end
 
-openresty.Proxy = Proxy
 return openresty

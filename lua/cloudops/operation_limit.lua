@@ -12,7 +12,7 @@
 -- connectivity rules, custom roles, the account, audit-log sinks, billing reports, which
 -- the billing docs say are queued) are left out, as the docs leave them out. Plain data,
 -- so that the emulator and a client counting its own operations use the same table.
-local limits = require "cloudops.limits"
+local limits = require "cloudops.limit.documented"
 
 local by_kind = {
   Namespace = { "CreateNamespace", "UpdateNamespace", "DeleteNamespace", "RenameCustomSearchAttribute",

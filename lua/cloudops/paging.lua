@@ -1,8 +1,9 @@
---- client:paginate and client:pages (API.md "Helpers"): lazy iterators over a paged RPC, one
+--- client:paginate and client:pages (docs/reference.md "Helpers"): lazy iterators over a paged RPC, one
 -- page fetched only when the previous one is used up, ending on an empty next_page_token.
 -- A generic `for` stops at a nil first value, so a failure is yielded as `false, err`, once.
 local core = require "cloudops.core"
 local schema = require "cloudops.schema"
+local internal = require "cloudops.client.internal"
 
 local type, pairs, pcall, error, tostring = type, pairs, pcall, error, tostring
 local encode = core.encode
@@ -20,7 +21,7 @@ local function prepare(self, what, method, req, opts)
   if req ~= nil and type(req) ~= "table" then
     error(what .. ": the request must be a table or nil, got " .. type(req), 3)
   end
-  local ok, err = self:_check_options(opts)
+  local ok, err = internal.of(self).check_options(opts)
   if not ok then error(what .. ": " .. err, 3) end
   -- Checked now so that a bad request raises here, not at the first turn of the loop.
   local fits, why = pcall(encode, m.input, req)

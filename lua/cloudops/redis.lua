@@ -22,7 +22,7 @@ local identity = require "cloudops.identity"
 
 local type, pairs, tostring, setmetatable, error = type, pairs, tostring, setmetatable, error
 
-local LIMITS = require "cloudops.limits"
+local LIMITS = require "cloudops.limit.documented"
 -- Seconds a Redis step may take (connect, send, receive each): a local network's round trip
 -- is well under a millisecond, so this only bounds a Redis that is gone or stuck.
 local TIMEOUT = 0.1
@@ -89,12 +89,12 @@ end
 
 --- Keys the limits by the identity ({ kind =, id =, account_id = }); called by the bucket's
 -- and the slots' start (once is enough; the same identity again changes nothing).
-function Shared:start(identity)
-  if type(identity) ~= "table" or type(identity.id) ~= "string" or identity.id == "" then
+function Shared:start(who)
+  if type(who) ~= "table" or type(who.id) ~= "string" or who.id == "" then
     error("cloudops.redis: start expects the identity { kind =, id =, account_id = }", 3)
   end
-  local prefix = "cloudops:{" .. tag_of(self.settings.account or identity.account_id or "account") .. "}:"
-  local id = prefix .. "rate:" .. tag_of(identity.kind or "identity") .. ":" .. tag_of(identity.id)
+  local prefix = "cloudops:{" .. tag_of(self.settings.account or who.account_id or "account") .. "}:"
+  local id = prefix .. "rate:" .. tag_of(who.kind or "identity") .. ":" .. tag_of(who.id)
   local acct = prefix .. "rate:account"
   self.keys = { identity = id, account = acct, ops = prefix .. "ops",
                 both = { id, acct }, identity_only = { id }, ops_only = { prefix .. "ops" } }

@@ -1,12 +1,12 @@
---- The retry policy (DESIGN.md "Retries, limits, waits"): which failures are retried and how
--- long to wait before the next attempt (exponential backoff with full jitter, capped, at least
--- the server's own hint).
+--- The retry policy (docs/reference.md "Calls"): which failures are retried and how long to
+-- wait before the next attempt (exponential backoff with full jitter, capped, at least the
+-- server's own hint, itself kept within the policy's `max`).
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
 local diagnosis = require "cloudops.diagnosis"
 
-local min, max, tonumber, tostring, type, pairs, ipairs =
-  math.min, math.max, tonumber, tostring, type, pairs, ipairs
+local min, tonumber, tostring, type, pairs, ipairs =
+  math.min, tonumber, tostring, type, pairs, ipairs
 local byte = string.byte
 
 -- A uniform number in [0, 1) from the OS: math.random is unseeded on LuaJIT, and workers
@@ -54,24 +54,51 @@ function retry.retryable(code, method, req, message)
   return false
 end
 
---- The server's delay hint in seconds: google.rpc.RetryInfo in the details, or retry-after.
-function retry.hint(err)
+-- The raw hint: RetryInfo's delay, or retry-after's number, or nil.
+local function raw_hint(err)
   for _, d in ipairs(err.details or {}) do
-    if d["@type"] == "google.rpc.RetryInfo" and d.retry_delay then
-      return (d.retry_delay.seconds or 0) + (d.retry_delay.nanos or 0) / 1e9
+    if d["@type"] == "google.rpc.RetryInfo" and type(d.retry_delay) == "table" then
+      return (tonumber(d.retry_delay.seconds) or 0) + (tonumber(d.retry_delay.nanos) or 0) / 1e9
     end
   end
   local ra = (err.trailers and err.trailers["retry-after"]) or (err.headers and err.headers["retry-after"])
-  return ra and tonumber(ra)
+  return type(ra) == "string" and tonumber(ra) or nil
 end
 
---- Seconds to wait after failed attempt number `attempt` (1-based).
-function retry.delay(policy, attempt, err)
+--- The server's delay hint in seconds (google.rpc.RetryInfo in the details, or retry-after),
+-- or nil, kept within [0, cap]: a negative or NaN hint is no hint, an absurd one (100,000 s,
+-- 1e999) is `cap`, and the hint as sent is the second value. A server's word never holds a
+-- client longer than its own policy allows.
+function retry.hint(err, cap)
+  local h = raw_hint(err)
+  if h == nil or h ~= h or h < 0 then return nil end
+  if cap and h > cap then return cap, h end
+  return h
+end
+
+--- Seconds to wait after failed attempt number `attempt` (1-based): full jitter over the
+-- exponential backoff, at least `hint` (the server's, already within bounds).
+function retry.backoff(policy, attempt, hint)
   local cap = min(policy.max, policy.initial * policy.multiplier ^ (attempt - 1))
   local d = random() * cap
-  local h = retry.hint(err)
-  if h then d = max(d, h) end
+  if hint and hint > d then d = hint end
   return d
+end
+
+--- Seconds to wait after failed attempt number `attempt`, the err's hint kept within
+-- policy.max.
+function retry.delay(policy, attempt, err)
+  return retry.backoff(policy, attempt, retry.hint(err, policy.max))
+end
+
+--- Whether a RESOURCE_EXHAUSTED refusal is for the account's async operations in flight (the
+-- service says so in its message), not for the rate.
+function retry.operation_limit(err)
+  if err.code ~= codes.RESOURCE_EXHAUSTED or type(err.message) ~= "string" then return false end
+  local m = err.message:lower()
+  return m:find("operation", 1, true) ~= nil and
+    (m:find("in flight", 1, true) or m:find("limit", 1, true) or m:find("too many", 1, true)
+     or m:find("concurrent", 1, true)) ~= nil
 end
 
 return retry

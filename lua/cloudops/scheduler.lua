@@ -16,7 +16,7 @@ local co_create, co_resume, co_yield, co_running, co_isyieldable, co_status =
   coroutine.status
 local poll, now, sleep = core.poll, core.now, core.sleep
 local setmetatable, error, tostring, pairs, pcall = setmetatable, error, tostring, pairs, pcall
-local floor = math.floor
+local floor, min = math.floor, math.min
 
 local scheduler = {}
 
@@ -104,6 +104,9 @@ function scheduler.spawn(body)
 end
 
 local function resume(task)
+  -- A running task can be woken (a condition it waited on before is signalled by itself) and
+  -- end before its turn comes.
+  if task.finished then return end
   local ok, v = co_resume(task.co)
   if co_status(task.co) == "dead" then
     task.finished = true
@@ -133,7 +136,9 @@ function scheduler.sleep(task, seconds)
   repeat suspend() until timer.fired
 end
 
---- A condition tasks wait on: cond:wait(task) until cond:signal() wakes every waiter.
+--- A condition tasks wait on: cond:wait(task[, timeout]) until cond:signal() wakes every
+-- waiter, or `timeout` seconds have passed. A waiter may also wake for another reason (a
+-- signal meant for an earlier wait of its): callers check what they wait for, in a loop.
 local Cond = {}
 Cond.__index = Cond
 
@@ -141,10 +146,18 @@ function scheduler.condition()
   return setmetatable({ waiting = {} }, Cond)
 end
 
-function Cond:wait(task)
+function Cond:wait(task, timeout)
+  local timer
+  if timeout then
+    if not (timeout > 0) then return end
+    timer = { due = now() + timeout, task = task }
+    heap_push(timer)
+  end
   local w = self.waiting
   w[#w + 1] = task
   suspend()
+  -- woken by a signal: the timer, still in the heap, wakes nobody
+  if timer and not timer.fired then timer.task = nil end
 end
 
 function Cond:signal()
@@ -168,9 +181,31 @@ local function fire_timers()
   while timers[1] and timers[1].due <= t do
     local timer = heap_pop()
     timer.fired = true
-    wake(timer.task)
+    if timer.task then wake(timer.task) end
   end
 end
+
+-- Wakes the tasks whose calls completed without core.poll returning them to us (code in a
+-- task polled the core itself, or took a handle's result): returns how many it woke. A handle
+-- whose result was taken raises on done(): its task wakes and meets that error itself.
+local function wake_finished()
+  local woke = 0
+  for h, task in pairs(calls) do
+    local ok, done = pcall(h.done, h)
+    if not ok or done then
+      calls[h] = nil
+      n_calls = n_calls - 1
+      wake(task)
+      woke = woke + 1
+    end
+  end
+  return woke
+end
+
+-- Seconds of polls that came back at once with nothing, no call ours completing, after which
+-- the calls the tasks wait for are taken as lost (a state no core handle reaches: a handle
+-- is in flight or done).
+local LOST_AFTER = 2
 
 local function run_ready()
   local task = pop_ready()
@@ -182,6 +217,7 @@ end
 
 --- Runs tasks until finished() is true.
 function scheduler.run(finished)
+  local idle, pause = 0, 0.001
   local ok, err = pcall(function()
     while true do
       run_ready()
@@ -193,7 +229,9 @@ function scheduler.run(finished)
         local timeout = next_timer and next_timer.due - now() or -1
         if timeout < 0 and next_timer then timeout = 0 end
         if n_calls > 0 then
+          local t0 = now()
           local done = poll(timeout)
+          local woke = 0
           for i = 1, #done do
             local h = done[i]
             local task = calls[h]
@@ -201,7 +239,21 @@ function scheduler.run(finished)
               calls[h] = nil
               n_calls = n_calls - 1
               wake(task)
+              woke = woke + 1
             end
+          end
+          -- Nothing of ours came back: maybe someone else took our completions. Never spin on
+          -- a poll that returns at once: look at the handles, and pause if that woke nobody.
+          if woke == 0 and wake_finished() == 0 and now() - t0 < 0.001 and (timeout < 0 or timeout > 0.001) then
+            idle = idle + pause
+            if idle > LOST_AFTER then
+              error("cloudops.map: " .. n_calls .. " task(s) wait for calls that are neither in flight " ..
+                "nor done", 0)
+            end
+            sleep(pause)
+            pause = min(pause * 2, 0.05)
+          else
+            idle, pause = 0, 0.001
           end
         elseif next_timer then
           sleep(timeout)

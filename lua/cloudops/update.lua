@@ -63,7 +63,7 @@ local function read(self, k, s, get_req)
   return res
 end
 
-local function update_request(k, s, get_req, res)
+local function update_request(s, get_req, res)
   local req = { spec = res.spec, resource_version = res.resource_version }
   for _, f in ipairs(s.update_ids) do req[f] = get_req[f] end
   return req
@@ -87,7 +87,7 @@ return function(self, kind, id, fn)
   if not res then return nil, err end
   for try = 1, MAX_TRIES do
     if fn(res) == false then return false end
-    local req = update_request(k, s, get_req, res)
+    local req = update_request(s, get_req, res)
     -- A spec the function broke is a programming mistake: raise it here, at the caller's line.
     local ok, why = pcall(encode, k.update.input, req)
     if not ok then error(why, 2) end

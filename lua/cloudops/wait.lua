@@ -1,9 +1,11 @@
---- client:wait(op, opts) (API.md "Helpers"): polls GetAsyncOperation until the operation
--- reaches a terminal state, sleeping its own check_duration (kept within min_poll..max_poll)
--- between polls, within a timeout.
+--- client:wait(op, opts) (docs/reference.md "Helpers"): polls GetAsyncOperation until the
+-- operation reaches a terminal state, sleeping its own check_duration (kept within
+-- min_poll..max_poll) between polls, within a timeout. The client's clock, pause and
+-- defaults come through cloudops.client.internal.
 local errors = require "cloudops.errors"
 local codes = require "cloudops.codes"
 local received = require "cloudops.received"
+local internal = require "cloudops.client.internal"
 
 local type, pairs, error, tostring, tonumber = type, pairs, error, tostring, tonumber
 local min, max = math.min, math.max
@@ -50,7 +52,8 @@ local function operation_of(op, opts)
   end
   if type(op.async_operation) == "table" then op = op.async_operation end
   if type(op.id) ~= "string" or op.id == "" then
-    return nil, "wait: the operation has no id (expected an AsyncOperation, its id or a response holding async_operation)"
+    return nil, "wait: the operation has no id (expected an AsyncOperation, its id or a response holding " ..
+      "async_operation)"
   end
   return op.id, op
 end
@@ -88,19 +91,19 @@ end
 
 -- The options of one poll: its RPC deadline, and the retry budget, end at most min_poll after
 -- the wait's own deadline, so a hanging server cannot stretch the wait.
-local function poll_options(self, left, o)
+local function poll_options(house, left, o)
   local budget = max(left, 0) + o.min_poll
-  local opts = { timeout = min(self._timeout or budget, budget) }
-  if self._retry then opts.retry = { max_elapsed = min(self._retry.max_elapsed, budget) } end
+  local opts = { timeout = min(house.timeout, budget) }
+  if house.retry then opts.retry = { max_elapsed = min(house.retry.max_elapsed, budget) } end
   return opts
 end
 
 -- Whether a failed poll was cut short by the wait's own deadline: its RPC deadline passed
 -- with the wait's, or its retries of a transient failure stopped for lack of time (not for
 -- lack of attempts) within a budget that was the wait's, not the client's.
-local function cut_by_wait(self, err, opts, left)
+local function cut_by_wait(house, err, opts, left)
   if left <= 0 and err.code == codes.DEADLINE_EXCEEDED then return true end
-  local policy, r = self._retry, opts.retry
+  local policy, r = house.retry, opts.retry
   return err.retryable == true and policy and r and err.attempts < policy.max_attempts
     and r.max_elapsed < policy.max_elapsed or false
 end
@@ -111,7 +114,8 @@ return function(self, op, opts)
   local o, oerr = options(opts)
   if not o then error(oerr, 2) end
   if last and TERMINAL[last.state] ~= nil then return outcome(last, id) end
-  local clock, sleep = self._clock, self._sleep
+  local house = internal.of(self)
+  local clock, sleep = house.clock, house.sleep
   local deadline = clock() + o.timeout
   local pause
   -- An operation table already says when to look, counted from when it was received (an
@@ -123,11 +127,11 @@ return function(self, op, opts)
     if left > 0 then sleep(left) end
   end
   while true do
-    local popts = poll_options(self, deadline - clock(), o)
+    local popts = poll_options(house, deadline - clock(), o)
     local resp, err = self:call("GetAsyncOperation", { async_operation_id = id }, popts)
     local left = deadline - clock()
     if not resp then
-      if cut_by_wait(self, err, popts, left) then return nil, timed_out(id, o, last, err) end
+      if cut_by_wait(house, err, popts, left) then return nil, timed_out(id, o, last, err) end
       err.operation = last
       return nil, err
     end

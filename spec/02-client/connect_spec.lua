@@ -40,7 +40,8 @@ describe("cloudops.connect", function()
       { { endpoint = "" }, "endpoint is empty; write \"host:port\"" },
       { { endpoint = ("h"):rep(300) .. ":443" }, "longer than 255" },
       { { endpoint = "127.0.0.1" }, "endpoint \"127%.0%.0%.1\" has no port; write \"127%.0%.0%.1:443\"" },
-      { { endpoint = "http://127.0.0.1:7233" }, "is a URL, not host:port; write \"127%.0%.0%.1:7233\" with insecure = true" },
+      { { endpoint = "http://127.0.0.1:7233" },
+        "is a URL, not host:port; write \"127%.0%.0%.1:7233\" with insecure = true" },
       { { endpoint = "https://saas-api.tmprl.cloud:443/" }, "write \"saas%-api%.tmprl%.cloud:443\"$" },
       { { endpoint = "127.0.0.1:7233\0junk" }, "control character" },
       { { endpoint = "host:70000" }, "not 1 to 65535" },
@@ -223,7 +224,8 @@ describe("the RPCs", function()
     assert.error_matches(function() c:get_namespaces{ page_sise = 1 } end, "did you mean 'page_size'")
     assert.error_matches(function() c:get_namespaces({}, { timout = 1 }) end, "unknown call option 'timout'")
     assert.error_matches(function() c:get_namespaces({}, { metadata = { ["Bad"] = "v" } }) end, "lowercase")
-    assert.error_matches(function() c.get_account({}) end, "GetAccount: call it as client:get_account(...), with a colon", 1, true)
+    assert.error_matches(function() c.get_account({}) end,
+      "GetAccount: call it as client:get_account(...), with a colon", 1, true)
     assert.error_matches(function() c.get_account() end, "call it as client:get_account", 1, true)
     -- the error points at the caller's line, not inside the library
     local ok, err = pcall(function() c:get_namespaces("x") end)
@@ -271,7 +273,8 @@ describe("a connection that cannot succeed", function()
   end)
 
   it("a port nobody listens on says so", function()
-    assert.matches("^nothing accepts connections at the endpoint", fails{ endpoint = "127.0.0.1:1", insecure = true }.message)
+    assert.matches("^nothing accepts connections at the endpoint",
+      fails{ endpoint = "127.0.0.1:1", insecure = true }.message)
   end)
 
   it("keeps retrying what the server itself reports as UNAVAILABLE, whatever its words", function()
@@ -282,6 +285,7 @@ describe("a connection that cannot succeed", function()
       "UNKNOWN: ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused"))
     local diagnosis = require "cloudops.diagnosis"
     assert.matches("host name does not resolve", diagnosis.cause(14, "DNS resolution failed for " ..
-      "nope.invalid:443: C-ares status is not ARES_SUCCESS qtype=A name=nope.invalid is_balancer=0: Domain name not found"))
+      "nope.invalid:443: C-ares status is not ARES_SUCCESS qtype=A name=nope.invalid is_balancer=0: " ..
+      "Domain name not found"))
   end)
 end)

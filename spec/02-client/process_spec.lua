@@ -4,7 +4,8 @@ local helpers = require "helpers"
 local function run_lua(code, env)
   local d = helpers.tmpdir()
   local prelude = ("package.path = %q .. 'lua/?.lua;' .. %q .. 'lua/?/init.lua;' .. package.path\n" ..
-                   "package.cpath = %q .. ';' .. package.cpath\n"):format(helpers.ROOT, helpers.ROOT, helpers.CORE_CPATH)
+                   "package.cpath = %q .. ';' .. package.cpath\n"):format(helpers.ROOT, helpers.ROOT,
+                                                                           helpers.CORE_CPATH)
   helpers.write_file(d .. "/chunk.lua", prelude .. code)
   local out = helpers.run((env or "") .. " " .. helpers.LUA .. " " .. d .. "/chunk.lua 2>" .. d .. "/err")
   return out, helpers.read_file(d .. "/err")

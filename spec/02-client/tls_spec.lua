@@ -36,7 +36,8 @@ describe("TLS", function()
   end)
 
   it("presents a client certificate when given one", function()
-    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca, cert_file = s.certs.client_cert, key_file = s.certs.client_key })
+    local c = connect(s.tls_server.endpoint, { ca_file = s.certs.ca, cert_file = s.certs.client_cert,
+                                               key_file = s.certs.client_key })
     local resp, err = c:get_namespaces{}
     c:close()
     assert.is_nil(err)

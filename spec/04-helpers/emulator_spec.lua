@@ -115,7 +115,9 @@ describe("against the emulator: waits", function()
     local emu = get()
     if not emu then return end
     local polls = 0
-    local c = S.connect(emu, { on_event = function(ev) if ev.method == "GetAsyncOperation" then polls = polls + 1 end end })
+    local c = S.connect(emu, { on_event = function(ev)
+      if ev.method == "GetAsyncOperation" then polls = polls + 1 end
+    end })
     local resp = assert(c:create_namespace{ spec = S.namespace_spec("waited") })
     local op, err = c:wait(resp, { min_poll = 0.1 })
     assert.is_nil(err)
@@ -133,7 +135,8 @@ describe("against the emulator: waits", function()
     local r1 = assert(c:create_user{ spec = user_spec("doomed@example.com") })
     local r2 = assert(c:create_service_account{ spec = { name = "doomed",
       access = { account_access = { role = "ROLE_READ" } } } })
-    local r3 = assert(c:create_api_key{ spec = { owner_id = r2.service_account_id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
+    local r3 = assert(c:create_api_key{ spec = { owner_id = r2.service_account_id,
+                                                 owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
       display_name = "k", expiry_time = os.time() + 86400 } })
     local cases = { { r1, "OPERATION_FAILED", "seat limit" }, { r2, "OPERATION_REJECTED", "not allowed" },
                     { r3, "OPERATION_CANCELLED", "cancelled by an admin" } }

@@ -118,7 +118,7 @@ describe("paginate", function()
           if f.name == m.items then item_type = f.type end
         end
         local calls_seen = 0
-        local c = S.fake_client(function(method, req)
+        local c = S.fake_client(function(method, _)
           assert.equal(m.name, method)
           calls_seen = calls_seen + 1
           local item = item_type == "message" and {} or "x"

@@ -4,8 +4,9 @@
 local helpers = require "helpers"
 local cloudops = require "cloudops"
 local core = require "cloudops.core"
-local schema = require "cloudops.schema"
-local ratelimit = require "cloudops.ratelimit"
+local client = require "cloudops.client"
+
+local unpack = table.unpack or unpack
 
 local S = {}
 
@@ -28,9 +29,6 @@ function S.clock(start)
   return c
 end
 
-local by_index = {}
-for _, m in ipairs(schema.methods()) do by_index[m.index] = m end
-
 -- The trailers of a failed call: RetryInfo in grpc-status-details-bin for `retry_delay`.
 local function status_trailers(code, message, retry_delay)
   if not retry_delay then return {} end
@@ -41,40 +39,45 @@ local function status_trailers(code, message, retry_delay)
 end
 S.status_trailers = status_trailers
 
---- A client whose every attempt goes to handler(method_name, req, ctx) instead of the
--- network; ctx = { timeout =, headers =, clock = }. The handler returns a response table, or
--- nil, code, message[, retry_delay seconds (sent as RetryInfo)[, extra trailers]]. `opts` go to connect (rate_limit is off unless
--- given); a rate_limit runs on the fake clock. Returns client, clock, calls (a log of
--- { method =, req =, timeout =, headers = }).
+--- A transport (cloudops.client.internal) whose every attempt goes to handler(method_name,
+-- req, ctx) instead of the network; ctx = { timeout =, headers =, clock = }. The handler
+-- returns a response table, or nil, code, message[, retry_delay seconds (sent as
+-- RetryInfo)[, extra trailers]]. calls: a log of { method =, req =, timeout =, headers =, at = }.
+function S.fake_transport(handler, clock, calls)
+  local function call(_, m, payload, timeout, headers)
+    local req = core.decode(m.input, payload)
+    calls[#calls + 1] = { method = m.name, req = req, timeout = timeout, headers = headers, at = clock.t }
+    local resp, code, message, retry_delay, trailers =
+      handler(m.name, req, { timeout = timeout, headers = headers, clock = clock })
+    if resp then
+      -- As off the wire: every repeated field a table, enums as names.
+      return core.decode(m.output, core.encode(m.output, resp)), nil, nil, {}, {}
+    end
+    local t = status_trailers(code, message, retry_delay)
+    for k, v in pairs(trailers or {}) do t[k] = v end
+    return nil, code, message or "", {}, t
+  end
+  return {
+    call = call,
+    -- an attempt nobody waits for: answered at once, read when the client looks
+    start = function(self, m, payload, timeout, headers)
+      local r = { call(self, m, payload, timeout, headers) }
+      return { done = function() return true end, result = function() return unpack(r, 1, 5) end }
+    end,
+    close = function() end,
+  }
+end
+
+--- A client whose every attempt goes to handler (see fake_transport), on a fake clock. `opts`
+-- go to connect (rate_limit is off unless given; a rate_limit runs on the fake clock). Returns
+-- client, clock, calls.
 function S.fake_client(handler, opts, clock)
   clock = clock or S.clock()
   local o = { endpoint = "127.0.0.1:9", insecure = true, api_key = "secret-key-0123", rate_limit = false }
   for k, v in pairs(opts or {}) do o[k] = v end
-  local c = assert(cloudops.connect(o))
-  c._ch:close()
   local calls = {}
-  c._ch = {
-    close = function() end,
-    call = function(_, index, payload, timeout, headers)
-      local m = by_index[index]
-      local req = core.decode(m.input, payload)
-      calls[#calls + 1] = { method = m.name, req = req, timeout = timeout, headers = headers, at = clock.t }
-      local resp, code, message, retry_delay, trailers = handler(m.name, req, { timeout = timeout, headers = headers, clock = clock })
-      if resp then
-        -- As off the wire: every repeated field a table, enums as names.
-        return core.decode(m.output, core.encode(m.output, resp)), nil, nil, {}, {}
-      end
-      local t = status_trailers(code, message, retry_delay)
-      for k, v in pairs(trailers or {}) do t[k] = v end
-      return nil, code, message or "", {}, t
-    end,
-  }
-  c._clock, c._sleep = clock.now, clock.sleep
-  if o.rate_limit then
-    local r = o.rate_limit
-    local rate = type(r) == "table" and r.rate or r
-    c._limiter = ratelimit.new(rate, type(r) == "table" and r.burst or rate, clock.now)
-  end
+  local c = assert(client.new(o, function() return S.fake_transport(handler, clock, calls) end,
+                              { clock = clock.now, sleep = clock.sleep }))
   return c, clock, calls
 end
 
@@ -112,7 +115,8 @@ end
 
 --- A CreateNamespace spec the emulator accepts.
 function S.namespace_spec(name)
-  return { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7, api_key_auth = { enabled = true } }
+  return { name = name, replicas = { { region = "aws-us-east-1" } }, retention_days = 7,
+           api_key_auth = { enabled = true } }
 end
 
 S.helpers = helpers

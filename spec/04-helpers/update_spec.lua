@@ -113,8 +113,8 @@ describe("update", function()
       if method == "GetApiKey" then return { api_key = { id = req.key_id, resource_version = "1", spec = {} } } end
       return nil, codes.PERMISSION_DENIED, "no"
     end)
-    _, err = c2:update("api_key", "k1", function() end)
-    assert.equal("PERMISSION_DENIED", err.name)
+    local _, err2 = c2:update("api_key", "k1", function() end)
+    assert.equal("PERMISSION_DENIED", err2.name)
   end)
 
   it("works for every updatable kind, with its id forms", function()
@@ -148,7 +148,8 @@ describe("update", function()
       assert.is_string(sent.async_operation_id, kind)
       -- The Update request carries the identifying fields it has.
       for _, f in ipairs(core.describe(k.update.input).fields) do
-        if k.id_fields[1] and f.type == "string" and f.name ~= "resource_version" and f.name ~= "async_operation_id" then
+        if k.id_fields[1] and f.type == "string" and f.name ~= "resource_version"
+           and f.name ~= "async_operation_id" then
           local want = type(id) == "table" and id[f.name] or id
           assert.equal(want, sent[f.name], kind .. "." .. f.name)
         end
@@ -158,7 +159,9 @@ describe("update", function()
 
   it("raises programming mistakes at the caller's line", function()
     local c = S.fake_client(function(method)
-      if method == "GetNamespace" then return { namespace = { namespace = "n", resource_version = "1", spec = { name = "n" } } } end
+      if method == "GetNamespace" then
+        return { namespace = { namespace = "n", resource_version = "1", spec = { name = "n" } } }
+      end
       return { async_operation = { id = "op" } }
     end)
     local f = function() end
@@ -168,8 +171,8 @@ describe("update", function()
       { function() local r = c:update("namespace", nil, f); return r end, "must be a string (namespace)" },
       { function() local r = c:update("namespace", "n"); return r end, "expected a function" },
       { function() local r = c:update("account", "x", f); return r end, "must be nil" },
-      { function() local r = c:update("namespace_export_sink", "x", f); return r end, "a table { namespace =, name = }" },
-      { function() local r = c:update("namespace_export_sink", { sink = "x" }, f); return r end, "'sink' is not an id field" },
+      { function() local r = c:update("namespace_export_sink", "x", f); return r end, "a table { namespace =" },
+      { function() local r = c:update("namespace_export_sink", { sink = "x" }, f); return r end, "'sink' is not" },
       { function() local r = c:update("namespace", "n", function(n) n.spec.retention_days = "long" end); return r end,
         "retention_days" },
     }

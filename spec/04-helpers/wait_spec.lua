@@ -95,7 +95,8 @@ describe("wait", function()
   end)
 
   it("times out with DEADLINE_EXCEEDED and the last state seen", function()
-    local c, clock, calls = S.fake_client(operation{ { "STATE_PENDING", check = 0.4 }, { "STATE_IN_PROGRESS", check = 0.4 } })
+    local c, clock, calls = S.fake_client(operation{ { "STATE_PENDING", check = 0.4 },
+                                                     { "STATE_IN_PROGRESS", check = 0.4 } })
     local t0 = clock.t
     local op, err = c:wait("op-slow", { timeout = 3, min_poll = 0.2 })
     assert.is_nil(op)

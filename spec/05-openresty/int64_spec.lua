@@ -26,7 +26,8 @@ local EDGES = {
 describe("64-bit integers (" .. (JIT and "LuaJIT" or _VERSION) .. ")", function()
   for _, e in ipairs(EDGES) do
     local text, fits_double = e[1], e[2]
-    it("decode " .. text .. (JIT and (fits_double and " -> a number" or " -> its decimal string") or " -> an integer"), function()
+    local what = JIT and (fits_double and " -> a number" or " -> its decimal string") or " -> an integer"
+    it("decode " .. text .. what, function()
       local v = roundtrip(text)
       if JIT then
         if fits_double then

@@ -61,12 +61,12 @@ describe("examples/openresty, one worker", function()
     if t then t.stop() end
   end)
 
-  it("GET /namespaces lists them as JSON, retrying an UNAVAILABLE inside the pool thread", function()
+  it("GET /namespaces lists them as JSON, retrying an UNAVAILABLE from the request", function()
     local status, headers, body = S.request(t.nginx.port, "GET", "/namespaces")
     assert.equal(200, status, body)
     assert.matches("application/json", headers["content-type"], 1, true)
-    -- the emulator's fault failed the first attempt; the client retried it in the thread,
-    -- sleeping through the C core (a pool-thread VM has no ngx.sleep)
+    -- the emulator's fault failed the first attempt; the client retried it, pausing with
+    -- ngx.sleep in the request, each attempt a hop into the pool
     assert.equal("2", headers["x-cloudops-attempts"])
     local doc = cjson.decode(body)
     assert.equal(3, #doc.namespaces)
@@ -281,7 +281,7 @@ describe("cloudops.openresty, two workers, without rate_limit.shared (the contro
     if t then t.stop() end
   end)
 
-  it("the same burst meets RESOURCE_EXHAUSTED: a bucket per pool thread is no account limit", function()
+  it("the same burst meets RESOURCE_EXHAUSTED: a bucket per worker is no account limit", function()
     local answers, pids = burst(t.nginx.port, N)
     -- the client's retries get most through; within the example's budget (3 attempts) some
     -- are answered 429

@@ -1,55 +1,14 @@
--- cloudops.openresty outside nginx: ngx.run_worker_thread is faked the way lua-nginx-module
--- behaves (arguments and results copied as plain values, metatables dropped, functions and
--- full userdata refused, an error raised in the task turned into a string), with the task run
--- in this process against a spawned emulator. nginx_spec.lua runs the real thing.
+-- cloudops.openresty outside nginx: ngx.run_worker_thread faked as lua-nginx-module behaves
+-- (05-openresty.support's fake_ngx), the tasks run in this process against a spawned
+-- emulator. nginx_spec.lua runs the real thing; retry_contract_spec.lua the retry contract.
 require "helpers"
 local core = require "cloudops.core"
 local emulator = require "cloudops.emulator"
 local openresty = require "cloudops.openresty"
 local plain = require "cloudops.openresty.plain"
+local N = require "05-openresty.support"
 
-local SENTINELS = { [core.null] = true, [core.empty_array] = true }
-
--- A copy as lua-nginx-module makes one (ngx_http_lua_worker_thread.c): plain values only.
-local function copy(v, depth)
-  local t = type(v)
-  if t == "table" then
-    if depth > 100 then error("too deep", 0) end
-    local out = {}
-    for k, x in pairs(v) do out[copy(k, depth + 1)] = copy(x, depth + 1) end
-    return out
-  elseif t == "function" or (t == "userdata" and not SENTINELS[v]) or t == "thread" then
-    error("unsupported Lua type: " .. t, 0)
-  end
-  return v
-end
-
-local function copy_all(...)
-  local n, out = select("#", ...), {}
-  for i = 1, n do out[i] = copy((select(i, ...)), 1) end
-  return out, n
-end
-
-local unpack = table.unpack or unpack
-
--- A fake ngx with run_worker_thread; `hops` records each task, `refuse` makes the next
--- n hops fail with that message.
-local function fake_ngx()
-  local ngx = { hops = {}, refuse = {} }
-  function ngx.run_worker_thread(pool, module, fname, ...)
-    ngx.hops[#ngx.hops + 1] = { pool = pool, module = module, fname = fname }
-    if #ngx.refuse > 0 then return false, table.remove(ngx.refuse, 1) end
-    local okc, args, n = pcall(copy_all, ...)
-    if not okc then return false, args .. " in the argument" end
-    local fn = require(module)[fname]
-    if type(fn) ~= "function" then return false, "invalid function" end
-    local res = { pcall(fn, unpack(args, 1, n)) }
-    if not res[1] then return false, type(res[2]) == "string" and res[2] or "" end
-    local out, m = copy_all(unpack(res, 2, table.maxn and table.maxn(res) or #res))
-    return true, unpack(out, 1, m)
-  end
-  return ngx
-end
+local copy, fake_ngx = N.copy, N.fake_ngx
 
 describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
   local emu, ngx, saved
@@ -85,21 +44,21 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.equal(1, info.attempts)
     assert.is_table(info.headers)
     local hop = ngx.hops[#ngx.hops]
-    assert.same({ pool = "cloudops", module = "cloudops.openresty", fname = "thread_call" }, hop)
+    -- one hop per attempt: the attempts loop is the request's
+    assert.same({ pool = "cloudops", module = "cloudops.openresty", fname = "thread_attempt" }, hop)
     resp = assert(co:call("GetNamespaces", { page_size = 1 }))
     assert.equal(1, #resp.namespaces)
-    assert.equal("cloudops", connect()._pool)
-    assert.equal("workers", connect { pool = "workers" }._pool)
+    assert.equal("cloudops", connect().pool)
+    assert.equal("workers", connect { pool = "workers" }.pool)
   end)
 
   it("maps one method over a list of requests in one hop, results in the list's order", function()
     local co = assert(connect())
-    local hops = #ngx.hops
     local reqs = { { namespace = "nope.emu01" }, { namespace = "missing.emu01" } }
     local list = assert(co:get_namespaces { page_size = 3 })
     for i, ns in ipairs(list.namespaces) do reqs[#reqs + 1] = { namespace = ns.namespace, _i = i } end
     for _, r in ipairs(reqs) do r._i = nil end
-    hops = #ngx.hops
+    local hops = #ngx.hops
     local results, errs = co:map("get_namespace", reqs, { concurrency = 4 })
     assert.equal(hops + 1, #ngx.hops)
     assert.equal("thread_map", ngx.hops[#ngx.hops].fname)
@@ -126,7 +85,8 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.equal("NOT_FOUND", err.name)
     assert.equal(5, err.code)
     assert.equal("GetNamespace: NOT_FOUND (5): " .. err.message, tostring(err))
-    local t = plain.error(setmetatable({ name = "A", message = "m", cause = plain.rebuild { name = "B", message = "n" } },
+    local cause = plain.rebuild { name = "B", message = "n" }
+    local t = plain.error(setmetatable({ name = "A", message = "m", cause = cause },
       getmetatable(err)))
     assert.is_nil(getmetatable(t))
     assert.is_nil(getmetatable(t.cause))
@@ -142,28 +102,30 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.is_false(ok)
     assert.matches("unknown field 'bogus'", err)
     ok, err = pcall(function() co:get_namespaces({}, { timeout = -1 }) end)
+    assert.is_false(ok)
     assert.matches("openresty_spec.lua:%d+: opts.timeout must be a positive number", err)
     ok, err = pcall(function() co:call("NoSuchMethod") end)
+    assert.is_false(ok)
     assert.matches("openresty_spec.lua:%d+: unknown method 'NoSuchMethod'", err)
     assert.equal(hops, #ngx.hops)
   end)
 
-  it("keeps one client per thread VM and distinct settings", function()
+  it("keeps one channel per thread VM and distinct channel settings", function()
     local before = openresty.cached_clients()
-    local a = assert(connect { timeout = 7 })
+    local a = assert(connect { user_agent = "a" })
     assert(a:get_namespaces())
     assert(a:get_namespaces())
-    local b = assert(connect { timeout = 7 })   -- equal settings: the same client
+    local b = assert(connect { user_agent = "a", timeout = 8 })   -- the same channel: a timeout is per attempt
     assert(b:get_namespaces())
     assert.equal(before + 1, openresty.cached_clients())
-    local c = assert(connect { timeout = 8 })
+    local c = assert(connect { user_agent = "c" })
     assert(c:get_namespaces())
     assert.equal(before + 2, openresty.cached_clients())
     assert.equal(plain.key { a = 1, b = { 2, 3 }, c = "x" }, plain.key { c = "x", b = { 2, 3 }, a = 1 })
     assert.not_equal(plain.key { a = 1 }, plain.key { a = "1" })
   end)
 
-  it("calls an api_key function in the request, once per call", function()
+  it("calls an api_key function in the request, once per attempt", function()
     local calls = 0
     local co = assert(connect { api_key = function() calls = calls + 1 return emu.api_key end })
     assert(co:get_namespaces())
@@ -196,12 +158,13 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.is_nil((connect { on_event = 1 }))
   end)
 
-  it("reports what cloudops.connect refuses in the thread as every call's error", function()
-    local co = assert(connect { bogus_option = true })
-    local resp, err = co:get_namespaces()
-    assert.is_nil(resp)
+  it("refuses at connect what cloudops.connect refuses, before any hop", function()
+    local hops = #ngx.hops
+    local co, err = connect { bogus_option = true }
+    assert.is_nil(co)
     assert.equal("INVALID_OPTION", err.name)
     assert.equal("unknown option 'bogus_option'", err.message)
+    assert.equal(hops, #ngx.hops)
   end)
 
   it("waits for a free thread VM in the request, and names a failed hop WORKER_THREAD", function()

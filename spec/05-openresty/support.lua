@@ -221,4 +221,52 @@ function S.log_counts(path)
   return by_code, by_method
 end
 
+-- ---- ngx.run_worker_thread, faked -----------------------------------------------------------
+
+local SENTINELS = { [core.null] = true, [core.empty_array] = true }
+
+--- A copy as lua-nginx-module makes one (ngx_http_lua_worker_thread.c): plain values only.
+local function copy(v, depth)
+  local t = type(v)
+  if t == "table" then
+    if depth > 100 then error("too deep", 0) end
+    local out = {}
+    for k, x in pairs(v) do out[copy(k, depth + 1)] = copy(x, depth + 1) end
+    return out
+  elseif t == "function" or (t == "userdata" and not SENTINELS[v]) or t == "thread" then
+    error("unsupported Lua type: " .. t, 0)
+  end
+  return v
+end
+
+local function copy_all(...)
+  local n, out = select("#", ...), {}
+  for i = 1, n do out[i] = copy((select(i, ...)), 1) end
+  return out, n
+end
+
+local unpack = table.unpack or unpack
+S.copy = copy
+
+--- A fake ngx with run_worker_thread (and timer.at, run at once); `hops` records each task,
+-- `refuse` makes the next n hops fail with that message. tasks: functions by name that run
+-- instead of the module's (a fake pool thread), given the copied arguments.
+function S.fake_ngx(tasks)
+  local ngx = { hops = {}, refuse = {}, timer = {} }
+  function ngx.timer.at(_, fn) fn(false) return true end
+  function ngx.run_worker_thread(pool, module, fname, ...)
+    ngx.hops[#ngx.hops + 1] = { pool = pool, module = module, fname = fname }
+    if #ngx.refuse > 0 then return false, table.remove(ngx.refuse, 1) end
+    local okc, args, n = pcall(copy_all, ...)
+    if not okc then return false, args .. " in the argument" end
+    local fn = (tasks and tasks[fname]) or require(module)[fname]
+    if type(fn) ~= "function" then return false, "invalid function" end
+    local res = { pcall(fn, unpack(args, 1, n)) }
+    if not res[1] then return false, type(res[2]) == "string" and res[2] or "" end
+    local out, m = copy_all(unpack(res, 2, table.maxn and table.maxn(res) or #res))
+    return true, unpack(out, 1, m)
+  end
+  return ngx
+end
+
 return S

@@ -183,6 +183,46 @@ describe("cloudops.map", function()
     end)
   end)
 
+  it("goes on when code in a task polls the core itself, taking the other tasks' completions", function()
+    -- In a child process, bounded: the scheduler used to spin at 100% CPU, forever, on calls
+    -- whose completions someone else had taken (issue 17, defect 7).
+    local path = helpers.script(table.concat({
+      "local cloudops = require 'cloudops'",
+      "local core = require 'cloudops.core'",
+      "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
+        ", insecure = true, api_key = 'k', rate_limit = false })",
+      "local md = { metadata = { ['x-test-delay'] = '0.2' } }",
+      "local cpu0, t0 = os.clock(), core.now()",
+      "local results, errs = cloudops.map(function(i)",
+      "  if i < 4 then return c:get_namespaces({}, md) end",
+      "  -- the last task polls the core, without yielding, until the others' calls are done",
+      "  local deadline = core.now() + 0.6",
+      "  while core.now() < deadline do core.poll(0.05) end",
+      "  return 'polled'",
+      "end, { 1, 2, 3, 4 }, { concurrency = 4 })",
+      "for i = 1, 3 do assert(results[i], tostring(errs[i])) end",
+      "assert(results[4] == 'polled')",
+      "print(string.format('done cpu=%.3f wall=%.3f', os.clock() - cpu0, core.now() - t0))",
+    }, "\n"))
+    local out, ok = helpers.run("timeout 20 " .. helpers.LUA .. " " .. helpers.sh_quote(path) .. " 2>&1")
+    assert.is_true(ok, out)
+    local cpu, wall = out:match("done cpu=([%d.]+) wall=([%d.]+)")
+    assert.is_string(cpu, out)
+    -- most of it waiting, not computing (a spin would burn the whole wall time and more)
+    assert.is_true(tonumber(cpu) < tonumber(wall), out)
+  end)
+
+  it("raises, rather than spin, when the calls its tasks wait for are neither in flight nor done", function()
+    local scheduler = require "cloudops.scheduler"
+    -- a handle that never completes and that the core does not know: what no core call is
+    local stuck = { done = function() return false end, cancel = function() end }
+    local t0 = core.now()
+    assert.has_error(function()
+      cloudops.map(function() scheduler.await_call(scheduler.task(), stuck) end, { 1 })
+    end, "cloudops.map: 1 task(s) wait for calls that are neither in flight nor done")
+    assert.is_true(core.now() - t0 < 10)
+  end)
+
   it("a task's own coroutines still work, their calls blocking inside them", function()
     local c = connect()
     local results = cloudops.map(function()

@@ -2,7 +2,8 @@
 -- for spec/09-redis and bench/redis_limit.lua.
 --
 --   batch.run{ root =, lua =, endpoint =, api_key =, redis = url or nil, rate =, procs =,
---              calls =, during = function(elapsed) end }
+--              calls =, cold = (the workers start without learning their identity first),
+--              during = function(elapsed) end }
 -- returns { wall =, attempts =, rejected =, failed =, unavailable =, outputs = { ... } }.
 -- `during` is called every 20 ms while the workers run (the specs kill Redis from there).
 local core = require "cloudops.core"
@@ -33,7 +34,7 @@ function batch.run(o)
     files[i] = out
     local cmd = table.concat({ o.lua, q(o.root .. "spec/09-redis/worker.lua"), q(o.endpoint), q(o.api_key),
       q(o.redis or "-"), tostring(o.rate), tostring(o.calls), string.format("%.6f", start_at),
-      q("p" .. i .. "-" .. tostring(start_at):gsub("%.", "")) }, " ")
+      q("p" .. i .. "-" .. tostring(start_at):gsub("%.", "")), o.cold and "cold" or "warm" }, " ")
     assert(os.execute("sh -c " .. q(cmd .. " > " .. q(out) .. " 2>&1 &")))
   end
   local t = { attempts = 0, rejected = 0, failed = 0, unavailable = 0, outputs = {} }
@@ -52,7 +53,8 @@ function batch.run(o)
   for i = 1, o.procs do
     local text = read(files[i])
     t.outputs[i] = text
-    local a, r, f, s, e, u = text:match("done attempts=(%d+) rejected=(%d+) failed=(%d+) started=(%S+) ended=(%S+) unavailable=(%d+)")
+    local a, r, f, s, e, u = text:match("done attempts=(%d+) rejected=(%d+) failed=(%d+) " ..
+      "started=(%S+) ended=(%S+) unavailable=(%d+)")
     t.attempts, t.rejected, t.failed = t.attempts + a, t.rejected + r, t.failed + f
     t.unavailable = t.unavailable + u
     started, ended = math.min(started, tonumber(s)), math.max(ended, tonumber(e))

@@ -3,7 +3,7 @@
 -- rate lowered by RESOURCE_EXHAUSTED and climbing back, and calls going on at the same rate
 -- when Redis dies or hangs. Each "host" is its own cloudops.redis object with its own
 -- connection, as in separate processes. Pending only when redis-server is missing.
-local helpers = require "helpers"
+require "helpers"
 local S = require "09-redis.support"
 local core = require "cloudops.core"
 local redis = require "cloudops.redis"

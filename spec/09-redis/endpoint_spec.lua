@@ -4,7 +4,6 @@
 local helpers = require "helpers"
 local S = require "09-redis.support"
 local core = require "cloudops.core"
-local resp = require "cloudops.redis.resp"
 local endpoint = require "cloudops.redis.endpoint"
 
 if not S.find() then

@@ -57,6 +57,26 @@ describe("processes of one identity sharing a Redis bucket", function()
     assert.equal(0, t.unavailable)
   end)
 
+  it("starting together, cold, cause no refusal: one learns the identity for all, booked first", function()
+    local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint, lead = 1,
+                         api_key = emu.keys.admin, redis = r.url, rate = RATE, procs = PROCS, calls = CALLS,
+                         cold = true }
+    assert.equal(0, t.failed, table.concat(t.outputs, "\n"))
+    assert.equal(0, t.rejected)
+    -- nothing refused on the wire, the identity's requests included
+    local n = 0
+    for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
+      if line:find(" RESOURCE_EXHAUSTED ", 1, true) then n = n + 1 end
+    end
+    assert.equal(0, n)
+    -- and the identity was asked once, for the four of them
+    local asked = 0
+    for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
+      if line:find(" GetCurrentIdentity ", 1, true) then asked = asked + 1 end
+    end
+    assert.equal(1, asked)
+  end)
+
   it("lose no call when Redis is killed in the middle", function()
     local killed = false
     local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint,

@@ -33,8 +33,9 @@ describe("two nginx instances sharing a Redis bucket", function()
     -- the owner's key (a user) is the one the example endpoint uses
     emu = assert(emulator.spawn{ rate_limits = { user = RATE }, seed = { namespaces = 2 }, log = reqlog })
     local rl = string.format('{ redis = "%s", rate = %d }', redis.url, RATE)
-    a = N.start_nginx(env, { workers = 1, threads = 4, endpoint = emu.endpoint, api_key = emu.api_key, rate_limit = rl })
-    b = N.start_nginx(env, { workers = 1, threads = 4, endpoint = emu.endpoint, api_key = emu.api_key, rate_limit = rl })
+    local o = { workers = 1, threads = 4, endpoint = emu.endpoint, api_key = emu.api_key, rate_limit = rl }
+    a = N.start_nginx(env, o)
+    b = N.start_nginx(env, o)
   end)
   lazy_teardown(function()
     if a then a.stop() end

@@ -1,7 +1,7 @@
 -- max_operations across hosts (cloudops.redis's slots): leases in Redis that every host of the
 -- account counts together, freed when an operation ends, and given back when a host dies
 -- without freeing them. Pending only when redis-server is missing.
-local helpers = require "helpers"
+require "helpers"
 local S = require "09-redis.support"
 local core = require "cloudops.core"
 local redis = require "cloudops.redis"

@@ -14,7 +14,8 @@ end
 
 --- redis-server's path, or nil, why.
 function S.find()
-  for _, p in ipairs { os.getenv("CLOUDOPS_REDIS_SERVER") or "", "/usr/bin/redis-server", "/usr/local/bin/redis-server" } do
+  for _, p in ipairs { os.getenv("CLOUDOPS_REDIS_SERVER") or "", "/usr/bin/redis-server",
+                       "/usr/local/bin/redis-server" } do
     if p ~= "" and exists(p) then return p end
   end
   return nil, "redis-server is not installed (Debian: apt-get install redis-server)"

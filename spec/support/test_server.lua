@@ -8,6 +8,9 @@
 --
 -- x-test-code: N            answer with status N ("requested status N")
 -- x-test-retry-after: S     put a google.rpc.RetryInfo of S seconds in the status details
+-- x-test-retry-info: S,N    ... a RetryInfo of exactly S seconds and N nanos (any int64/int32,
+--                           negative or absurd: what a broken server may send)
+-- x-test-retry-after-header: T  with x-test-code, a "retry-after: T" trailer (T as it is)
 -- x-test-delay: S           answer after S seconds (a timer: other calls go on meanwhile)
 -- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
 -- x-test-items: N           GetNamespaces answers N namespaces
@@ -92,8 +95,12 @@ local function answer(req)
   if code ~= 0 then
     local details
     local ra = tonumber(md["x-test-retry-after"] or "")
-    if ra then
-      local s, n = core.parse_duration(ra)
+    local raw_s, raw_n = (md["x-test-retry-info"] or ""):match("^(%-?%d+),(%-?%d+)$")
+    if ra or raw_s then
+      local s, n
+      -- (LuaJIT: an int64 past 2^53 goes to the encoder as its decimal string)
+      if raw_s then s, n = (jit and #raw_s > 15) and raw_s or tonumber(raw_s), tonumber(raw_n)
+      else s, n = core.parse_duration(ra) end
       details = core.encode("google.rpc.Status", { code = code, message = "slow down", details = {
         { type_url = "type.googleapis.com/google.rpc.RetryInfo",
           value = core.encode("google.rpc.RetryInfo", { retry_delay = { seconds = s, nanos = n } }) },
@@ -101,6 +108,7 @@ local function answer(req)
           value = core.encode("google.rpc.ErrorInfo", { reason = "TEST", domain = "spec", metadata = { a = "b" } }) },
       } })
     end
+    if md["x-test-retry-after-header"] then trailers["retry-after"] = md["x-test-retry-after-header"] end
     return code, "requested status " .. code, nil, trailers, md["x-test-details-bin"] or details
   end
   local resp = {}

@@ -178,6 +178,6 @@ function Memory:hset(key, field, value)
   C.HSET(self, key, field, value)
 end
 
-function Memory:close() end
+function Memory.close(_) end
 
 return memory

@@ -1,16 +1,14 @@
---- A rate limit shared by every nginx worker through a lua_shared_dict (API.md:
--- `rate_limit = { shared = "dict_name", rate =, burst = }`), so that several workers together
--- stay under the account's limit. Same interface as cloudops.ratelimit's bucket: take()
--- reserves a token and returns the seconds to wait before sending (0: now) and, when the
--- bucket was full, an anchor for settle().
+--- A rate limit shared by every nginx worker through a lua_shared_dict (docs/reference.md
+-- "cloudops.openresty": `rate_limit = { shared = "dict_name", rate =, burst = }`), so that
+-- several workers together stay under the account's limit. Same interface as the client's
+-- bucket (cloudops.limit.bucket): take() reserves a token and returns the seconds to wait
+-- before sending (0: now) and, when the bucket was full, an anchor for settle().
 --
--- A leaky bucket in its "virtual scheduling" form, as resty.limit.req keeps it: one number in
--- the dict, `tat`, the time at which everything reserved so far will have leaked out at
--- `rate`. The bucket holds `burst - (tat - now) * rate` tokens, full when tat <= now. A take
--- moves tat to max(tat, now) + 1/rate and waits until the bucket has room for it again:
--- tat - burst/rate. Where resty.limit.req rejects, this reserves and returns the delay, like
--- the client's own bucket (callers sleep it: ngx.sleep in a request, the C core's sleep in a
--- worker thread). It differs from resty.limit.req in three ways, each on purpose:
+-- The bucket is cloudops.limit.gcra's: one number in the dict, `tat`, as resty.limit.req
+-- keeps its leaky bucket ("virtual scheduling"). Where resty.limit.req rejects, this reserves
+-- and returns the delay, like the client's own bucket (callers sleep it: ngx.sleep in a
+-- request, the C core's sleep in a worker thread). It differs from resty.limit.req in three
+-- ways, each on purpose:
 --   * the read-modify-write runs under a lock (dict:add is atomic across workers):
 --     resty.limit.req notes a get/set race window between workers, in which two workers
 --     both take the last token; here a race would let a burst through that the account's
@@ -18,19 +16,20 @@
 --   * times come from the C core's monotonic clock, which is one clock for every process on
 --     the host, exact to the microsecond and readable in worker-thread VMs (ngx.now() is
 --     cached per event-loop turn, in milliseconds);
---   * settle() moves the refill of a full bucket to the first answer (see ratelimit.lua).
+--   * settle() moves the refill of a full bucket to the first answer (see cloudops.limit.bucket).
 -- ngx.shared is reachable inside ngx.run_worker_thread VMs (verified with lua-nginx-module
 -- 0.10.23, spec/05-openresty), so the call path takes a token there for every attempt,
 -- retries included, as it does with the client's own bucket.
 local core = require "cloudops.core"
 local sleep = require "cloudops.sleep"
+local gcra = require "cloudops.limit.gcra"
 
 local type, rawget, setmetatable, error, tostring = type, rawget, setmetatable, error, tostring
-local max = math.max
+local reserve, settle, hold, shape = gcra.reserve, gcra.settle, gcra.hold, gcra.shape
 
 -- Seconds added to every wait. Larger than the client bucket's 5 ms: reservations made by
 -- several processes reach the server over several connections, whose latencies differ more
--- than one connection's. Paid once per batch, not per request (see ratelimit.lua).
+-- than one connection's. Paid once per batch, not per request (see cloudops.limit.bucket).
 local GUARD = 0.01
 -- Below this a wait is rounding noise in tat's arithmetic, not a wait.
 local EPSILON = 1e-9
@@ -48,7 +47,7 @@ local PAUSE = 0.0005
 local Bucket = {}
 Bucket.__index = Bucket
 
-local shared_limit = { GUARD = GUARD, TAT_KEY = TAT_KEY, LOCK_KEY = LOCK_KEY }
+local dict_bucket = { GUARD = GUARD, TAT_KEY = TAT_KEY, LOCK_KEY = LOCK_KEY }
 
 -- Takes the dict's lock; true, or nil, err when the dict itself fails.
 local function lock(dict)
@@ -70,9 +69,9 @@ end
 -- ngx.shared.DICT; specs pass a fake). rate: tokens per second; burst: at least 1; clock:
 -- monotonic seconds, the same for every process (default: the C core's). Returns the bucket,
 -- or nil, err when there is no such dict (or no ngx.shared at all).
-function shared_limit.new(dict, rate, burst, clock)
-  if type(rate) ~= "number" or not (rate > 0) then error("shared_limit.new: rate must be a positive number", 2) end
-  if type(burst) ~= "number" or not (burst >= 1) then error("shared_limit.new: burst must be at least 1", 2) end
+function dict_bucket.new(dict, rate, burst, clock)
+  if type(rate) ~= "number" or not (rate > 0) then error("dict_bucket.new: rate must be a positive number", 2) end
+  if type(burst) ~= "number" or not (burst >= 1) then error("dict_bucket.new: burst must be at least 1", 2) end
   if type(dict) == "string" then
     local ngx = rawget(_G, "ngx")
     local shared = type(ngx) == "table" and ngx.shared
@@ -83,10 +82,10 @@ function shared_limit.new(dict, rate, burst, clock)
     if not d then return nil, "rate_limit.shared: no lua_shared_dict named '" .. dict .. "'" end
     dict = d
   elseif type(dict) ~= "table" and type(dict) ~= "userdata" then
-    error("shared_limit.new: expected a lua_shared_dict name, got " .. type(dict), 2)
+    error("dict_bucket.new: expected a lua_shared_dict name, got " .. type(dict), 2)
   end
-  return setmetatable({ dict = dict, interval = 1 / rate, window = burst / rate,
-                        clock = clock or core.now }, Bucket)
+  local interval, tau = shape(rate, burst, 1)
+  return setmetatable({ dict = dict, interval = interval, tau = tau, clock = clock or core.now }, Bucket)
 end
 
 --- Reserves a token: the seconds to wait before sending, and the time of this take when the
@@ -100,13 +99,12 @@ function Bucket:take()
   local tat = dict:get(TAT_KEY)
   -- Absent: never used (or evicted), i.e. full. Not a number: not ours; start afresh.
   if type(tat) ~= "number" then tat = now end
-  local full = tat <= now
-  tat = max(tat, now) + self.interval
-  dict:set(TAT_KEY, tat)
+  local s, after = reserve(tat, now, self.interval, self.tau)
+  dict:set(TAT_KEY, after)
   unlock(dict)
-  local wait = tat - now - self.window
+  local wait = s - now
   if wait <= EPSILON then wait = 0 else wait = wait + GUARD end
-  return wait, full and now or nil
+  return wait, tat <= now and now or nil
 end
 
 --- After the answer to a request whose token came from a full bucket: the server's bucket
@@ -116,12 +114,38 @@ function Bucket:settle(taken_at)
   if not lock(dict) then return end
   local now = self.clock()
   local tat = dict:get(TAT_KEY)
-  if type(tat) == "number" and now > taken_at then dict:set(TAT_KEY, tat + (now - taken_at)) end
+  if type(tat) == "number" then dict:set(TAT_KEY, settle(tat, now, taken_at)) end
   unlock(dict)
+end
+
+--- The server refused a request for its rate; delay: its RetryInfo (seconds, kept within the
+-- caller's bounds) or nil. No worker sends before it has passed.
+function Bucket:exhausted(delay)
+  local dict = self.dict
+  if not delay or delay <= 0 or not lock(dict) then return end
+  local now = self.clock()
+  local tat = dict:get(TAT_KEY)
+  if type(tat) ~= "number" then tat = now end
+  dict:set(TAT_KEY, hold(tat, now, delay, self.tau))
+  unlock(dict)
+end
+
+--- An OK answer: nothing to do for a bucket whose rate is fixed.
+function Bucket.succeeded(_) end
+
+--- The rate, requests/s.
+function Bucket:current_rate()
+  return 1 / self.interval
+end
+
+--- Whether a take now would not wait.
+function Bucket:available()
+  local tat = self.dict:get(TAT_KEY)
+  return type(tat) ~= "number" or tat - self.tau <= self.clock()
 end
 
 function Bucket:__tostring()
   return "cloudops shared rate limit (" .. tostring(1 / self.interval) .. "/s)"
 end
 
-return shared_limit
+return dict_bucket

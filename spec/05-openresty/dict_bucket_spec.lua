@@ -1,12 +1,13 @@
--- cloudops.shared_limit, the rate limit shared by nginx workers through a lua_shared_dict, on
--- a fake dict (the calls lua-nginx-module's ngx.shared.DICT answers) and a fake clock; and
--- its hook in connect's rate_limit option. spec/05-openresty/nginx_spec.lua runs it in nginx.
+-- cloudops.limit.dict_bucket, the rate limit shared by nginx workers through a lua_shared_dict,
+-- on a fake dict (the calls lua-nginx-module's ngx.shared.DICT answers) and a fake clock: the
+-- bucket contract (04-helpers.bucket_contract), what the dict adds, and its hook in connect's
+-- rate_limit option. spec/05-openresty/nginx_spec.lua runs it in nginx.
 require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
-local shared_limit = require "cloudops.shared_limit"
+local dict_bucket = require "cloudops.limit.dict_bucket"
 
-local GUARD = shared_limit.GUARD
+local GUARD = dict_bucket.GUARD
 
 -- The subset of ngx.shared.DICT the limiter uses. Expiry follows `clock` (default: real time).
 local function fake_dict(clock)
@@ -39,88 +40,59 @@ local function fake_clock(start)
   return c
 end
 
-describe("cloudops.shared_limit", function()
-  it("lets a burst through, then one request per 1/rate", function()
-    local clock = fake_clock()
-    local b = assert(shared_limit.new(fake_dict(), 10, 3, clock.now))
-    for _ = 1, 3 do assert.equal(0, (b:take())) end
-    assert.near(0.1 + GUARD, b:take(), 1e-9)
-    assert.near(0.2 + GUARD, b:take(), 1e-9)
-    clock.advance(0.2)
-    -- two tokens leaked out meanwhile; the reservations made are kept
-    assert.near(0.1 + GUARD, b:take(), 1e-9)
-  end)
+require("04-helpers.bucket_contract")("cloudops.limit.dict_bucket", function(rate, burst, clock)
+  return assert(dict_bucket.new(fake_dict(clock), rate, burst, clock))
+end, GUARD)
 
+describe("cloudops.limit.dict_bucket", function()
   it("is one bucket for every limiter on the same dict (the workers of one nginx)", function()
     local clock, dict = fake_clock(), fake_dict()
-    local a = assert(shared_limit.new(dict, 4, 2, clock.now))
-    local b = assert(shared_limit.new(dict, 4, 2, clock.now))
+    local a = assert(dict_bucket.new(dict, 4, 2, clock.now))
+    local b = assert(dict_bucket.new(dict, 4, 2, clock.now))
     assert.equal(0, (a:take()))
     assert.equal(0, (b:take()))
     assert.near(0.25 + GUARD, a:take(), 1e-9)
     assert.near(0.50 + GUARD, b:take(), 1e-9)
     assert.near(0.75 + GUARD, a:take(), 1e-9)
     -- a limiter on another dict is another bucket
-    assert.equal(0, (assert(shared_limit.new(fake_dict(), 4, 2, clock.now)):take()))
+    assert.equal(0, (assert(dict_bucket.new(fake_dict(), 4, 2, clock.now)):take()))
   end)
 
-  it("refills up to the burst only", function()
-    local clock = fake_clock()
-    local b = assert(shared_limit.new(fake_dict(), 10, 2, clock.now))
-    b:take(); b:take()
-    clock.advance(1000)
-    assert.equal(0, (b:take()))
-    assert.equal(0, (b:take()))
-    assert.is_true(b:take() > 0)
-  end)
-
-  it("reports a take from a full bucket; settle() starts the refill after the answer", function()
-    local clock = fake_clock()
-    local b = assert(shared_limit.new(fake_dict(), 10, 2, clock.now))
-    local wait, anchor = b:take()
-    assert.equal(0, wait)
-    assert.equal(clock.t, anchor)
-    clock.advance(0.05)           -- the answer took 50 ms
-    b:settle(anchor)
-    local w2, a2 = b:take()
-    assert.equal(0, w2)
-    assert.is_nil(a2)             -- not full any more
-    -- without settle, 0.5 token would have leaked out; with it, none: the next waits 0.1 s
-    assert.near(0.1 + GUARD, b:take(), 1e-9)
-  end)
 
   it("takes tokens under a lock, and takes over a lock left behind after its expiry", function()
     local clock = fake_clock()
     local dict = fake_dict()      -- expiry in real time
-    local b = assert(shared_limit.new(dict, 10, 1, clock.now))
-    assert.is_true(dict:add(shared_limit.LOCK_KEY, true, 0.05))  -- a worker died holding it
+    local b = assert(dict_bucket.new(dict, 10, 1, clock.now))
+    assert.is_true(dict:add(dict_bucket.LOCK_KEY, true, 0.05))  -- a worker died holding it
     local t0 = core.now()
     assert.equal(0, (b:take()))
     local waited = core.now() - t0
     assert.is_true(waited >= 0.04 and waited < 1, ("waited %.3f s for the lock"):format(waited))
-    assert.is_nil(dict:get(shared_limit.LOCK_KEY))               -- released
+    assert.is_nil(dict:get(dict_bucket.LOCK_KEY))               -- released
   end)
 
   it("starts afresh when the dict holds something else under its key", function()
     local clock = fake_clock()
     local dict = fake_dict()
-    dict:set(shared_limit.TAT_KEY, "not a time")
-    local b = assert(shared_limit.new(dict, 10, 1, clock.now))
+    dict:set(dict_bucket.TAT_KEY, "not a time")
+    local b = assert(dict_bucket.new(dict, 10, 1, clock.now))
     assert.equal(0, (b:take()))
-    assert.is_number(dict:get(shared_limit.TAT_KEY))
+    assert.is_number(dict:get(dict_bucket.TAT_KEY))
   end)
 
   it("raises for bad arguments and returns nil, err without ngx.shared or without the dict", function()
-    assert.has_error(function() shared_limit.new(fake_dict(), 0, 1) end, "shared_limit.new: rate must be a positive number")
-    assert.has_error(function() shared_limit.new(fake_dict(), 1, 0.5) end, "shared_limit.new: burst must be at least 1")
-    assert.has_error(function() shared_limit.new(42, 1, 1) end, "shared_limit.new: expected a lua_shared_dict name, got number")
-    local b, err = shared_limit.new("limits", 10, 10)
+    assert.has_error(function() dict_bucket.new(fake_dict(), 0, 1) end,
+      "dict_bucket.new: rate must be a positive number")
+    assert.has_error(function() dict_bucket.new(fake_dict(), 1, 0.5) end, "dict_bucket.new: burst must be at least 1")
+    assert.has_error(function() dict_bucket.new(42, 1, 1) end,
+      "dict_bucket.new: expected a lua_shared_dict name, got number")
+    local b, err = dict_bucket.new("limits", 10, 10)
     assert.is_nil(b)
     assert.matches("needs OpenResty", err)
     local saved = rawget(_G, "ngx")
     rawset(_G, "ngx", { shared = { other = fake_dict() } })
     local ok, why = pcall(function()
-      local b2, err2 = shared_limit.new("limits", 10, 10)
+      local b2, err2 = dict_bucket.new("limits", 10, 10)
       assert.is_nil(b2)
       assert.equal("rate_limit.shared: no lua_shared_dict named 'limits'", err2)
     end)
@@ -157,13 +129,16 @@ describe("connect's rate_limit = { shared = }", function()
     rawset(_G, "ngx", { shared = { limits = dict } })
     local c = assert(connect { shared = "limits", rate = 4, burst = 2 })
     assert.equal(dict, c._limiter.dict)
-    assert.near(0.25, c._limiter.interval, 1e-12)
-    assert.near(0.5, c._limiter.window, 1e-12)
+    assert.equal(4, c._limiter:current_rate())
     assert.equal(0, (c._limiter:take()))
-    assert.is_number(dict:get(shared_limit.TAT_KEY))
+    assert.equal(0, (c._limiter:take()))
+    assert.is_true(c._limiter:take() > 0.25)   -- a burst of 2, then 4/s
+    assert.is_number(dict:get(dict_bucket.TAT_KEY))
+    dict.data = {}
     local d = assert(connect { shared = "limits" })
-    assert.near(0.1, d._limiter.interval, 1e-12)
-    assert.near(1, d._limiter.window, 1e-12)
+    assert.equal(10, d._limiter:current_rate())
+    for _ = 1, 10 do assert.equal(0, (d._limiter:take())) end
+    assert.is_true(d._limiter:take() > 0)
     c:close(); d:close()
   end)
 end)

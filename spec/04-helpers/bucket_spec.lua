@@ -1,54 +1,12 @@
--- The client's token bucket, alone and in front of the emulator's limiter, in fake time.
+-- The client's token bucket (cloudops.limit.bucket): the bucket contract, and in front of the
+-- emulator's limiter, in fake time.
 local S = require "04-helpers.support"
-local ratelimit = require "cloudops.ratelimit"
+local bucket = require "cloudops.limit.bucket"
 local codes = require "cloudops.codes"
 
-local GUARD = ratelimit.GUARD
+local GUARD = bucket.GUARD
 
-describe("the token bucket", function()
-  it("lets a burst through, then one request per 1/rate", function()
-    local clock = S.clock()
-    local b = ratelimit.new(10, 3, clock.now)
-    for _ = 1, 3 do assert.equal(0, (b:take())) end
-    assert.near(0.1 + GUARD, b:take(), 1e-9)
-    clock.advance(0.1 + GUARD)
-    assert.near(0.1 - GUARD + GUARD, b:take(), 1e-9)
-  end)
-
-  it("queues reservations: callers sharing it get successive slots", function()
-    local clock = S.clock()
-    local b = ratelimit.new(4, 1, clock.now)
-    assert.equal(0, (b:take()))
-    assert.near(0.25 + GUARD, b:take(), 1e-9)
-    assert.near(0.50 + GUARD, b:take(), 1e-9)
-    assert.near(0.75 + GUARD, b:take(), 1e-9)
-  end)
-
-  it("refills up to the burst only", function()
-    local clock = S.clock()
-    local b = ratelimit.new(10, 2, clock.now)
-    b:take(); b:take()
-    clock.advance(100)
-    assert.equal(0, (b:take()))
-    assert.equal(0, (b:take()))
-    assert.is_true(b:take() > 0)
-  end)
-
-  it("reports a take from a full bucket, and settle() starts the refill after the answer", function()
-    local clock = S.clock()
-    local b = ratelimit.new(10, 2, clock.now)
-    local wait, anchor = b:take()
-    assert.equal(0, wait)
-    assert.equal(clock.t, anchor)
-    clock.advance(0.05)          -- the answer took 50 ms
-    b:settle(anchor)
-    local w2, a2 = b:take()
-    assert.equal(0, w2)
-    assert.is_nil(a2)            -- not full any more
-    -- Without settle there would be 0.5 token of refill; with it, none: the next waits 0.1 s.
-    assert.near(0.1 + GUARD, b:take(), 1e-9)
-  end)
-end)
+require("04-helpers.bucket_contract")("cloudops.limit.bucket", bucket.new, bucket.GUARD)
 
 -- A batch of n GetRegions through the client against the in-process emulator limiting at
 -- server_rate per user; each call has a one-way latency of `latency(i)` seconds each way.
@@ -65,7 +23,9 @@ local function batch(n, client_opts, server_rate, latency)
     return resp, code, message, delay
   end
   local rejected = 0
-  local opts = { api_key = emu.keys.owner, on_event = function(ev) if ev.code == codes.RESOURCE_EXHAUSTED then rejected = rejected + 1 end end }
+  local opts = { api_key = emu.keys.owner, on_event = function(ev)
+    if ev.code == codes.RESOURCE_EXHAUSTED then rejected = rejected + 1 end
+  end }
   for k, v in pairs(client_opts) do opts[k] = v end
   local c = S.fake_client(slow, opts, clock)
   local t0, failed = clock.t, 0
