@@ -222,7 +222,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZERS := $(FUZZ_DIR)/decode_fuzzer $(FUZZ_DIR)/encode_fuzzer
+FUZZ_TARGETS := decode encode unknown
+FUZZERS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzzer)
 
 $(FUZZ_DIR)/%_fuzzer: fuzz/lua_fuzzer.c $(CORE_SRCS) $(wildcard src/*.h) $(GEN)/.stamp
 	@mkdir -p $(dir $@)
@@ -238,7 +239,7 @@ $(FUZZ_DIR)/corpus/.stamp: fuzz/make_corpus.lua $(CORE_SO)
 # Each fuzzer for FUZZ_SECONDS; what they find is kept in build/fuzz/findings/.
 fuzz: $(FUZZERS) $(FUZZ_DIR)/corpus/.stamp
 	@mkdir -p $(FUZZ_DIR)/findings
-	@for t in decode encode; do \
+	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/work/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_DIR)/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
