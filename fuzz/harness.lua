@@ -148,10 +148,10 @@ function build_any(r, depth, type_name)
     local t = {}
     for _ = 1, r.byte() % 6 do
       local f = d.fields[r.byte() % math.max(#d.fields, 1) + 1]
-      local k = r.byte() % 16
-      if f and k > 1 then
+      local which = r.byte() % 16
+      if f and which > 1 then
         t[f.name] = build_field(r, f, depth + 1)
-      elseif k == 1 then
+      elseif which == 1 then
         t._unknown = r.str() -- the wire bytes of unknown fields, or not
       else
         t[r.str()] = build_scalar(r) -- a key that is probably no field
@@ -225,9 +225,8 @@ local MAX_BYTES = 1024 * 1024
 -- returns with, without, and how many messages it gives (itself and those inside).
 local function gen_message(r, name, depth)
   local d = describe(name)
-  local numbers, top = {}, 0
+  local top = 0
   for _, f in ipairs(d.fields or {}) do
-    numbers[f.number] = f
     if f.number > top then top = f.number end
   end
   local with, without, messages = {}, {}, 1

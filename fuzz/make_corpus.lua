@@ -34,7 +34,7 @@ for i = 0, 63 do
 end
 -- The unknown-field generator's programs (fuzz/harness.lua): each message type once, then bytes
 -- that pick unknown fields, known ones and repetitions.
-for i, name in ipairs(core.messages()) do
+for i in ipairs(core.messages()) do
   local idx = i - 1
   local t = { string.char(math.floor(idx / 256), idx % 256) }
   for j = 1, 40 do t[#t + 1] = string.char((i * 53 + j * 29) % 256) end
