@@ -3,8 +3,9 @@
 -- runs SPECS with the collector running continuously (spec/07-reliability/gc_torture.lua, in
 -- small steps: a whole cycle at each allocation of a busted process would take hours) and
 -- finalizers that, at whatever allocation they come, convert messages, and open channels, have
--- a call refused and close them (no call is left in flight for a spec's core.poll to see). `make test-asan` runs the core specs so under ASan and
--- UBSan, `make test-valgrind-torture` under valgrind. The specs' own hostile finalizers (closing
+-- a call refused and close them (no call is left in flight for a spec's core.poll to see).
+-- `make test-asan` runs the core specs so under ASan and UBSan, `make test-valgrind-torture`
+-- under valgrind. The specs' own hostile finalizers (closing
 -- the very channel a call starts on, and so on) are spec/07-reliability/gc_torture_spec.lua's.
 package.path = "spec/?.lua;" .. package.path
 local core = require "cloudops.core"
