@@ -58,57 +58,49 @@ describe("finalizers inside the core's allocations", function()
     return counts, out
   end
 
-  it("ch:start while finalizers close its channel: started, or 'the client is closed'", function()
-    local n = run [[
-      torture.start{ pool = 1 }
-      for round = 1, ROUNDS do
-        local ch = core.channel(ENDPOINT, { insecure = true })
-        local md = { ["x-a"] = "1" }
-        torture.target{ close = ch, skip = round % 4 }
-        local ok, h = pcall(ch.start, ch, GET.index, PAYLOAD, 5, md)
-        torture.target(nil)
-        if ok then
-          wait_done(h)
-          local _, code, message = h:result()
-          expect(code == 0 or (code == 1 and message == "the client was closed"), "code %s: %s", code, message)
-          count(code == 0 and "answered" or "cancelled")
-        else
-          expect(tostring(h):find("the client is closed", 1, true), "raised %s", tostring(h))
-          count("refused")
+  -- ch:start (the result taken after) and ch:call, a finalizer closing the channel at one of
+  -- their allocations after another.
+  for _, how in ipairs { "start", "call" } do
+    it("ch:" .. how .. " while finalizers close its channel: answered, cancelled, or 'the client is closed'",
+       function()
+      local n = run("local HOW = " .. string.format("%q", how) .. "\n" .. [[
+        torture.start{ pool = 1 }
+        for round = 1, ROUNDS do
+          local ch = core.channel(ENDPOINT, { insecure = true })
+          local md = { ["x-a"] = "1" }
+          torture.target{ close = ch, skip = round % (HOW == "call" and 12 or 4) }
+          local ok, resp, code, message
+          if HOW == "call" then
+            ok, resp, code, message = pcall(ch.call, ch, GET.index, PAYLOAD, 5, md)
+            torture.target(nil)
+          else
+            local h
+            ok, h = pcall(ch.start, ch, GET.index, PAYLOAD, 5, md)
+            torture.target(nil)
+            if ok then
+              wait_done(h)
+              resp, code, message = h:result()
+            else
+              resp = h
+            end
+          end
+          if ok then
+            expect((code == 0 and type(resp) == "table") or (code == 1 and message == "the client was closed"),
+                   "code %s: %s", code, message)
+            count(code == 0 and "answered" or "cancelled")
+          else
+            expect(tostring(resp):find("the client is closed", 1, true), "raised %s", tostring(resp))
+            count("refused")
+          end
+          ch:close()
         end
-        ch:close()
-      end
-      torture.stop()
-      report()
-    ]]
-    assert.is_true((n.refused or 0) > 0, "no finalizer closed the channel during ch:start")
-  end)
-
-  it("ch:call while finalizers close its channel: answered, cancelled, or 'the client is closed'", function()
-    local n = run [[
-      torture.start{ pool = 1 }
-      for round = 1, ROUNDS do
-        local ch = core.channel(ENDPOINT, { insecure = true })
-        local md = { ["x-a"] = "1" }
-        torture.target{ close = ch, skip = round % 12 }
-        local ok, resp, code, message = pcall(ch.call, ch, GET.index, PAYLOAD, 5, md)
-        torture.target(nil)
-        if ok then
-          expect((code == 0 and type(resp) == "table") or (code == 1 and message == "the client was closed"),
-                 "code %s: %s", code, message)
-          count(code == 0 and "answered" or "cancelled")
-        else
-          expect(tostring(resp):find("the client is closed", 1, true), "raised %s", tostring(resp))
-          count("refused")
-        end
-        ch:close()
-      end
-      torture.stop()
-      report()
-    ]]
-    assert.is_true((n.refused or 0) > 0, "no finalizer closed the channel while ch:call started")
-    assert.is_true((n.answered or 0) > 0, "no call was answered")
-  end)
+        torture.stop()
+        report()
+      ]])
+      assert.is_true((n.refused or 0) > 0, "no finalizer closed the channel while ch:" .. how .. " started")
+      assert.is_true((n.answered or 0) > 0, "no call was answered")
+    end)
+  end
 
   it("ch:start while finalizers grow its metadata table: the call is refused, never overrun", function()
     local n = run [[
