@@ -159,24 +159,23 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
   const ProtobufCServiceDescriptor *svc = co_schema_service();
   c->md = &svc->methods[index - 1];
   h->c = c;
-  /* The state's queue (made, or made anew in a child after fork(), here) and the weak table
-   * through which core.poll hands back an async call's handle. */
-  co_queue_push_handles(L);
-  if (async) {
+  if (async) { /* the weak table through which core.poll hands back its handle */
+    co_queue_push_handles(L);
     lua_pushlightuserdata(L, c);
     lua_pushvalue(L, handle);
     lua_rawset(L, -3);
+    lua_pop(L, 1);
   }
-  lua_pop(L, 1);
   /* Each allocation above may have run finalizers, which may have closed the channel or changed
    * the metadata table. Nothing below allocates in Lua (but the error raised), so what is
    * checked now holds until the call is sent. */
   if (!ch->q) luaL_error(L, "the client is closed");
   if (check_metadata(L, md_idx) != n_md)
     luaL_error(L, "the metadata table changed while the call was being started (by a finalizer run meanwhile)");
-  /* The queue exists now: co_queue allocates nothing. A call on the parent's channel, in a
-   * child after fork(), goes on the child's queue, so that the child's core.poll reports it. */
-  c->q = co_queue(L);
+  /* The channel's queue is the state's; but a call on the parent's channel, in a child after
+   * fork(), goes on the child's queue (made here, perhaps: the allocation and its finalizers
+   * matter no more, the call failing at once), so that the child's core.poll reports it. */
+  c->q = co_forked(ch->pid) ? co_queue(L) : ch->q;
   co_queue_ref(c->q);
   /* From here on nothing raises. */
   if (co_forked(ch->pid)) {

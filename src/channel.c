@@ -154,7 +154,7 @@ int co_channel_new(lua_State *L) {
   ch->registered = calloc(ch->n_methods ? ch->n_methods : 1, sizeof *ch->registered);
   if (!ch->registered) return luaL_error(L, "out of memory");
   CoQueue *q = co_queue(L); /* may raise: nothing of gRPC's is held yet (l_close frees registered) */
-  ch->pid = getpid();
+  ch->pid = co_pid();
   ch->q = q;
   co_queue_ref(q);
   /* In a child forked after gRPC started, a channel without gRPC: its calls fail at once. */

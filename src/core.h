@@ -27,7 +27,9 @@ void co_grpc_init(void); /* lazily, once per process: never before nginx forks i
 /* Whether gRPC was started by another process: this one is a child forked after its parent
  * started gRPC, and must not use it (the README's Design, "fork()"). */
 int co_grpc_inherited(void);
-/* Whether this process is not the one that made an object (a child after fork()). */
+/* This process's id (a child after fork() included, through libc's fork), and whether this
+ * process is not the one that made an object (a child after fork()). */
+pid_t co_pid(void);
 int co_forked(pid_t made_by);
 /* What such a child is told to do instead. */
 #define CO_FORK_ADVICE "gRPC cannot be used again in a process forked after it started (libgrpc's threads do " \

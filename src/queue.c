@@ -21,7 +21,7 @@ typedef struct {
   CoQueue *q;
 } QueueRef;
 
-int co_forked(pid_t made_by) { return made_by != getpid(); }
+int co_forked(pid_t made_by) { return made_by != co_pid(); }
 
 void co_queue_ref(CoQueue *q) { q->refs++; }
 
@@ -46,7 +46,7 @@ static CoQueue *queue_new(void) {
   co_grpc_init();
   q->cq = co_grpc_inherited() ? NULL : grpc_completion_queue_create_for_next(NULL);
   q->refs = 1;
-  q->pid = getpid();
+  q->pid = co_pid();
   return q;
 }
 

@@ -302,7 +302,7 @@ int co_server_new(lua_State *L) {
   const char *colon = strrchr(address, ':');
   snprintf(s->host, sizeof s->host, "%.*s", colon ? (int)(colon - address) : (int)strlen(address), address);
   s->shutdown_tag = TAG_SHUTDOWN;
-  s->pid = getpid();
+  s->pid = co_pid();
   luaL_setmetatable(L, SERVER_MT);
 
   co_grpc_init();
