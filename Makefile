@@ -67,7 +67,7 @@ CORE_OBJS := $(patsubst src/%.c,$(OUT)/obj/%.o,$(CORE_SRCS))
 GEN_OBJS := $(patsubst $(GEN)/%.c,$(OUT)/obj/gen/%.o,$(GEN_SRCS))
 CORE_SO := $(OUT)/lua/cloudops/core.so
 
-.PHONY: all schema check-schema python test test-luajit lint test-asan test-valgrind bench bench-load demo fuzz install uninstall clean distclean fetch-schema
+.PHONY: all schema check-schema python test test-luajit lint test-asan test-valgrind test-valgrind-torture bench bench-load demo fuzz install uninstall clean distclean fetch-schema
 
 all: $(CORE_SO)
 
@@ -186,12 +186,19 @@ lint:
 # overflow included (GCC's -fsanitize=undefined leaves it out). lua5.4 itself is not
 # instrumented, so the runtime is preloaded. Servers the specs start use the same core. Leaks are
 # valgrind's to find (make test-valgrind): the preload reaches every child, sh and openssl too.
+# Then the core specs again in the GC-torture mode (the collector running continuously,
+# finalizers at its allocations: spec/07-reliability/gc_torture_helper.lua). ASAN_SPECS and
+# TORTURE_SPECS restrict the two runs (ASAN_SPECS empty: the whole suite).
 ASAN_LIBS := $(shell $(CC) -print-file-name=libasan.so) $(shell $(CC) -print-file-name=libubsan.so)
+ASAN_SPECS ?=
+TORTURE_SPECS ?= $(CORE_SPECS) spec/07-reliability/gc_torture_spec.lua spec/07-reliability/exit_paths_spec.lua
+TORTURE_HELPER := --helper=spec/07-reliability/gc_torture_helper.lua
+ASAN_ENV := CLOUDOPS_CORE_CPATH="$(CURDIR)/$(BUILD)/asan/lua/?.so" LD_PRELOAD="$(ASAN_LIBS)" \
+  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-asan: python
 	$(MAKE) SANITIZE="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=undefined,float-cast-overflow"
-	CLOUDOPS_CORE_CPATH="$(CURDIR)/$(BUILD)/asan/lua/?.so" LD_PRELOAD="$(ASAN_LIBS)" \
-	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(LUA) /usr/bin/busted --run=asan
+	$(ASAN_ENV) $(LUA) /usr/bin/busted --run=asan $(ASAN_SPECS)
+	$(ASAN_ENV) $(LUA) /usr/bin/busted --run=asan $(TORTURE_HELPER) $(TORTURE_SPECS)
 
 # The C core's specs (those that drive cloudops.core), under valgrind memcheck, with every Lua
 # process they start (servers) under valgrind too. Clean means 0 errors and nothing definitely or
@@ -205,6 +212,19 @@ test-valgrind: all python
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
 	CLOUDOPS_SPEC_LUA="$(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA)" \
 	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA) /usr/bin/busted $(CORE_SPECS)
+	@bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VG_LOGS)/*.log); \
+	  if [ -n "$$bad" ]; then echo "valgrind found errors or leaks, see:"; echo "$$bad"; exit 1; fi; \
+	  echo "valgrind: $$(ls $(VG_LOGS)/*.log | wc -l) processes checked, 0 errors, 0 bytes definitely or indirectly lost"
+
+# The GC-torture mode under valgrind (by hand, slow): the torture scenarios (fewer rounds: each
+# allocation of theirs is a whole collection), the started calls and the exit paths, with the
+# collector running continuously in busted too, every process under valgrind.
+VG_TORTURE_SPECS ?= spec/07-reliability/gc_torture_spec.lua spec/08-concurrency/core_calls_spec.lua \
+  spec/07-reliability/exit_paths_spec.lua
+test-valgrind-torture: all python
+	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
+	CLOUDOPS_TORTURE_ROUNDS=40 CLOUDOPS_SPEC_LUA="$(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA)" \
+	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA) /usr/bin/busted $(TORTURE_HELPER) $(VG_TORTURE_SPECS)
 	@bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VG_LOGS)/*.log); \
 	  if [ -n "$$bad" ]; then echo "valgrind found errors or leaks, see:"; echo "$$bad"; exit 1; fi; \
 	  echo "valgrind: $$(ls $(VG_LOGS)/*.log | wc -l) processes checked, 0 errors, 0 bytes definitely or indirectly lost"
@@ -241,7 +261,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_DIR := $(BUILD)/fuzz
-FUZZERS := $(FUZZ_DIR)/decode_fuzzer $(FUZZ_DIR)/encode_fuzzer
+FUZZ_TARGETS := decode encode unknown
+FUZZERS := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/%_fuzzer)
 
 $(FUZZ_DIR)/%_fuzzer: fuzz/lua_fuzzer.c $(CORE_SRCS) $(wildcard src/*.h) $(GEN)/.stamp
 	@mkdir -p $(dir $@)
@@ -257,7 +278,7 @@ $(FUZZ_DIR)/corpus/.stamp: fuzz/make_corpus.lua $(CORE_SO)
 # Each fuzzer for FUZZ_SECONDS; what they find is kept in build/fuzz/findings/.
 fuzz: $(FUZZERS) $(FUZZ_DIR)/corpus/.stamp
 	@mkdir -p $(FUZZ_DIR)/findings
-	@for t in decode encode; do \
+	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p $(FUZZ_DIR)/work/$$t; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS)s"; \
 	  $(FUZZ_DIR)/$${t}_fuzzer -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \

@@ -1,6 +1,7 @@
 /* libFuzzer entry for the C core, driven from Lua: fuzz/harness.lua turns the input bytes into
- * a decode of arbitrary bytes (FUZZ_TARGET "decode") or an encode of arbitrary Lua values
- * (FUZZ_TARGET "encode") and raises only when a property is broken; any error reaching here
+ * a decode of arbitrary bytes (FUZZ_TARGET "decode"), an encode of arbitrary Lua values
+ * (FUZZ_TARGET "encode") or a decode of a generated answer heavy with unknown fields, its
+ * memory per byte checked (FUZZ_TARGET "unknown"), and raises only when a property is broken; any error reaching here
  * aborts, so libFuzzer reports it with the input. Memory errors are ASan's to catch. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include <lualib.h>
 
 #ifndef FUZZ_TARGET
-#error "define FUZZ_TARGET as \"decode\" or \"encode\""
+#error "define FUZZ_TARGET as \"decode\", \"encode\" or \"unknown\""
 #endif
 
 int luaopen_cloudops_core(lua_State *L);

@@ -16,21 +16,28 @@
 
 typedef struct {
   CoCall *c; /* NULL once released (result taken, or collected) */
+  int busy;  /* its result is being taken: a finalizer that asks for it again meanwhile is refused */
 } CallHandle;
 
+/* Whether c was started by the parent process of this one (a child after fork()): its gRPC
+ * objects and its answer are the parent's, and nothing of them is touched here. */
+static int parents_call(const CoCall *c) { return c->q && co_forked(c->q->pid); }
+
 static void call_free(CoCall *c) {
-  if (c->call) grpc_call_unref(c->call);
-  if (c->req) grpc_byte_buffer_destroy(c->req);
-  if (c->resp) grpc_byte_buffer_destroy(c->resp);
-  for (size_t i = 0; i < c->n_md; i++) {
-    grpc_slice_unref(c->send_md[i].key);
-    grpc_slice_unref(c->send_md[i].value);
+  if (!parents_call(c)) {
+    if (c->call) grpc_call_unref(c->call);
+    if (c->req) grpc_byte_buffer_destroy(c->req);
+    if (c->resp) grpc_byte_buffer_destroy(c->resp);
+    for (size_t i = 0; i < c->n_md; i++) {
+      grpc_slice_unref(c->send_md[i].key);
+      grpc_slice_unref(c->send_md[i].value);
+    }
+    grpc_metadata_array_destroy(&c->headers);
+    grpc_metadata_array_destroy(&c->trailers);
+    grpc_slice_unref(c->details);
+    gpr_free((void *)c->error_string);
   }
-  grpc_metadata_array_destroy(&c->headers);
-  grpc_metadata_array_destroy(&c->trailers);
-  grpc_slice_unref(c->details);
-  gpr_free((void *)c->error_string);
-  co_queue_unref(c->q);
+  if (c->q) co_queue_unref(c->q); /* NULL: co_call_start raised before it set it */
   free(c);
 }
 
@@ -74,17 +81,18 @@ void co_call_complete(CoQueue *q, CoCall *c, int success) {
 void co_call_release(CoCall *c) {
   c->owned = 0;
   unlink_ready(c);
+  /* A parent's call still in flight in a child never completes here: it is left as it is. */
   if (!c->in_flight) call_free(c);
 }
 
 void co_call_cancel(CoCall *c, grpc_status_code status, const char *message) {
-  if (c->in_flight && c->call) grpc_call_cancel_with_status(c->call, status, message, NULL);
+  if (c->in_flight && c->call && !parents_call(c)) grpc_call_cancel_with_status(c->call, status, message, NULL);
 }
 
 /* ---- starting ------------------------------------------------------------------------------ */
 
 /* Checks the metadata table at idx (names and values that a header can carry); raises on a bad
- * one before anything is allocated. Returns how many entries it has. */
+ * one. Returns how many entries it has. Allocates nothing but the error it raises. */
 static size_t check_metadata(lua_State *L, int idx) {
   size_t n = 0;
   if (idx == 0 || lua_isnoneornil(L, idx)) return 0;
@@ -132,42 +140,57 @@ static void *registered_method(CoChannel *ch, lua_Integer index) {
 CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
                       size_t payload_len, double timeout, int md_idx, int async) {
   luaL_argcheck(L, index >= 1 && (lua_Unsigned)index <= ch->n_methods, 2, "no such method index");
-  size_t n_md = check_metadata(L, md_idx);
+  size_t n_md = check_metadata(L, md_idx); /* bad metadata raises before anything is allocated */
   /* The handle first: if Lua runs out of memory here, nothing of gRPC's exists yet; from now on
    * the handle owns the call, so a raise leaves it to the garbage collector. */
   CallHandle *h = lua_newuserdatauv(L, sizeof *h, 0);
   h->c = NULL;
+  h->busy = 0;
   luaL_setmetatable(L, CALL_MT);
+  int handle = lua_gettop(L);
   CoCall *c = calloc(1, sizeof *c + n_md * sizeof c->send_md[0]);
   if (!c) luaL_error(L, "out of memory");
-  c->q = ch->q;
-  co_queue_ref(c->q);
   c->owned = 1;
   c->async = async != 0;
   c->details = grpc_empty_slice();
   c->status = GRPC_STATUS_UNKNOWN;
   grpc_metadata_array_init(&c->headers);
   grpc_metadata_array_init(&c->trailers);
-  h->c = c;
   const ProtobufCServiceDescriptor *svc = co_schema_service();
   c->md = &svc->methods[index - 1];
-  if (async) { /* so that core.poll can hand back this handle */
-    int handle = lua_gettop(L);
+  h->c = c;
+  if (async) { /* the weak table through which core.poll hands back its handle */
     co_queue_push_handles(L);
     lua_pushlightuserdata(L, c);
     lua_pushvalue(L, handle);
     lua_rawset(L, -3);
     lua_pop(L, 1);
   }
+  /* Each allocation above may have run finalizers, which may have closed the channel or changed
+   * the metadata table. Nothing below allocates in Lua (but the error raised), so what is
+   * checked now holds until the call is sent. */
+  if (!ch->q) luaL_error(L, "the client is closed");
+  if (check_metadata(L, md_idx) != n_md)
+    luaL_error(L, "the metadata table changed while the call was being started (by a finalizer run meanwhile)");
+  /* The channel's queue is the state's; but a call on the parent's channel, in a child after
+   * fork(), goes on the child's queue (made here, perhaps: the allocation and its finalizers
+   * matter no more, the call failing at once), so that the child's core.poll reports it. */
+  c->q = co_forked(ch->pid) ? co_queue(L) : ch->q;
+  co_queue_ref(c->q);
   /* From here on nothing raises. */
   if (co_forked(ch->pid)) {
-    fail_at_start(c, GRPC_STATUS_FAILED_PRECONDITION, "this client was connected before fork(), in the "
-                  "parent process, whose connection it shares: connect again in this process");
+    fail_at_start(c, GRPC_STATUS_FAILED_PRECONDITION, "this client was connected in the parent process, "
+                  "before fork(): " CO_FORK_ADVICE);
+    return c;
+  }
+  if (!ch->channel) {
+    fail_at_start(c, GRPC_STATUS_FAILED_PRECONDITION, "this client was connected in a process forked after "
+                  "gRPC started in its parent: " CO_FORK_ADVICE);
     return c;
   }
   if (n_md) {
     lua_pushnil(L);
-    while (lua_next(L, md_idx)) {
+    while (c->n_md < n_md && lua_next(L, md_idx)) {
       size_t klen, vlen;
       const char *k = lua_tolstring(L, -2, &klen);
       const char *v = lua_tolstring(L, -1, &vlen);
@@ -176,6 +199,7 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
       c->n_md++;
       lua_pop(L, 1);
     }
+    if (c->n_md == n_md) lua_pop(L, 1); /* the key lua_next was about to step from */
   }
   grpc_slice req_slice = grpc_slice_from_copied_buffer(payload, payload_len);
   c->req = grpc_raw_byte_buffer_create(&req_slice, 1);
@@ -235,13 +259,14 @@ static int response_bytes(CoCall *c, const uint8_t **data, size_t *len) {
   return response_bytes(c, data, len);
 }
 
-int co_call_push_result(lua_State *L, CoCall *c) {
+int co_call_push_result(lua_State *L, CoState *st, CoCall *c) {
   const CoMessage *out = co_schema_message(c->md->output);
   int rc = 1; /* no response message */
+  size_t len = 0;
   if (c->status == GRPC_STATUS_OK && c->resp) {
     const uint8_t *data;
-    size_t len;
-    rc = response_bytes(c, &data, &len) ? co_decode_bytes(L, co_state(L), out, data, len) : -1;
+    /* Protected: a memory error while the answer is decoded is the call's failure, not a raise. */
+    rc = response_bytes(c, &data, &len) ? co_decode_bytes(L, st, out, data, len, 1) : -1;
   }
   if (rc == 0) {
     lua_pushinteger(L, 0);
@@ -253,6 +278,9 @@ int co_call_push_result(lua_State *L, CoCall *c) {
       if (rc == 1)
         lua_pushliteral(L, "the server ended the call with status OK but sent no complete response "
                            "message (none, or one shorter than its length prefix said)");
+      else if (rc == CO_DECODE_NOMEM)
+        lua_pushfstring(L, "cannot decode the answer (a %s of %d bytes): %s", c->md->output->name,
+                        (int)len, co_decode_strerror(rc));
       else
         lua_pushfstring(L, "malformed response: not a valid %s (%s)", c->md->output->name,
                         co_decode_strerror(rc));
@@ -270,6 +298,17 @@ int co_call_push_result(lua_State *L, CoCall *c) {
   return 5;
 }
 
+/* The result of a parent's call, in a child after fork(): refused, without a look at what
+ * gRPC wrote (or is writing, in the parent) into it. */
+static int push_parents_result(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushinteger(L, GRPC_STATUS_FAILED_PRECONDITION);
+  lua_pushliteral(L, "this call was started in the parent process, before fork(): its answer is the parent's");
+  lua_newtable(L);
+  lua_newtable(L);
+  return 5;
+}
+
 /* ---- the handle ---------------------------------------------------------------------------- */
 
 CoCall *co_check_call(lua_State *L, int idx) {
@@ -279,18 +318,51 @@ CoCall *co_check_call(lua_State *L, int idx) {
 }
 
 static int l_done(lua_State *L) {
-  lua_pushboolean(L, !co_check_call(L, 1)->in_flight);
+  CoCall *c = co_check_call(L, 1);
+  lua_pushboolean(L, !c->in_flight || parents_call(c));
   return 1;
 }
 
+typedef struct {
+  CoCall *c;
+  CoState *st;
+} Taking;
+
+int co_call_push_result_protected(lua_State *L) {
+  Taking *t = lua_touserdata(L, 1);
+  lua_pop(L, 1);
+  return co_call_push_result(L, t->st, t->c);
+}
+
 int co_call_result_and_release(lua_State *L, int idx) {
+  CallHandle *h = luaL_checkudata(L, idx, CALL_MT);
+  if (h->busy)
+    return luaL_error(L, "this call's result is being taken (h:result() was called again, by a finalizer run "
+                         "meanwhile): it is given once");
   CoCall *c = co_check_call(L, idx);
+  if (parents_call(c)) {
+    h->c = NULL;
+    co_call_release(c);
+    return push_parents_result(L);
+  }
   if (c->in_flight) return luaL_error(L, "the call is still in flight (wait for core.poll to return it)");
-  int n = co_call_push_result(L, c);
-  CallHandle *h = lua_touserdata(L, idx);
+  /* The results allocate, and so may run finalizers: one that takes this handle's result
+   * again is refused (busy), and nothing else frees c while the handle holds it. They are
+   * pushed protected, so that the handle is never left busy: after a raise (out of memory
+   * while the metadata is pushed) the call is still the handle's, whole, for a second try or
+   * for the collector. */
+  CoState *st = co_state(L);
+  Taking t = {c, st};
+  luaL_checkstack(L, 8, "cannot take a call's result: Lua stack full");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->result_ref); /* made once: pushing it allocates nothing */
+  lua_pushlightuserdata(L, &t);
+  h->busy = 1;
+  int status = lua_pcall(L, 1, 5, 0);
+  h->busy = 0;
+  if (status != 0) return lua_error(L);
   h->c = NULL;
   co_call_release(c);
-  return n;
+  return 5;
 }
 
 static int l_result(lua_State *L) { return co_call_result_and_release(L, 1); }
@@ -301,13 +373,14 @@ static int l_cancel(lua_State *L) {
   return 0;
 }
 
-/* Collected (or closed) in flight: the call is cancelled and freed when its completion comes. */
+/* Collected (or closed) in flight: the call is cancelled and freed when its completion comes.
+ * (Lua never collects a handle whose result is being taken: it is on the stack then.) */
 static int l_call_gc(lua_State *L) {
   CallHandle *h = luaL_checkudata(L, 1, CALL_MT);
   CoCall *c = h->c;
+  if (!c || h->busy) return 0; /* busy: a __close while its result is taken; the taking ends it */
   h->c = NULL;
-  if (!c) return 0;
-  if (!co_forked(c->q->pid)) co_call_cancel(c, GRPC_STATUS_CANCELLED, "the call's handle was collected");
+  co_call_cancel(c, GRPC_STATUS_CANCELLED, "the call's handle was collected");
   co_call_release(c);
   return 0;
 }
@@ -324,6 +397,9 @@ void co_call_register(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"done", l_done}, {"result", l_result}, {"cancel", l_cancel}, {NULL, NULL},
   };
+  CoState *st = lua_touserdata(L, -1);
   co_new_class(L, CALL_MT, methods, l_call_gc, l_call_gc, l_call_tostring);
   lua_pop(L, 1);
+  lua_pushcfunction(L, co_call_push_result_protected);
+  st->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }

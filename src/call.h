@@ -23,7 +23,7 @@ typedef struct CoCall CoCall;
 typedef struct CoChannel CoChannel;
 
 struct CoQueue {
-  grpc_completion_queue *cq;
+  grpc_completion_queue *cq; /* NULL in a child forked after gRPC started (co_grpc_inherited) */
   int refs;            /* its Lua object, plus one per open channel */
   size_t in_flight;    /* calls started whose completion has not come back */
   CoCall *ready_head, *ready_tail; /* completed ch:start calls not yet reported by poll */
@@ -31,8 +31,8 @@ struct CoQueue {
 };
 
 struct CoChannel {
-  grpc_channel *channel;
-  CoQueue *q;
+  grpc_channel *channel; /* NULL when made in a child forked after gRPC started: calls fail */
+  CoQueue *q;            /* NULL once closed */
   CoCall *live;        /* calls started on it and not yet completed */
   void **registered;   /* per method index: grpc_channel_register_call handles, made on first use */
   unsigned n_methods;
@@ -67,13 +67,12 @@ void co_queue_push_handles(lua_State *L);
 /* Records the completion of c's batch (whoever waits on the queue calls it). */
 void co_call_complete(CoQueue *q, CoCall *c, int success);
 
-/* Waits on q until `until` (a call, or NULL: any ch:start call) completes or `seconds` pass,
- * in short slices, returning early when a signal asks the Lua state to stop (lua.c's SIGINT
- * hook). Returns 1 when interrupted. Handles every event it receives. */
-int co_queue_wait(lua_State *L, CoQueue *q, CoCall *until, double seconds);
-
-/* Whether this process is not the one that made the object (a child after fork()). */
-int co_forked(pid_t made_by);
+/* Waits on q until done(arg) is true or `seconds` pass (< 0: no limit), in short slices,
+ * returning early when a signal asks the Lua state to stop (lua.c's SIGINT hook). Returns 1
+ * when interrupted. Handles every event it receives; done(arg) is asked again after each, so
+ * `arg` must outlive the wait (a channel, a call its caller owns: never a call the queue may
+ * free, such as one whose handle was collected). */
+int co_queue_wait(lua_State *L, CoQueue *q, int (*done)(const void *), const void *arg, double seconds);
 
 /* Starts a call of method index `index` (1-based) on ch with the request payload, a deadline
  * `timeout` seconds away and the metadata table at stack index md_idx (or 0), and pushes its
@@ -81,8 +80,12 @@ int co_forked(pid_t made_by);
 CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
                       size_t payload_len, double timeout, int md_idx, int async);
 
-/* Pushes resp, code, message, headers, trailers for a completed call (resp nil on failure). */
-int co_call_push_result(lua_State *L, CoCall *c);
+/* Pushes resp, code, message, headers, trailers for a completed call (resp nil on failure, a
+ * memory error while its answer is decoded included). */
+int co_call_push_result(lua_State *L, CoState *st, CoCall *c);
+/* The same, run by lua_pcall with a light userdata { CoCall *, CoState * } (made once per state,
+ * CoState.result_ref). */
+int co_call_push_result_protected(lua_State *L);
 /* The same for the handle at idx, whose call is then released (its result is taken once). */
 int co_call_result_and_release(lua_State *L, int idx);
 

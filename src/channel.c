@@ -11,9 +11,9 @@
  * interpreters' SIGINT hook) stops it at once: the call is then cancelled, and the hook raises
  * "interrupted!" as soon as ch:call returns. `resp` is the decoded response table, or nil when
  * the call failed (code ~= 0). Metadata is a table from lowercase name to string value. Runtime
- * failures are returned; bad arguments raise. A channel used in a child process after fork()
- * fails its calls with FAILED_PRECONDITION without touching gRPC: its connection is the
- * parent's, which the child would corrupt. */
+ * failures are returned; bad arguments raise. In a child process forked after gRPC started,
+ * a channel (made before or after the fork) fails its calls with FAILED_PRECONDITION without
+ * touching gRPC, which belongs to the parent there (grpc_util.c says why). */
 #include "call.h"
 
 #include <limits.h>
@@ -28,24 +28,34 @@
 
 static CoChannel *check_channel(lua_State *L) {
   CoChannel *ch = luaL_checkudata(L, 1, CHANNEL_MT);
-  if (!ch->channel) luaL_error(L, "the client is closed");
+  if (!ch->q) luaL_error(L, "the client is closed");
   return ch;
 }
 
+static int no_live_call(const void *ch) { return ((const CoChannel *)ch)->live == NULL; }
+
+/* Runs no Lua: nothing it holds can change under it. */
 static void channel_close(lua_State *L, CoChannel *ch) {
-  if (!ch->channel) return;
-  if (co_forked(ch->pid)) { /* the parent's channel: touching it would disturb the parent */
-    ch->channel = NULL;
+  free(ch->registered); /* also when the channel was never made (a raise in co_channel_new) */
+  ch->registered = NULL;
+  if (!ch->q) return;
+  CoQueue *q = ch->q;
+  if (co_forked(ch->pid)) {
+    /* The parent's channel, in a child after fork(): its connection is the parent's, and so
+     * is any call still on it. Nothing of gRPC's is touched (the queue is the parent's too),
+     * the memory is left to the process's end. */
+    ch->q = NULL;
+    co_queue_unref(q);
     return;
   }
   for (CoCall *c = ch->live; c; c = c->live_next) co_call_cancel(c, GRPC_STATUS_CANCELLED, "the client was closed");
-  while (ch->live) co_queue_wait(L, ch->q, ch->live, -1);
-  grpc_channel_destroy(ch->channel);
+  /* Until no call of the channel is live, the list read afresh after every completion: a
+   * completion frees its call when the call's handle was collected in flight. */
+  while (ch->live) co_queue_wait(L, q, no_live_call, ch, -1);
+  if (ch->channel) grpc_channel_destroy(ch->channel);
   ch->channel = NULL;
-  free(ch->registered);
-  ch->registered = NULL;
-  co_queue_unref(ch->q);
   ch->q = NULL;
+  co_queue_unref(q);
 }
 
 static int l_close(lua_State *L) {
@@ -55,7 +65,7 @@ static int l_close(lua_State *L) {
 
 static int l_tostring(lua_State *L) {
   CoChannel *ch = luaL_checkudata(L, 1, CHANNEL_MT);
-  lua_pushfstring(L, "cloudops channel (%s, %s)", ch->target, ch->channel ? "open" : "closed");
+  lua_pushfstring(L, "cloudops channel (%s, %s)", ch->target, ch->q ? "open" : "closed");
   return 1;
 }
 
@@ -143,8 +153,12 @@ int co_channel_new(lua_State *L) {
   ch->n_methods = svc ? svc->n_methods : 0;
   ch->registered = calloc(ch->n_methods ? ch->n_methods : 1, sizeof *ch->registered);
   if (!ch->registered) return luaL_error(L, "out of memory");
-  CoQueue *q = co_queue(L); /* may raise: nothing of gRPC's is held yet */
-  ch->pid = getpid();
+  CoQueue *q = co_queue(L); /* may raise: nothing of gRPC's is held yet (l_close frees registered) */
+  ch->pid = co_pid();
+  ch->q = q;
+  co_queue_ref(q);
+  /* In a child forked after gRPC started, a channel without gRPC: its calls fail at once. */
+  if (co_grpc_inherited()) return 1;
 
   grpc_channel_credentials *creds;
   if (insecure) {
@@ -155,8 +169,6 @@ int co_channel_new(lua_State *L) {
   }
   ch->channel = grpc_channel_create(target, creds, &channel_args);
   grpc_channel_credentials_release(creds);
-  ch->q = q;
-  co_queue_ref(q);
   return 1;
 }
 
@@ -179,13 +191,17 @@ static CoCall *start_from_args(lua_State *L, int async) {
   return co_call_start(L, ch, index, payload, len, timeout, lua_isnoneornil(L, 5) ? 0 : 5, async);
 }
 
+static int call_done(const void *c) { return !((const CoCall *)c)->in_flight; }
+
 static int l_call(lua_State *L) {
   CoCall *c = start_from_args(L, 0);
   int handle = lua_gettop(L);
-  if (c->in_flight && co_queue_wait(L, c->q, c, -1)) {
+  /* The handle, on the stack and never seen by Lua code, owns c throughout: no completion
+   * and no finalizer can free it while this waits. */
+  if (c->in_flight && co_queue_wait(L, c->q, call_done, c, -1)) {
     /* Interrupted: cancel, and wait for the (prompt) end of the call; the hook raises next. */
     co_call_cancel(c, GRPC_STATUS_CANCELLED, "interrupted");
-    while (c->in_flight) co_queue_wait(L, c->q, c, -1);
+    while (c->in_flight) co_queue_wait(L, c->q, call_done, c, -1);
   }
   return co_call_result_and_release(L, handle);
 }
@@ -200,6 +216,7 @@ static int l_state(lua_State *L) {
   static const char *const names[] = {"idle", "connecting", "ready", "transient_failure", "shutdown"};
   CoChannel *ch = check_channel(L);
   if (co_forked(ch->pid)) return luaL_error(L, "this channel belongs to the parent process (fork())");
+  if (!ch->channel) return luaL_error(L, "%s", "this channel was made in a child process: " CO_FORK_ADVICE);
   grpc_connectivity_state s = grpc_channel_check_connectivity_state(ch->channel, lua_toboolean(L, 2));
   lua_pushstring(L, (unsigned)s < 5 ? names[s] : "unknown");
   return 1;

@@ -17,6 +17,12 @@
  * of 1000 realistic namespaces makes about 84,000; 8 MB of empty Namespaces (2 bytes each on
  * the wire, 12 tables and values once decoded) would make 48 million, gigabytes of Lua heap. */
 #define CO_MAX_DECODE_VALUES 2000000
+/* Unknown fields are kept as their bytes (`_unknown`): they are charged to that bound at one
+ * value per this many bytes (at most 32 MB of them in one decode), and all the bytes copied into
+ * `_unknown` strings may not pass twice the input's size plus this slack (decode.c,
+ * store_unknown). */
+#define CO_UNKNOWN_BYTES_PER_VALUE 16
+#define CO_UNKNOWN_SLACK 65536
 
 /* Per-Lua-state conversion context: kept as an upvalue of every core function, so states
  * (OpenResty's worker-thread VMs among them) never share one. What one conversion needs (its
@@ -29,6 +35,7 @@ typedef struct {
   int encode_ref;      /* registry ref: the protected encode body, made on first use (0: not yet) */
   int name_ptrs_ref;   /* registry ref: the userdata name_ptrs points into (0: not yet) */
   const char *const *name_ptrs; /* the names' Lua string contents, for lookup by identity */
+  int result_ref;      /* registry ref: co_call_push_result_protected, made once (call.c) */
 } CoState;
 
 /* Sentinels exposed as cloudops.null and cloudops.empty_array (light userdata). */
@@ -47,12 +54,15 @@ enum {
   CO_DECODE_UTF8 = -3,      /* a string field is not valid UTF-8, or holds a NUL */
   CO_DECODE_DEEP = -4,      /* nested deeper than CO_MAX_WIRE_DEPTH messages */
   CO_DECODE_TOO_BIG = -5,   /* would make more than CO_MAX_DECODE_VALUES Lua values */
+  CO_DECODE_UNKNOWN_REPEATED = -6, /* unknown fields copied past 2 x the input + CO_UNKNOWN_SLACK */
+  CO_DECODE_NOMEM = -7,     /* Lua ran out of memory (only when asked to protect) */
 };
 
-/* Unpacks bytes as m and pushes the table (API.md "Messages as Lua tables"); returns 0 or a
- * CO_DECODE_* code. Raises only when Lua runs out of memory. Nothing is shared with other
+/* Unpacks bytes as m and pushes the table (docs/reference.md "Messages as tables"); returns 0 or
+ * a CO_DECODE_* code. When Lua runs out of memory it raises, or, with `protect`, returns
+ * CO_DECODE_NOMEM (what it made so far left to the collector). Nothing is shared with other
  * conversions, so a finalizer may convert during it. */
-int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
+int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect);
 
 /* Steps over the field at *pp (< end): its number, wire type, and where its value starts (after
  * the key); returns 0 or a CO_DECODE_* code. */

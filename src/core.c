@@ -83,7 +83,7 @@ static int l_decode(lua_State *L) {
   const CoMessage *m = co_check_message(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
-  int rc = co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len);
+  int rc = co_decode_bytes(L, co_state(L), m, (const uint8_t *)data, len, 0);
   if (rc != 0) {
     lua_pushnil(L);
     lua_pushfstring(L, "malformed %s: %s", m->desc->name, co_decode_strerror(rc));

@@ -2,6 +2,7 @@
 #ifndef CLOUDOPS_CORE_H
 #define CLOUDOPS_CORE_H
 
+#include <sys/types.h>
 #include <grpc/grpc.h>
 #include "convert.h"
 
@@ -23,6 +24,17 @@ void co_push_method_info(lua_State *L, const ProtobufCMethodDescriptor *md);
 
 /* gRPC, shared by client and server (grpc_util.c). */
 void co_grpc_init(void); /* lazily, once per process: never before nginx forks its workers */
+/* Whether gRPC was started by another process: this one is a child forked after its parent
+ * started gRPC, and must not use it (the README's Design, "fork()"). */
+int co_grpc_inherited(void);
+/* This process's id (a child after fork() included, through libc's fork), and whether this
+ * process is not the one that made an object (a child after fork()). */
+pid_t co_pid(void);
+int co_forked(pid_t made_by);
+/* What such a child is told to do instead. */
+#define CO_FORK_ADVICE "gRPC cannot be used again in a process forked after it started (libgrpc's threads do " \
+  "not survive fork(), and its connections and poller stay the parent's): start the child with exec (a new " \
+  "interpreter, e.g. through os.execute or io.popen) and connect there, or fork before the first connect"
 void co_push_metadata(lua_State *L, const grpc_metadata_array *md);
 /* Gets a seconds argument as a deadline on the monotonic clock; < 0 or nil means none. */
 gpr_timespec co_deadline_after(double seconds);

@@ -16,8 +16,9 @@
 
 typedef struct {
   lua_State *L;
-  int names;   /* stack index of the field and enum name strings (co_schema_names) */
-  size_t left; /* tables and values this decode may still make */
+  int names;           /* stack index of the field and enum name strings (co_schema_names) */
+  size_t left;         /* tables and values this decode may still make */
+  size_t unknown_left; /* bytes it may still copy into _unknown strings (see store_unknown) */
 } Dec;
 
 /* Per field of the message being read. */
@@ -595,69 +596,117 @@ static int singular_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
   return 0;
 }
 
-/* Appends the bytes of the unknown fields [runs[0], runs[1]), [runs[2], runs[3]), ... to t's
- * _unknown. */
-static void flush_unknown(Dec *d, int t, const uint8_t **runs, int n) {
-  lua_State *L = d->L;
-  luaL_Buffer b;
-  lua_pushliteral(L, UNKNOWN_KEY);
-  lua_pushvalue(L, -1);
-  lua_rawget(L, t);
-  int old = lua_gettop(L), had = lua_type(L, old) == LUA_TSTRING; /* from an earlier part of t's bytes */
-  luaL_buffinit(L, &b);
-  if (had) {
-    lua_pushvalue(L, old);
-    luaL_addvalue(&b);
-  }
-  for (int i = 0; i < n; i += 2) {
-    /* Field by field, each key written as the shortest varint, as the encoder writes it back,
-     * so that a decoded table encodes to bytes that decode to the same table. */
-    for (const uint8_t *p = runs[i], *value; p < runs[i + 1];) {
-      uint32_t number;
-      int wire;
-      char key[8];
-      size_t len = 0;
-      co_wire_field(&p, runs[i + 1], &number, &wire, &value); /* read once already */
-      for (uint64_t k = (uint64_t)number << 3 | (unsigned)wire; ; k >>= 7) {
-        key[len++] = (char)(k < 0x80 ? k : (k & 0x7f) | 0x80);
-        if (k < 0x80) break;
-      }
-      luaL_addlstring(&b, key, len);
-      luaL_addlstring(&b, (const char *)value, (size_t)(p - value));
+/* ---- unknown fields ------------------------------------------------------------------------ */
+
+/* What message_into saw of the unknown fields of one message (one pass, no copy). */
+typedef struct {
+  const uint8_t *first;    /* the first unknown field's key, or NULL: none */
+  const uint8_t *last_end; /* where the last one ended */
+  size_t size;             /* their bytes as written back: each key the shortest varint */
+  int runs;                /* stretches of unknown fields side by side */
+  int minimal;             /* whether every key already was the shortest varint */
+} Unknown;
+
+static inline size_t varint_size(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) { v >>= 7; n++; }
+  return n;
+}
+
+static inline void note_unknown(Unknown *u, const uint8_t *at, const uint8_t *value, const uint8_t *end,
+                                uint64_t number, int wire) {
+  size_t key = varint_size(number << 3 | (unsigned)wire);
+  if (!u->first) u->first = at;
+  if (u->last_end != at) u->runs++;
+  if (key != (size_t)(value - at)) u->minimal = 0;
+  u->last_end = end;
+  u->size += key + (size_t)(end - value);
+}
+
+/* Writes the unknown fields of m in [p, end) to out, in wire order, each key as the shortest
+ * varint (as the encoder writes it back, so that a decoded table encodes to bytes that decode
+ * to the same table). The bytes were read once already: they are whole. */
+static void copy_unknown(const CoMessage *m, const uint8_t *p, const uint8_t *end, char *out) {
+  while (p < end) {
+    uint32_t number;
+    int wire;
+    const uint8_t *value;
+    co_wire_field(&p, end, &number, &wire, &value);
+    if (co_field_index(m, number) >= 0) continue;
+    for (uint64_t k = (uint64_t)number << 3 | (unsigned)wire; ; k >>= 7) {
+      *out++ = (char)(k < 0x80 ? k : (k & 0x7f) | 0x80);
+      if (k < 0x80) break;
     }
+    memcpy(out, value, (size_t)(p - value));
+    out += p - value;
   }
-  luaL_pushresult(&b);
-  lua_remove(L, old);
+}
+
+/* Stores t._unknown: the unknown fields u found in [.., end), after what t held already (a
+ * message given twice). Their bytes are gathered once, in one string: a single stretch with
+ * shortest keys is pushed straight from the wire; otherwise a scratch buffer of the exact size
+ * is filled in one pass. The bytes are charged to the decode's bounds: one value per
+ * CO_UNKNOWN_BYTES_PER_VALUE bytes, and every byte copied (again, when a message given twice
+ * merges its unknown fields into the earlier ones) counts against unknown_left, twice the
+ * answer's size, so that memory stays linear in the answer however its fields are arranged. */
+static int store_unknown(Dec *d, const CoMessage *m, const Unknown *u, const uint8_t *end, int t, int merge) {
+  lua_State *L = d->L;
+  size_t old_len = 0;
+  const char *old = NULL;
+  lua_pushliteral(L, UNKNOWN_KEY);
+  int key = lua_gettop(L);
+  if (merge) {
+    lua_pushvalue(L, key);
+    lua_rawget(L, t);
+    if (lua_type(L, -1) == LUA_TSTRING) old = lua_tolstring(L, -1, &old_len);
+    else lua_pop(L, 1);
+  }
+  size_t total = old_len + u->size;
+  if (total > d->unknown_left) return CO_DECODE_UNKNOWN_REPEATED;
+  d->unknown_left -= total;
+  int rc = pay_ahead(d, (uint32_t)(total / CO_UNKNOWN_BYTES_PER_VALUE > UINT32_MAX ? UINT32_MAX
+                                   : total / CO_UNKNOWN_BYTES_PER_VALUE));
+  if (rc || (!old && (rc = spend(d)))) return rc;
+  if (!old && u->runs == 1 && u->minimal) {
+    lua_pushlstring(L, (const char *)u->first, u->size);
+  } else {
+#if LUA_VERSION_NUM >= 502
+    /* A luaL_Buffer of the exact size: its box (on top, nothing pushed over it) is freed as
+     * soon as the string is made, not left to the collector. */
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, total);
+    if (old) memcpy(out, old, old_len);
+    copy_unknown(m, u->first, end, out + old_len);
+    luaL_pushresultsize(&b, total);
+#else
+    char *out = lua_newuserdata(L, total ? total : 1);
+    if (old) memcpy(out, old, old_len);
+    copy_unknown(m, u->first, end, out + old_len);
+    lua_pushlstring(L, out, total);
+    lua_remove(L, -2);
+#endif
+  }
+  if (old) lua_remove(L, -2);
   lua_rawset(L, t);
+  return 0;
 }
 
 /* Reads the fields of m in [p, end) into the table at t. fs holds the scan's counts; merge
  * says t may already hold fields (a message that appears twice). */
 static int message_into(Dec *d, const CoMessage *m, const uint8_t *p, const uint8_t *end, int t, int depth,
                         FieldState *fs, int merge) {
-  enum { MAX_RUNS = 16 };
-  const uint8_t *runs[MAX_RUNS];
-  int n_runs = 0, rc, flushed = merge; /* whether t may hold an _unknown already */
+  Unknown u = {NULL, NULL, 0, 0, 1};
+  int rc;
   while (p < end) {
     const uint8_t *at = p;
     uint64_t number;
     int wire;
     if ((rc = read_key(&p, end, &number, &wire))) return rc;
     int i = co_field_index(m, number);
-    if (i < 0) { /* kept as it is, in wire order */
+    if (i < 0) { /* noted now, gathered once at the end */
+      const uint8_t *value = p;
       if ((rc = skip_value(wire, &p, end))) return rc;
-      if (n_runs && runs[n_runs - 1] == at) {
-        runs[n_runs - 1] = p;
-        continue;
-      }
-      if (n_runs == MAX_RUNS) {
-        if (!flushed && (rc = spend(d))) return rc;
-        flush_unknown(d, t, runs, n_runs);
-        n_runs = 0;
-        flushed = 1;
-      }
-      runs[n_runs++] = at;
-      runs[n_runs++] = p;
+      note_unknown(&u, at, value, p, number, wire);
       continue;
     }
     if (m->fields[i].repeated)
@@ -666,11 +715,7 @@ static int message_into(Dec *d, const CoMessage *m, const uint8_t *p, const uint
       rc = singular_value(d, m, (unsigned)i, wire, &p, end, t, fs, merge, depth);
     if (rc) return rc;
   }
-  if (n_runs) {
-    if (!flushed && (rc = spend(d))) return rc;
-    flush_unknown(d, t, runs, n_runs);
-  }
-  return 0;
+  return u.first ? store_unknown(d, m, &u, end, t, merge) : 0;
 }
 
 /* The scan: counts each field's occurrences (a packed field's elements), and how many keys the
@@ -736,7 +781,7 @@ static int decode_here(lua_State *L, CoState *st, const CoMessage *m, const uint
   if (!data) data = none;
   luaL_checkstack(L, 16, "cannot decode: Lua stack full");
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
-  Dec d = {L, base + 1, CO_MAX_DECODE_VALUES};
+  Dec d = {L, base + 1, CO_MAX_DECODE_VALUES, 2 * len + CO_UNKNOWN_SLACK};
   int rc = push_message_value(&d, m, data, data + len, 0);
   if (rc) {
     lua_settop(L, base);
@@ -755,41 +800,49 @@ typedef struct {
   const uint8_t *data;
   size_t len;
   int rc;
-} PausedDecode;
+} Protected;
 
-static int l_paused_decode(lua_State *L) {
-  PausedDecode *p = lua_touserdata(L, 1);
+static int l_protected_decode(lua_State *L) {
+  Protected *p = lua_touserdata(L, 1);
   lua_pop(L, 1);
   p->rc = decode_here(L, p->st, p->m, p->data, p->len);
   return p->rc == 0 ? 1 : 0;
 }
 
-int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
-  if (len < PAUSED_GC_FROM || !lua_gc(L, LUA_GCISRUNNING, 0)) return decode_here(L, st, m, data, len);
+int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect) {
+  int paused = len >= PAUSED_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0);
+  if (!paused && !protect) return decode_here(L, st, m, data, len);
   /* A large answer is decoded with the collector paused: its incremental steps would otherwise
    * mark the result's tables while they grow, and each insertion into a marked table sends it
    * back to be traversed again. The work owed for what the decode allocated is done once
    * after, on the finished result; the collector restarts whatever the decode raises (out of
    * memory), and no finalizer runs in the middle of the decode. */
   luaL_checkstack(L, 4, "cannot decode: Lua stack full");
-  int before_kb = lua_gc(L, LUA_GCCOUNT, 0);
-  PausedDecode p = {st, m, data, len, 0};
-  lua_gc(L, LUA_GCSTOP, 0);
-  lua_pushcfunction(L, l_paused_decode);
+  int before_kb = paused ? lua_gc(L, LUA_GCCOUNT, 0) : 0;
+  Protected p = {st, m, data, len, 0};
+  if (paused) lua_gc(L, LUA_GCSTOP, 0);
+  lua_pushcfunction(L, l_protected_decode);
   lua_pushlightuserdata(L, &p);
   int status = lua_pcall(L, 1, 1, 0);
-  lua_gc(L, LUA_GCRESTART, 0);
+  if (paused) lua_gc(L, LUA_GCRESTART, 0);
+  if (status == LUA_ERRMEM && protect) { /* what was made so far is garbage now */
+    lua_pop(L, 1);
+    return CO_DECODE_NOMEM;
+  }
   if (status != 0) lua_error(L); /* what the decode raised, raised again */
   if (p.rc) {
     lua_pop(L, 1);
     return p.rc;
   }
-  int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb;
-  if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
+  if (paused) {
+    int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb;
+    if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
+  }
   return 0;
 }
 
-_Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 2000000, "update co_decode_strerror's text");
+_Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 2000000 && CO_UNKNOWN_BYTES_PER_VALUE == 16,
+               "update co_decode_strerror's text");
 
 const char *co_decode_strerror(int rc) {
   switch (rc) {
@@ -798,8 +851,12 @@ const char *co_decode_strerror(int rc) {
     case CO_DECODE_UTF8: return "a string field is not valid UTF-8 (or holds a NUL)";
     case CO_DECODE_DEEP: return "nested deeper than 300 messages";
     case CO_DECODE_TOO_BIG:
-      return "it would decode into more than 2,000,000 Lua tables and values, past the bound that "
-             "keeps a hostile answer from exhausting memory";
+      return "it would decode into more than 2,000,000 Lua tables and values (the bytes of unknown fields "
+             "counted as one value per 16), past the bound that keeps a hostile answer from exhausting memory";
+    case CO_DECODE_UNKNOWN_REPEATED:
+      return "its unknown fields would be copied again and again (a message given many times over, each with "
+             "unknown fields), past twice the answer's size";
+    case CO_DECODE_NOMEM: return "not enough memory";
     default: return "the bytes are not a valid encoding of it";
   }
 }

@@ -21,20 +21,33 @@ typedef struct {
   CoQueue *q;
 } QueueRef;
 
-int co_forked(pid_t made_by) { return made_by != getpid(); }
+int co_forked(pid_t made_by) { return made_by != co_pid(); }
 
 void co_queue_ref(CoQueue *q) { q->refs++; }
 
 void co_queue_unref(CoQueue *q) {
   if (--q->refs > 0) return;
   /* Nothing is in flight: every channel drained its calls when it closed, and every call holds
-   * a reference. In a child after fork() the queue is the parent's: leave gRPC alone. */
-  if (!co_forked(q->pid)) {
+   * a reference. A queue made in the parent before fork(), or one without gRPC (a child's),
+   * leaves gRPC alone. */
+  if (q->cq && !co_forked(q->pid)) {
     grpc_completion_queue_shutdown(q->cq);
     while (grpc_completion_queue_next(q->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(q->cq);
   }
   free(q);
+}
+
+/* A new queue for this process: a completion queue of its own, or none in a child forked after
+ * gRPC started (co_grpc_inherited: its calls fail at once, and nothing waits on gRPC). */
+static CoQueue *queue_new(void) {
+  CoQueue *q = calloc(1, sizeof *q);
+  if (!q) return NULL;
+  co_grpc_init();
+  q->cq = co_grpc_inherited() ? NULL : grpc_completion_queue_create_for_next(NULL);
+  q->refs = 1;
+  q->pid = co_pid();
+  return q;
 }
 
 static int queue_gc(lua_State *L) {
@@ -46,37 +59,48 @@ static int queue_gc(lua_State *L) {
   return 0;
 }
 
-/* Pushes the state's queue object, making it on first use. */
+/* Pushes the state's queue object, making it on first use. A finalizer run by one of the
+ * allocations here may make the queue first (a channel made in a __gc): the registry is read
+ * again after them, and the queue itself (no Lua allocation) is made last. */
 static QueueRef *push_queue(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&queue_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
-  if (!lua_isnil(L, -1)) return lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  QueueRef *r = lua_newuserdatauv(L, sizeof *r, 1);
-  r->q = NULL;
-  if (luaL_newmetatable(L, QUEUE_MT)) {
-    lua_pushcfunction(L, queue_gc);
-    lua_setfield(L, -2, "__gc");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    QueueRef *fresh = lua_newuserdatauv(L, sizeof *fresh, 1);
+    fresh->q = NULL;
+    if (luaL_newmetatable(L, QUEUE_MT)) {
+      lua_pushcfunction(L, queue_gc);
+      lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    /* Its uservalue maps each ch:start call (a light userdata) to its handle, weakly, so that
+     * core.poll can return the handles and a handle nobody holds can still be collected. */
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setuservalue(L, -2);
+    lua_pushlightuserdata(L, (void *)&queue_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    if (!lua_isnil(L, -1)) { /* made meanwhile: that one it is */
+      lua_remove(L, -2);
+    } else {
+      lua_pop(L, 1);
+      lua_pushlightuserdata(L, (void *)&queue_key);
+      lua_pushvalue(L, -2);
+      lua_rawset(L, LUA_REGISTRYINDEX);
+    }
   }
-  lua_setmetatable(L, -2);
-  /* Its uservalue maps each ch:start call (a light userdata) to its handle, weakly, so that
-   * core.poll can return the handles and a handle nobody holds can still be collected. */
-  lua_newtable(L);
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "v");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
-  lua_setuservalue(L, -2);
-  CoQueue *q = calloc(1, sizeof *q);
-  if (!q) luaL_error(L, "out of memory");
-  co_grpc_init();
-  q->cq = grpc_completion_queue_create_for_next(NULL);
-  q->refs = 1;
-  q->pid = getpid();
-  r->q = q;
-  lua_pushlightuserdata(L, (void *)&queue_key);
-  lua_pushvalue(L, -2);
-  lua_rawset(L, LUA_REGISTRYINDEX);
+  QueueRef *r = lua_touserdata(L, -1);
+  /* In a child after fork(), the parent's queue is left as it is (its completion queue, and
+   * the calls in flight on it, are the parent's): the child gets one of its own. */
+  if (r->q && co_forked(r->q->pid)) {
+    co_queue_unref(r->q);
+    r->q = NULL;
+  }
+  if (!r->q && !(r->q = queue_new())) luaL_error(L, "out of memory");
   return r;
 }
 
@@ -98,15 +122,15 @@ static void handle_event(CoQueue *q, grpc_event ev) {
   if (ev.type == GRPC_OP_COMPLETE && ev.tag) co_call_complete(q, ev.tag, ev.success);
 }
 
-static int done_waiting(CoQueue *q, CoCall *until) {
-  return until ? !until->in_flight : q->ready_head != NULL;
-}
-
-int co_queue_wait(lua_State *L, CoQueue *q, CoCall *until, double seconds) {
+int co_queue_wait(lua_State *L, CoQueue *q, int (*done)(const void *), const void *arg, double seconds) {
+  /* Without a completion queue (a child's after fork()) nothing is ever in flight. */
+  if (!q->cq) return 0;
   CoInterrupt interrupt;
   co_interrupt_arm(L, &interrupt);
   gpr_timespec deadline = co_deadline_after(seconds);
-  while (!done_waiting(q, until)) {
+  /* done() is asked again after every event: an event may free what it was asked about
+   * before (a call whose handle was collected), never what it looks at now. */
+  while (!done(arg)) {
     gpr_timespec slice = co_deadline_after(SLICE_SECONDS);
     if (gpr_time_cmp(slice, deadline) > 0) slice = deadline;
     grpc_event ev = grpc_completion_queue_next(q->cq, slice, NULL);
@@ -118,15 +142,18 @@ int co_queue_wait(lua_State *L, CoQueue *q, CoCall *until, double seconds) {
     if (co_interrupt_fired(&interrupt)) return 1;
     if (ev.type == GRPC_QUEUE_SHUTDOWN || gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), deadline) >= 0) return 0;
   }
-  /* Whatever else has completed by now is taken along, without waiting. */
-  if (!until) {
-    for (;;) {
-      grpc_event ev = grpc_completion_queue_next(q->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
-      if (ev.type != GRPC_OP_COMPLETE) break;
-      handle_event(q, ev);
-    }
-  }
   return 0;
+}
+
+static int has_ready(const void *q) { return ((const CoQueue *)q)->ready_head != NULL; }
+
+/* Takes whatever else has completed by now along, without waiting. */
+static void take_completed(CoQueue *q) {
+  for (;;) {
+    grpc_event ev = grpc_completion_queue_next(q->cq, gpr_inf_past(GPR_CLOCK_MONOTONIC), NULL);
+    if (ev.type != GRPC_OP_COMPLETE) break;
+    handle_event(q, ev);
+  }
 }
 
 /* core.poll(timeout): the handles of ch:start calls that have completed, waiting at most
@@ -140,7 +167,10 @@ int co_l_poll(lua_State *L) {
   int handles = lua_gettop(L);
   CoQueue *q = co_queue(L);
   /* With nothing in flight nothing can complete: return at once rather than wait in vain. */
-  if (!q->ready_head && q->in_flight) co_queue_wait(L, q, NULL, timeout);
+  if (!q->ready_head && q->in_flight && q->cq) {
+    co_queue_wait(L, q, has_ready, q, timeout);
+    take_completed(q);
+  }
   lua_Integer n = 0;
   /* One at a time: each call leaves the ready list before anything is allocated, so a
    * finalizer run meanwhile never sees it half-reported. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -34,6 +35,7 @@ typedef struct Call {
   grpc_byte_buffer *payload;
   int cancelled;
   int held;               /* a Lua call object refers to it */
+  int pushing;            /* its request is being pushed to Lua (push_request) */
   int detached;           /* left by a server that shut down: only its Lua object frees it */
   struct Call *prev, *next; /* the server's list of live calls */
   grpc_slice status_details;
@@ -43,6 +45,7 @@ typedef struct Call {
 
 struct Server {
   grpc_server *server;
+  pid_t pid;      /* the process that started it: a child after fork() leaves it alone */
   grpc_completion_queue *cq;
   TagKind shutdown_tag;
   Call *live;
@@ -78,6 +81,10 @@ static void call_unlink(Call *c) {
 
 static void call_free(Call *c) {
   if (!c->detached) call_unlink(c);
+  if (co_forked(c->server->pid)) { /* the parent's, in a child after fork(): gRPC's part is left alone */
+    free(c);
+    return;
+  }
   if (c->payload) grpc_byte_buffer_destroy(c->payload);
   grpc_call_details_destroy(&c->details);
   grpc_metadata_array_destroy(&c->request_md);
@@ -130,17 +137,14 @@ static Call *handle_event(Server *s, grpc_event ev) {
   }
 }
 
-/* Pushes the request table of c. The call object comes first and owns c from then on, so that
- * a raise while the rest is built (out of memory) leaves c to the garbage collector. */
-static void push_request(lua_State *L, int server_idx, Call *c) {
-  CallRef *ref = lua_newuserdatauv(L, sizeof *ref, 1);
-  ref->c = c;
-  c->held = 1;
-  luaL_setmetatable(L, CALL_MT);
-  lua_createtable(L, 1, 0); /* the server outlives the calls it handed out (a table: Lua 5.1's fenv) */
-  lua_pushvalue(L, server_idx);
-  lua_rawseti(L, -2, 1);
-  lua_setuservalue(L, -2);
+/* Pushes the request table of c, whose call object (at ref_idx, made before c was received,
+ * so that c was never without an owner) owns it: a raise while the rest is built (out of
+ * memory) leaves c to the garbage collector. The allocations here may run finalizers, one of
+ * which may shut the server down: c's gRPC call (whose metadata is being read) is kept until
+ * the end here (pushing), and released then. */
+static void push_request(lua_State *L, int ref_idx, Call *c) {
+  c->pushing = 1;
+  lua_pushvalue(L, ref_idx);
   lua_createtable(L, 0, 5);
   lua_insert(L, -2);
   lua_setfield(L, -2, "call");
@@ -167,24 +171,43 @@ static void push_request(lua_State *L, int server_idx, Call *c) {
   gpr_free(peer);
   lua_pushstring(L, text);
   lua_setfield(L, -2, "peer");
+  c->pushing = 0;
+  if (c->detached && c->call) { /* the server shut down meanwhile (server_shutdown) */
+    grpc_call_unref(c->call);
+    c->call = NULL;
+  }
 }
 
 static Server *check_server(lua_State *L) {
   Server *s = luaL_checkudata(L, 1, SERVER_MT);
   if (s->shut) luaL_error(L, "the server is shut down");
+  if (co_forked(s->pid)) luaL_error(L, "this server was started in the parent process, before fork()");
   return s;
 }
 
 static int l_next(lua_State *L) {
-  Server *s = check_server(L);
+  check_server(L);
   double timeout = luaL_optnumber(L, 2, -1);
+  /* The call object of the request to come, made now: between the event and its owner, no
+   * allocation (no finalizer) may come. */
+  CallRef *ref = lua_newuserdatauv(L, sizeof *ref, 1);
+  ref->c = NULL;
+  luaL_setmetatable(L, CALL_MT);
+  int ref_idx = lua_gettop(L);
+  lua_createtable(L, 1, 0); /* the server outlives the calls it handed out (a table: Lua 5.1's fenv) */
+  lua_pushvalue(L, 1);
+  lua_rawseti(L, -2, 1);
+  lua_setuservalue(L, ref_idx);
+  Server *s = check_server(L); /* again: a finalizer run by those allocations may have shut it */
   gpr_timespec deadline = co_deadline_after(timeout);
   for (;;) {
     grpc_event ev = grpc_completion_queue_next(s->cq, deadline, NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) return 0;
     Call *c = handle_event(s, ev);
     if (c) {
-      push_request(L, 1, c);
+      ref->c = c;
+      c->held = 1;
+      push_request(L, ref_idx, c);
       return 1;
     }
   }
@@ -203,6 +226,10 @@ static void destroy(Server *s) {
 static void server_shutdown(Server *s) {
   if (s->shut) return;
   s->shut = 1;
+  if (co_forked(s->pid)) { /* the parent's, in a child after fork(): its sockets are the parent's */
+    s->server = NULL;
+    return;
+  }
   grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
   grpc_server_cancel_all_calls(s->server);
   /* Calls Lua still holds will never be answered now: release their gRPC side; their Lua
@@ -211,8 +238,10 @@ static void server_shutdown(Server *s) {
     next = c->next;
     if (c->held) {
       call_unlink(c);
-      grpc_call_unref(c->call);
-      c->call = NULL;
+      if (!c->pushing) { /* else push_request, which reads it still, releases it */
+        grpc_call_unref(c->call);
+        c->call = NULL;
+      }
     }
   }
   for (;;) {
@@ -273,9 +302,15 @@ int co_server_new(lua_State *L) {
   const char *colon = strrchr(address, ':');
   snprintf(s->host, sizeof s->host, "%.*s", colon ? (int)(colon - address) : (int)strlen(address), address);
   s->shutdown_tag = TAG_SHUTDOWN;
+  s->pid = co_pid();
   luaL_setmetatable(L, SERVER_MT);
 
   co_grpc_init();
+  if (co_grpc_inherited()) {
+    lua_pushnil(L);
+    lua_pushstring(L, "cannot serve in a process forked after gRPC started in its parent: " CO_FORK_ADVICE);
+    return 2;
+  }
   /* Without SO_REUSEPORT a port in use is an error, not a second server sharing it. */
   grpc_arg no_reuse = {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   grpc_channel_args server_args = {1, &no_reuse};
@@ -316,6 +351,7 @@ static int l_finish(lua_State *L) {
   if (!lua_isnoneornil(L, 5)) luaL_checktype(L, 5, LUA_TTABLE);
   Call *c = ref->c;
   if (!c) return luaL_error(L, "this call is already finished");
+  if (co_forked(c->server->pid)) return luaL_error(L, "this call was received in the parent process, before fork()");
   size_t n = 0; /* validate the trailers before anything is allocated */
   if (!lua_isnoneornil(L, 5)) {
     lua_pushnil(L);
@@ -385,7 +421,8 @@ static int l_call_gc(lua_State *L) {
   ref->c = NULL;
   if (!c) return 0;
   c->held = 0;
-  if (c->call) grpc_call_cancel_with_status(c->call, GRPC_STATUS_CANCELLED, "dropped by the server", NULL);
+  if (c->call && !co_forked(c->server->pid))
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_CANCELLED, "dropped by the server", NULL);
   call_free(c);
   return 0;
 }

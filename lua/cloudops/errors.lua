@@ -63,12 +63,17 @@ end
 
 --- The error for a failed RPC.
 function errors.from_status(method, code, message, trailers, headers)
+  -- A grpc-status outside the 17 codes (a broken server's 99, -1) is UNKNOWN, as gRPC's own
+  -- clients take it; the value sent is kept apart, so that code is always one of the codes.
+  local raw_code
+  if type(code) ~= "number" or type(codes[code]) ~= "string" then code, raw_code = codes.UNKNOWN, code end
   -- A connection that cannot succeed names its likely cause first (cloudops.diagnosis).
   local cause = diagnosis.cause(code, message)
   if cause then message = cause .. " (" .. message .. ")" end
   return setmetatable({
     code = code,
-    name = codes[code] or "UNKNOWN",
+    raw_code = raw_code,
+    name = codes[code],
     message = message,
     method = method,
     trailers = trailers,

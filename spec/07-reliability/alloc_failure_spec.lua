@@ -1,8 +1,9 @@
--- A memory error raised halfway through a call leaks nothing (issue 11, item 2): the call's
--- gRPC buffers, metadata and status belong to its handle, which the garbage collector frees
--- when Lua runs out of memory while decoding the answer or pushing its metadata; the same for a
--- server's request. spec/support/alloc_limit.c is a Lua whose allocator fails past a limit;
--- the script runs under valgrind, which must find nothing definitely or indirectly lost. The
+-- A memory error halfway through a call leaks nothing (issue 11, item 2): the call's gRPC
+-- buffers, metadata and status belong to its handle, which the garbage collector frees when
+-- Lua runs out of memory while pushing its metadata; the same for a server's request. Running
+-- out of memory while the answer is decoded is the call's failure, nil, err (issue 17).
+-- spec/support/alloc_limit.c is a Lua whose allocator fails past a limit; the script runs
+-- under valgrind, which must find nothing definitely or indirectly lost. The
 -- harness embeds Lua 5.4 and the Lua 5.4 build of the core, whichever Lua runs the specs.
 local helpers = require "helpers"
 
@@ -16,7 +17,8 @@ describe("a memory error halfway through", function()
   lazy_setup(function()
     dir = helpers.tmpdir()
     bin = dir .. "/alloc_limit"
-    local out, ok = helpers.run("cc -std=c11 -O1 -g -o " .. q(bin) .. " " .. q(helpers.ROOT .. "spec/support/alloc_limit.c") ..
+    local out, ok = helpers.run("cc -std=c11 -O1 -g -o " .. q(bin) .. " " ..
+      q(helpers.ROOT .. "spec/support/alloc_limit.c") ..
       " $(pkg-config --cflags --libs lua5.4) 2>&1")
     assert(ok, "cannot build spec/support/alloc_limit.c: " .. out)
     server = helpers.test_server()
@@ -43,23 +45,27 @@ describe("a memory error halfway through", function()
     assert.matches("ERROR SUMMARY: 0 errors", report)
   end
 
-  it("a call whose answer cannot be decoded for lack of memory leaks nothing", function()
+  it("a call whose answer cannot be decoded for lack of memory returns nil, err and leaks nothing", function()
     run_clean(table.concat({
       "local cloudops = require 'cloudops'",
       "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
         ", insecure = true, api_key = 'k', rate_limit = false, retry = false })",
       "local opts = { metadata = { ['x-test-items'] = '3000' } }",
       "assert(c:get_namespaces({}, opts))",
-      "local raised = 0",
+      "local failed, last = 0, nil",
       "for i = 1, 5 do",
       "  collectgarbage()",
       "  alloc_limit(200000)",
-      "  local ok, err = pcall(c.get_namespaces, c, {}, opts)",
+      "  local ok, resp, err = pcall(c.get_namespaces, c, {}, opts)",
       "  alloc_limit()",
-      "  if not ok and tostring(err):find('not enough memory') then raised = raised + 1 end",
+      "  last = ok and tostring(err) or ('raised: ' .. tostring(resp))",
+      "  if ok and resp == nil and err.name == 'INTERNAL' and",
+      "     err.message:find('^cannot decode the answer %(a [%w.]+ of %d+ bytes%): not enough memory$') then",
+      "    failed = failed + 1",
+      "  end",
       "  assert(collectgarbage('isrunning'), 'the collector was left stopped')  -- a large decode pauses it",
       "end",
-      "assert(raised == 5, 'expected 5 memory errors, got ' .. raised)",
+      "assert(failed == 5, 'expected 5 calls to fail for lack of memory, got ' .. failed .. ': ' .. tostring(last))",
       "assert(c:get_namespaces({}, opts))  -- the client goes on",
       "c:close()",
       "print('done')",

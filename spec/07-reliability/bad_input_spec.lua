@@ -28,16 +28,20 @@ describe("bad input to a call", function()
 
   it("names the path of every kind of mistake", function()
     raises({ spec = { name = 5 } }, "CreateNamespaceRequest%.spec%.name: expected string, got number")
-    raises({ spec = { regions = { "a", nil, "c" } } }, "spec%.regions: expected an array without holes, but %[2%] is nil")
+    raises({ spec = { regions = { "a", nil, "c" } } },
+           "spec%.regions: expected an array without holes, but %[2%] is nil")
     raises({ spec = { regions = { x = "a" } } }, "spec%.regions: expected an array")
     raises({ spec = { retention_days = 2 ^ 31 } }, "spec%.retention_days: 2147483648 out of range for int32")
     raises({ spec = { retention_days = 1.5 } }, "spec%.retention_days: expected an integer")
     raises({ spec = { name = "\255\254" } }, "spec%.name: string is not valid UTF%-8")
-    raises({ spec = { api_key_auth = { enabled = "yes" } } }, "spec%.api_key_auth%.enabled: expected boolean, got string")
+    raises({ spec = { api_key_auth = { enabled = "yes" } } },
+           "spec%.api_key_auth%.enabled: expected boolean, got string")
     raises({ spec = { custom_search_attributes = { [1] = "Keyword" } } }, "custom_search_attributes")
     raises({ spec = { search_attributes = { x = "SEARCH_ATTRIBUTE_TYPE_KEYWORDZ" } } },
-           "unknown .*SearchAttributeType value 'SEARCH_ATTRIBUTE_TYPE_KEYWORDZ' %(did you mean 'SEARCH_ATTRIBUTE_TYPE_KEYWORD'%?%)")
-    raises({ spec = { nmae = "x" } }, "unknown field 'nmae' in temporal%.api%.cloud%.namespace%.v1%.NamespaceSpec %(did you mean 'name'%?%)")
+           "unknown .*SearchAttributeType value 'SEARCH_ATTRIBUTE_TYPE_KEYWORDZ' " ..
+           "%(did you mean 'SEARCH_ATTRIBUTE_TYPE_KEYWORD'%?%)")
+    raises({ spec = { nmae = "x" } },
+           "unknown field 'nmae' in temporal%.api%.cloud%.namespace%.v1%.NamespaceSpec %(did you mean 'name'%?%)")
     raises({ tags = deep }, "CreateNamespaceRequest%.tags")
     local ok, err = pcall(cloudops.encode, "google.protobuf.Struct", selfref)
     assert.is_false(ok)

@@ -1,5 +1,6 @@
--- Whatever the server sends, a call returns nil, err: never a raise, never an abort (issue 11,
--- items 5-8). spec/support/hostile_server.py (Debian's python3-h2) sends the frames a real
+-- Whatever the server sends, a call returns nil, err within its deadline, and the client goes
+-- on: never a raise, never an abort, never a client left unusable (issue 11, items 5-8; issue
+-- 17). spec/support/hostile_server.py (Debian's python3-h2) sends the frames a real
 -- gRPC server never would: trailers without grpc-status (libgrpc 1.51's own retry code aborted
 -- the process on them), a gzip bomb (inflated to 1 GiB before max_receive_size was checked), a
 -- length prefix longer than the message, status details whose Any has no type_url.
@@ -27,13 +28,30 @@ describe("a hostile server", function()
     helpers.cleanup()
   end)
 
+  local TIMEOUT = 10
+
   local function connect()
     return assert(cloudops.connect{ endpoint = endpoint, insecure = true, api_key = "k", rate_limit = false,
-                                    retry = false, timeout = 10 })
+                                    retry = false, timeout = TIMEOUT })
   end
 
   local function call(c, case)
     return c:get_namespaces({}, { metadata = { ["x-hostile"] = case } })
+  end
+
+  -- A broken answer, then a good one: the broken call returns within its deadline, and the
+  -- client goes on (the good call succeeds).
+  local function broken_then_good(c, case)
+    local t0 = core.now()
+    local ok, resp, err = pcall(call, c, case)
+    local took = core.now() - t0
+    assert.is_true(ok, case .. " raised: " .. tostring(resp))
+    assert.is_nil(resp, case)
+    assert.is_table(err, case)
+    assert.is_true(took < TIMEOUT, case .. " took " .. took .. " s, past its deadline")
+    local good, gerr = call(c, "ok")
+    assert(good, case .. ": the next call failed: " .. tostring(gerr))
+    return err
   end
 
   it("answers normally when asked to (the control)", function()
@@ -47,27 +65,68 @@ describe("a hostile server", function()
   it("sending trailers without grpc-status gives an error, and the client goes on", function()
     local c = connect()
     for _ = 1, 3 do
-      local resp, err = call(c, "no-status")
-      assert.is_nil(resp)
-      assert.is_table(err)
-      assert.is_number(err.code)
+      local err = broken_then_good(c, "no-status")
+      assert.equal(2, err.code)
+      assert.equal("UNKNOWN", err.name)
+      assert.equal("No status received", err.message)
     end
-    assert(call(c, "ok"))
     c:close()
   end)
 
-  it("ending a call in broken ways gives an error each time, and the client goes on", function()
+  -- What gRPC 1.51 makes of each broken ending: { case, code, name, message (a pattern) }.
+  local ENDINGS = {
+    { "no-message-no-status", 2, "UNKNOWN", "^No status received$" },
+    { "trailers-only-no-status", 2, "UNKNOWN", "^No status received$" },
+    { "v-500", 2, "UNKNOWN", "^Received http2 header with status: 500$" },
+    { "v-data-end", 2, "UNKNOWN", "^Stream removed$" },
+    { "v-trailers-grpc-message", 2, "UNKNOWN", "^No status received$" },
+    { "v-rst", 13, "INTERNAL", "^Received RST_STREAM with error code 0$" },
+    { "v-empty-trailers", 2, "UNKNOWN", "^Stream removed$" },
+    { "v-headers-twice", 14, "UNAVAILABLE", "^Socket closed$" },
+    { "v-pushback-no-status", 2, "UNKNOWN", "^No status received$" },
+    { "v-bad-status", 2, "UNKNOWN", "^UNKNOWN:Error received from peer .*grpc_status:2[,}]" },
+    { "v-status-99", 2, "UNKNOWN", "^UNKNOWN:Error received from peer .*grpc_status:99[,}]" },
+    { "v-trailers-only-pushback", 2, "UNKNOWN", "^No status received$" },
+  }
+
+  it("ending a call in broken ways gives the error gRPC makes of it, within the deadline, and the client goes on",
+     function()
     local c = connect()
-    for _, case in ipairs { "no-message-no-status", "trailers-only-no-status", "v-500", "v-data-end",
-                            "v-trailers-grpc-message", "v-rst", "v-empty-trailers", "v-headers-twice",
-                            "v-pushback-no-status", "v-bad-status", "v-status-99", "v-trailers-only-pushback" } do
-      local ok, resp, err = pcall(call, c, case)
-      assert.is_true(ok, case .. ": " .. tostring(resp))
-      assert.is_nil(resp, case)
-      assert.is_table(err, case)
-      assert.is_string(err.name, case)
+    for _, e in ipairs(ENDINGS) do
+      local case, code, name, message = e[1], e[2], e[3], e[4]
+      local err = broken_then_good(c, case)
+      assert.equal(code, err.code, case)
+      assert.equal(name, err.name, case)
+      assert.matches(message, err.message, nil, false, case)
+      -- a status that is no gRPC code is UNKNOWN, the value sent kept apart
+      assert.equal(case == "v-status-99" and 99 or nil, err.raw_code, case)
+      local prefix = ("GetNamespaces: %s (%d): "):format(name, code)
+      assert.equal(prefix, tostring(err):sub(1, #prefix), case)
     end
-    assert(call(c, "ok"))
+    c:close()
+  end)
+
+  it("absurd retry hints are an error like any, within the deadline, and the client goes on", function()
+    -- The pause a hint asks for is the retry policy's and the limiter's to bound (retry and
+    -- rate limit are off here): the call itself returns at once, the hint readable.
+    local c = connect()
+    for _, seconds in ipairs { "100000", "-5", "0", "4611686018427387904" } do
+      local err = broken_then_good(c, "hint:" .. seconds)
+      assert.equal("RESOURCE_EXHAUSTED", err.name)
+      if tonumber(seconds) > 0 then -- longer than the call's budget: the err says what was asked
+        assert.matches("^slow down %(the server asked to wait [%de.+]+ s before retrying: more than", err.message)
+      else
+        assert.equal("slow down", err.message)
+      end
+      assert.equal("google.rpc.RetryInfo", err.details[1]["@type"])
+      -- (past 2^53 LuaJIT gives the decimal string)
+      assert.equal(seconds, tostring(err.details[1].retry_delay.seconds or 0))
+    end
+    for _, value in ipairs { "100000", "-5", "soon", ("9"):rep(40) } do
+      local err = broken_then_good(c, "retry-after:" .. value)
+      assert.equal("RESOURCE_EXHAUSTED", err.name)
+      assert.equal(value, err.trailers["retry-after"])
+    end
     c:close()
   end)
 

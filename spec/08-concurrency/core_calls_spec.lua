@@ -134,6 +134,31 @@ describe("asynchronous calls in the core", function()
     ch:close()
   end)
 
+  it("closing a channel whose calls' handles were collected in flight waits for those calls", function()
+    -- Each completion frees its call (nobody holds it): the close must not look at a call after
+    -- its completion (ASan and valgrind saw a use after free there, issue 17).
+    local ch = channel()
+    local kept = {}
+    for i = 1, 20 do
+      local h = ch:start(GET.index, PAYLOAD, 30, md{ ["x-test-delay"] = "10" })
+      if i % 2 == 1 then kept[#kept + 1] = h end -- the last started, first on the live list, dropped
+    end
+    collectgarbage()
+    collectgarbage()
+    local t0 = core.now()
+    ch:close()
+    assert.is_true(core.now() - t0 < 5, "close took " .. (core.now() - t0))
+    for _, h in ipairs(kept) do
+      local _, code, message = h:result()
+      assert.equal(1, code)
+      assert.equal("the client was closed", message)
+    end
+    assert.same({}, core.poll(0))
+    local again = channel()
+    assert.equal(0, select(2, again:call(GET.index, PAYLOAD, 5, md())))
+    again:close()
+  end)
+
   it("a blocking call in between leaves the started calls' completions for poll", function()
     local ch = channel()
     local h = ch:start(GET.index, PAYLOAD, 5, md{ ["x-test-delay"] = "0.05" })

@@ -12,6 +12,9 @@ The request header x-hostile picks the answer:
   short-message  a length prefix of 1000 bytes followed by 10, then grpc-status 0
   no-message     headers and trailers with grpc-status 0, no message at all
   details:HEX    grpc-status 8 with grpc-status-details-bin holding the bytes HEX
+  hint:SECONDS   grpc-status 8 (RESOURCE_EXHAUSTED) with a google.rpc.RetryInfo of SECONDS
+                 (an integer: absurd ones too, 100000 or -5), as a server that paces would send
+  retry-after:V  grpc-status 8 with a retry-after trailer of V, as it comes ("100000", "-5", "soon")
   ok             a valid, empty response message, grpc-status 0
   v-500, v-data-end, v-trailers-grpc-message, v-rst, v-empty-trailers, v-headers-twice,
   v-pushback-no-status, v-bad-status, v-status-99, v-trailers-only-pushback
@@ -42,6 +45,33 @@ def gzip_bomb():
 
 
 BOMB = gzip_bomb()  # made before the server listens: a call must not wait for it
+
+
+def varint(n):
+    """A protobuf varint (a negative int64 as its ten-byte two's complement)."""
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field(number, payload):
+    """A length-delimited field."""
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def retry_info_status(seconds):
+    """google.rpc.Status{ code = 8, message, details = { Any(RetryInfo{ retry_delay = { seconds } }) } }."""
+    duration = varint(1 << 3) + varint(seconds)
+    retry_info = field(1, duration)
+    any_ = field(1, b"type.googleapis.com/google.rpc.RetryInfo") + field(2, retry_info)
+    return varint(1 << 3) + varint(8) + field(2, b"slow down") + field(3, any_)
 
 
 def frame(payload, compressed=False, length=None):
@@ -105,6 +135,12 @@ def answer(conn, stream_id, case):
         return headers, data, trailers
     elif case == "short-message":
         conn.send_data(stream_id, frame(b"\x0a\x08truncate", length=1000))
+    elif case.startswith("hint:"):
+        details = retry_info_status(int(case[len("hint:"):]))
+        trailers = [("grpc-status", "8"), ("grpc-message", "slow down"),
+                    ("grpc-status-details-bin", base64.b64encode(details).decode().rstrip("="))]
+    elif case.startswith("retry-after:"):
+        trailers = [("grpc-status", "8"), ("grpc-message", "slow down"), ("retry-after", case[len("retry-after:"):])]
     elif case.startswith("details:"):
         details = bytes.fromhex(case[len("details:"):])
         trailers = [("grpc-status", "8"), ("grpc-message", "refused"),

@@ -118,6 +118,11 @@ static void on_sigint_while_reading(int sig) {
  * after a Ctrl-C (the line typed so far is dropped). */
 static int l_readline(lua_State *L) {
   const char *prompt = luaL_optstring(L, 1, "");
+  /* readline's state is one per process: a readline() from a finalizer or a completion run
+   * while a line is read would start a second line inside the first. */
+  if (active_L != NULL) return luaL_error(L, "readline() called again while a line is being read");
+  free(done_line); /* left by a raise (out of memory) while the last line was pushed */
+  done_line = NULL;
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint_while_reading;
@@ -263,10 +268,13 @@ static int l_write_history(lua_State *L) {
 
 /* history() -> the entries in memory, oldest first (for tests and a `history()` command). */
 static int l_history(lua_State *L) {
-  HIST_ENTRY **list = history_list();
   lua_newtable(L);
-  for (int i = 0; list != NULL && list[i] != NULL; i++) {
-    lua_pushstring(L, list[i]->line);
+  /* The list is looked up again for each entry: a finalizer run by an allocation here may
+   * change the history (and readline move or free its list). */
+  for (int i = 0;; i++) {
+    HIST_ENTRY **list = history_list();
+    if (list == NULL || i >= history_length || list[i] == NULL) break;
+    lua_pushstring(L, list[i]->line); /* copied before the collector may run */
     lua_rawseti(L, -2, i + 1);
   }
   return 1;
