@@ -271,7 +271,9 @@ local function learn_identity(self, lim)
   local t = self._clock()
   if t < lookup.at then return end
   local headers = attempt_headers(self, self._defaults)
-  local h = headers and self._transport:start(GET_IDENTITY, GET_IDENTITY_PAYLOAD, self._defaults.timeout, headers)
+  local transport = rawget(self, "_transport") -- nil once closed, by a finalizer too
+  local h = headers and transport and transport:start(GET_IDENTITY, GET_IDENTITY_PAYLOAD, self._defaults.timeout,
+    headers)
   if not h then
     self._lookup = nil
     self._lookups = (self._lookups or 0) + 1
@@ -350,7 +352,7 @@ end
 -- another and sends again). Returns resp, nil, info or nil, err; `attempt0`: attempts made
 -- before (an earlier round of a mutation that met the operation limit).
 local function attempts(self, m, req, payload, s, started, deadline, attempt0, slotted)
-  local clock, pause, policy, lim, transport = self._clock, self._sleep, s.policy, s.limiter, self._transport
+  local clock, pause, policy, lim = self._clock, self._sleep, s.policy, s.limiter
   local attempt, refused, last, asked = attempt0, 0, nil, nil
   while true do
     attempt = attempt + 1
@@ -385,6 +387,15 @@ local function attempts(self, m, req, payload, s, started, deadline, attempt0, s
     if timeout <= 0 then
       if last then return nil, asked and hint_too_long(last, asked, s, 0) or last end
       return nil, out_of_time(m, s, attempt - 1, "before an attempt could be sent")
+    end
+    -- Read again for each attempt: a finalizer (the client's own __gc among them) may have
+    -- closed the client since the call began, which is the call's CANCELLED, as a close
+    -- during an attempt is.
+    local transport = rawget(self, "_transport")
+    if not transport then
+      local err = errors.from_status(m.name, codes.CANCELLED, "the client was closed")
+      err.attempts, err.retryable = attempt - 1, false
+      return nil, err
     end
     local resp, code, message, h, t, failed = transport:call(m, payload, timeout, headers)
     local t1 = clock()
