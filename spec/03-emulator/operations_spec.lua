@@ -5,7 +5,9 @@ describe("emulator async operations", function()
   local emu
   before_each(function() emu = S.new() end)
 
-  local function op(id) return S.ok(emu.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation end
+  local function op(id)
+    return S.ok(emu.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation
+  end
 
   it("move PENDING -> IN_PROGRESS -> FULFILLED as the namespace goes ACTIVATING -> ACTIVE", function()
     local r = S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("timed") }))

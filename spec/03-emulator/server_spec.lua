@@ -68,7 +68,8 @@ describe("emulator process", function()
     _, err = c:get_users { page_size = 1001 }
     assert.are.equal("INVALID_ARGUMENT", err.name)
     assert.truthy(c:get_users { page_size = 1000 })
-    local r = assert(c:create_user { spec = { email = "v@example.com", access = { account_access = { role = "ROLE_READ" } } } })
+    local r = assert(c:create_user {
+      spec = { email = "v@example.com", access = { account_access = { role = "ROLE_READ" } } } })
     wait_op(c, r.async_operation.id)
     local u = assert(c:get_user { user_id = r.user_id }).user
     local spec = u.spec

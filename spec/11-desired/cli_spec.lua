@@ -112,7 +112,8 @@ describe("cloudops plan | apply | export", function()
   it("fails (1) on a usage error or a file that is no desired state, as on a failed change", function()
     local _, err, status = cli{ "plan" }
     assert.equal(1, status)
-    assert.equal("cloudops: plan needs a FILE (a desired state: JSON, or a .lua file)\n(cloudops --help for usage)\n", err)
+    assert.equal("cloudops: plan needs a FILE (a desired state: JSON, or a .lua file)\n"
+      .. "(cloudops --help for usage)\n", err)
     _, err, status = cli{ "apply", file, "--yse" }
     assert.equal(1, status)
     assert.matches("^cloudops: unknown option '%-%-yse'", err)

@@ -28,7 +28,9 @@
 -- each header received, and request.async_operation_id=ID when the request carries one.
 local dir = arg[0]:match("^(.*)spec/support/test_server%.lua$") or "./"
 package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") and (os.getenv("CLOUDOPS_CORE_CPATH") .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;"))) .. package.cpath
+local core_cpath = os.getenv("CLOUDOPS_CORE_CPATH")
+package.cpath = (core_cpath and (core_cpath .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;")))
+  .. package.cpath
 local core = require "cloudops.core"
 
 local log_path, cert, key, no_echo
