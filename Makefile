@@ -47,9 +47,9 @@ CFLAGS_ALL := -std=c11 $(OPT) -fPIC -Wall -Wextra -Wno-unused-parameter -D_GNU_S
               $(LUA_CFLAGS) -Isrc -I$(GEN) $(SANITIZE) $(CFLAGS)
 LDFLAGS_ALL := -shared $(SANITIZE) $(LDFLAGS)
 
-# The schema files the module is built from (DESIGN.md "The schema build"): those service.proto
-# imports, directly or not, listed by proto/prepare.lua in $(SCHEMA)/protos.mk (CLOUD_PROTOS,
-# GOOGLE_PROTOS, SCHEMA_FROM). Goals that need no schema do not make it.
+# The schema files the module is built from: those service.proto imports, directly or not,
+# listed by proto/prepare.lua in $(SCHEMA)/protos.mk (CLOUD_PROTOS, GOOGLE_PROTOS, SCHEMA_FROM).
+# Goals that need no schema do not make it.
 NO_SCHEMA_GOALS := clean distclean fetch-schema check-schema uninstall lint
 ifneq ($(filter-out $(NO_SCHEMA_GOALS),$(or $(MAKECMDGOALS),all)),)
 include $(SCHEMA)/protos.mk
@@ -195,8 +195,8 @@ test-asan: python
 
 # The C core's specs (those that drive cloudops.core), under valgrind memcheck, with every Lua
 # process they start (servers) under valgrind too. Clean means 0 errors and nothing definitely or
-# indirectly lost (DESIGN.md "Testing"); the core pins itself loaded, so gRPC's process-lifetime
-# state stays reachable and needs no suppression.
+# indirectly lost (docs/design.md "Testing"); the core pins itself loaded, so gRPC's
+# process-lifetime state stays reachable and needs no suppression.
 CORE_SPECS ?= spec/01-core spec/02-client spec/08-concurrency/core_calls_spec.lua spec/08-concurrency/map_spec.lua
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
   --errors-for-leak-kinds=definite,indirect --num-callers=30 --child-silent-after-fork=yes

@@ -1,6 +1,6 @@
--- cloudops.map (API.md "Concurrency"): tasks over the completion queue, results in the order
--- of the list, a raising task ending alone, nesting, several clients, and every wait of the
--- library yielding inside a task (calls, pauses, retries' backoff, paging). Against
+-- cloudops.map (docs/reference.md "Concurrency"): tasks over the completion queue, results in
+-- the order of the list, a raising task ending alone, nesting, several clients, and every wait
+-- of the library yielding inside a task (calls, pauses, retries' backoff, paging). Against
 -- spec/support/test_server.lua, whose x-test-delay answers later without holding up others.
 local helpers = require "helpers"
 local cloudops = require "cloudops"
