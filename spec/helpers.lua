@@ -166,6 +166,25 @@ function helpers.block_test_server(opts)
   return box
 end
 
+--- cloudops.connect(opts), with the client's own pauses recorded: those of its call path
+-- (rate limit, operation slots, retries' backoff; client.new's `sleep`, which specs may give),
+-- each still taken as usual (a task's own pause inside cloudops.map). Returns the client and
+-- { count =, total =, longest = } (seconds, as the client asked for them): what the client
+-- decided to wait, whatever the load of the machine made of it.
+function helpers.connect_recording_pauses(opts)
+  local client = require "cloudops.client"
+  local grpc_transport = require "cloudops.client.grpc_transport"
+  local sleep = require "cloudops.sleep"
+  local paused = { count = 0, total = 0, longest = 0 }
+  local c = assert(client.new(opts, grpc_transport.new, { sleep = function(s)
+    paused.count = paused.count + 1
+    paused.total = paused.total + s
+    if s > paused.longest then paused.longest = s end
+    return sleep(s)
+  end }))
+  return c, paused
+end
+
 --- Makes a CA and a server certificate for 127.0.0.1/localhost with openssl, plus a second,
 -- unrelated CA. Returns paths: { ca, cert, key, other_ca, client_cert, client_key }.
 function helpers.make_certs()

@@ -1,5 +1,5 @@
 -- What the emulator's specs share: an emulator on a test clock, callers, assertions.
-require "helpers"   -- paths to lua/ and the built core
+local helpers = require "helpers"   -- also: paths to lua/ and the built core
 local emulator = require "cloudops.emulator"
 
 local M = {}
@@ -69,7 +69,6 @@ M.CA = "-----BEGIN CERTIFICATE-----\nMIIBemulator\n-----END CERTIFICATE-----\n"
 -- wall-clock time `start` if given (so that several children call at once). Returns the
 -- child's pipe; M.call_result(pipe) reads its outcome ("ok" or the error name) and seconds.
 function M.call_in_child(emu, method, start)
-  local helpers = require "helpers"
   local script = helpers.tmpdir() .. "/call.lua"
   helpers.write_file(script, string.format([[
     package.path = %q .. package.path
@@ -86,6 +85,21 @@ function M.call_in_child(emu, method, start)
   ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";",
     emu.endpoint, emu.api_key, method))
   return io.popen(helpers.LUA .. " " .. helpers.sh_quote(script) .. " " .. tostring(start or ""), "r")
+end
+
+--- The calls a spawned emulator's request log (its `log` file) holds, on the emulator's own
+-- clock: { method =, at = seconds when it was served, held = seconds its answer was held back
+-- (nil: none) }, in the log's order.
+function M.served(log_path)
+  local reqlog = require "cloudops.emulator.reqlog"
+  local ctime = require "cloudops.time"
+  local calls = {}
+  for line in (helpers.read_file(log_path) or ""):gmatch("[^\n]+") do
+    local e = assert(reqlog.parse(line), line)
+    calls[#calls + 1] = { method = e.method, at = ctime.to_unix(assert(ctime.from_rfc3339(e.time))),
+                          held = e.delay }
+  end
+  return calls
 end
 
 function M.call_result(pipe)

@@ -239,7 +239,8 @@ describe("emulator async operations", function()
     local q = S.ok(quick.owner:call("CreateNamespace", { spec = S.namespace_spec("quick") }))
     quick.advance(1.1)
     assert.are.equal("STATE_FULFILLED", state(quick, q.async_operation.id))
-    assert.has_error(function() S.new { profile = "leisurely" } end)
+    assert.has_error(function() S.new { profile = "leisurely" } end,
+      "unknown emulator profile 'leisurely' (fast or realistic)")
     -- the default: an operation of about a second, no latency
     local _, _, plain = emu.owner:call("CreateNamespace", { spec = S.namespace_spec("fast") })
     assert.is_nil(plain.delay)
