@@ -166,6 +166,37 @@ function helpers.block_test_server(opts)
   return box
 end
 
+--- The calls a spawned emulator's request log (its `log` file) holds, on the emulator's own
+-- clock: { method =, at = seconds when it was served, held = seconds its answer was held back
+-- (nil: none) }, in the log's order. What a spec checks of the emulator's timing, without
+-- asserting the time the spec itself took.
+function helpers.served(log_path)
+  local reqlog = require "cloudops.emulator.reqlog"
+  local ctime = require "cloudops.time"
+  local calls = {}
+  for line in (helpers.read_file(log_path) or ""):gmatch("[^\n]+") do
+    local e = assert(reqlog.parse(line), line)
+    calls[#calls + 1] = { method = e.method, at = ctime.to_unix(assert(ctime.from_rfc3339(e.time))),
+                          held = e.delay }
+  end
+  return calls
+end
+
+--- Whether every call of `method` in an emulator's request log was served before the first
+-- answer held back among them went out: all of them in flight at once.
+function helpers.all_in_flight(log_path, method)
+  local last_served, first_out, n = -math.huge, math.huge, 0
+  for _, e in ipairs(helpers.served(log_path)) do
+    if e.method == method then
+      n = n + 1
+      if e.at > last_served then last_served = e.at end
+      if e.at + (e.held or 0) < first_out then first_out = e.at + (e.held or 0) end
+    end
+  end
+  return n > 0 and last_served < first_out, n,
+    ("the last %s was served %.3f s after the first answer went out"):format(method, last_served - first_out)
+end
+
 --- cloudops.connect(opts), with the client's own pauses recorded: those of its call path
 -- (rate limit, operation slots, retries' backoff; client.new's `sleep`, which specs may give),
 -- each still taken as usual (a task's own pause inside cloudops.map). Returns the client and

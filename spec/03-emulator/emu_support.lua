@@ -87,21 +87,6 @@ function M.call_in_child(emu, method, start)
   return io.popen(helpers.LUA .. " " .. helpers.sh_quote(script) .. " " .. tostring(start or ""), "r")
 end
 
---- The calls a spawned emulator's request log (its `log` file) holds, on the emulator's own
--- clock: { method =, at = seconds when it was served, held = seconds its answer was held back
--- (nil: none) }, in the log's order.
-function M.served(log_path)
-  local reqlog = require "cloudops.emulator.reqlog"
-  local ctime = require "cloudops.time"
-  local calls = {}
-  for line in (helpers.read_file(log_path) or ""):gmatch("[^\n]+") do
-    local e = assert(reqlog.parse(line), line)
-    calls[#calls + 1] = { method = e.method, at = ctime.to_unix(assert(ctime.from_rfc3339(e.time))),
-                          held = e.delay }
-  end
-  return calls
-end
-
 function M.call_result(pipe)
   local out = pipe:read("*a")
   pipe:close()

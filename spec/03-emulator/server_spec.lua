@@ -123,7 +123,7 @@ describe("emulator process", function()
     -- On the server's own clock (its request log): the five calls were all served while the
     -- delayed answer was held, not after it went out.
     local held_until, during = nil, 0
-    for _, e in ipairs(S.served(log)) do
+    for _, e in ipairs(helpers.served(log)) do
       if e.method == "GetAccount" then
         held_until = e.at + e.held
       elseif e.method == "GetRegions" and held_until and e.at < held_until then
