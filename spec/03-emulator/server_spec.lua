@@ -181,14 +181,9 @@ describe("emulator process", function()
       os.exit(0, false)   -- no stop(), no __gc
     ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";"))
     local pid = assert(tonumber(helpers.run(helpers.LUA .. " " .. helpers.sh_quote(script)):match("%d+")))
+    local function running() return helpers.alive(pid) end
+    finally(function() if running() then os.execute("kill -KILL " .. pid) end end)
     local deadline = core.now() + 3
-    local function running()
-      local f = io.open("/proc/" .. pid .. "/stat")
-      if not f then return false end
-      local st = f:read("*l"):match("^%d+ %b() (%a)")
-      f:close()
-      return st ~= "Z"
-    end
     while running() and core.now() < deadline do core.sleep(0.05) end
     assert.is_false(running())
   end)
