@@ -28,11 +28,16 @@ describe("emulator latency", function()
     local cloudops = require "cloudops"
     local S_HELD = 0.5
     local log = helpers.tmpdir() .. "/requests.log"
-    local emu = assert(emulator.spawn { latency = S_HELD, rate_limits = false, log = log })
-    finally(function() emu.stop() helpers.cleanup() end)
-    local c = assert(cloudops.connect { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
-                                        rate_limit = false, retry = false })
-    finally(function() c:close() end)
+    local emu, c
+    -- (one finally a test: busted keeps the last one given)
+    finally(function()
+      if c then c:close() end
+      if emu then emu.stop() end
+      helpers.cleanup()
+    end)
+    emu = assert(emulator.spawn { latency = S_HELD, rate_limits = false, log = log })
+    c = assert(cloudops.connect { endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
+                                  rate_limit = false, retry = false })
     -- four calls in flight at once (tasks of one map: nothing waits for an answer to send the next)
     local results, errs = cloudops.map(function()
       local t0 = core.now()

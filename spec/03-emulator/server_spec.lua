@@ -188,6 +188,24 @@ describe("emulator process", function()
     assert.is_false(running())
   end)
 
+  it("ends, and lets the process that spawned it end, when a script ends without stopping it", function()
+    -- (under LuaJIT a table has no finalizer: the emulator's popen handle, closed as the state
+    -- closes, used to wait for an emulator that waited for this process to end)
+    local script = helpers.tmpdir() .. "/forgot.lua"
+    helpers.write_file(script, string.format([[
+      package.path = %q .. package.path
+      package.cpath = %q .. package.cpath
+      local emu = assert(require("cloudops.emulator").spawn {})
+      print(emu.pid)
+    ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";"))
+    local out, ok = helpers.run("timeout 20 " .. helpers.LUA .. " " .. helpers.sh_quote(script))
+    local pid = tonumber(out:match("^(%d+)"))
+    finally(function() if pid and helpers.alive(pid) then os.execute("kill -KILL " .. pid) end end)
+    assert.is_true(ok, "the script did not end: " .. out)
+    assert.is_number(pid, out)
+    assert.is_false(helpers.alive(pid))
+  end)
+
   it("launcher: a port in use is an error", function()
     emu = assert(emulator.spawn {})
     local second, err = emulator.spawn { port = emu.port }
