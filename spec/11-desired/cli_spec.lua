@@ -13,7 +13,8 @@ describe("cloudops plan | apply | export", function()
   local emu, dir, file
 
   before_each(function()
-    emu = T.emulator()
+    -- operations as quick as S.emulator's: each apply waits for them, kind after kind
+    emu = T.emulator{ op_duration = 0.05, op_pending = 0.01 }
     dir = helpers.tmpdir()
     file = dir .. "/account.json"
     helpers.write_file(file, desired.encode(S.every_kind()))
