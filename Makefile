@@ -155,23 +155,37 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
 FUZZ_SMOKE_SECONDS ?= 15
 JIT_LOG := $(BUILD)/test-luajit.log
+BUILD_LOG := $(BUILD)/test-build.log
+FUZZ_LOG := $(BUILD)/test-fuzz.log
+# The directories of spec/ that hold specs, but spec/00-build.
+SPEC_DIRS := $(filter-out spec/00-build/ spec/support/,$(sort $(wildcard spec/*/)))
 # The specs run make as a user would: without this make's flags (its variables, its jobserver).
 SPEC_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 
-# The README's test command: every spec under Lua 5.4 and, at the same time (most specs wait on
-# servers more than they compute), those that depend on the Lua under LuaJIT against the LuaJIT
-# build of the core (.busted says which; its output is shown after the Lua 5.4 pass's), then a
-# short run of each fuzzer. An interrupted run stops both passes.
+# The README's test command, in three lanes at once (most specs wait on servers more than they
+# compute): every spec under Lua 5.4 but spec/00-build's; spec/00-build's (make, luarocks, the
+# schema build); and under LuaJIT, against the LuaJIT build of the core, the specs that depend
+# on the Lua (.busted says which), then a short run of each fuzzer. The other lanes' output is
+# shown after the first's; the run fails if any lane does. An interrupted run stops them all.
 test: all python
 	$(MAKE) --no-print-directory LUA=luajit all # the LuaJIT pass, and the nginx specs, load the LuaJIT core
-	@echo "busted (Lua 5.4); busted --run=luajit at the same time, into $(JIT_LOG)"
-	@$(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1 & jit=$$!; \
-	  trap 'kill $$jit 2>/dev/null; exit 130' INT TERM; \
-	  $(SPEC_ENV) $(BUSTED); lua54=$$?; \
-	  wait $$jit; luajit=$$?; \
+	@echo "busted (Lua 5.4); at the same time spec/00-build into $(BUILD_LOG), and busted --run=luajit" \
+	  "then the fuzzers into $(JIT_LOG) and $(FUZZ_LOG)"
+	@rm -f $(BUILD_LOG).status $(JIT_LOG).status $(FUZZ_LOG).status; \
+	  ( $(SPEC_ENV) $(BUSTED) spec/00-build > $(BUILD_LOG) 2>&1; echo $$? > $(BUILD_LOG).status ) & b=$$!; \
+	  ( $(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1; echo $$? > $(JIT_LOG).status; \
+	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) > $(FUZZ_LOG) 2>&1; \
+	    echo $$? > $(FUZZ_LOG).status ) & j=$$!; \
+	  trap 'pkill -P $$b; pkill -P $$j; kill $$b $$j 2>/dev/null; exit 130' INT TERM; \
+	  $(SPEC_ENV) $(BUSTED) $(SPEC_DIRS); lua54=$$?; \
+	  wait $$b $$j; \
+	  echo "== spec/00-build (Lua 5.4):"; cat $(BUILD_LOG); \
 	  echo "== busted --run=luajit (LuaJIT):"; cat $(JIT_LOG); \
-	  test $$lua54 -eq 0 && test $$luajit -eq 0
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+	  echo "== make fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS):"; cat $(FUZZ_LOG); \
+	  for lane in $(BUILD_LOG) $(JIT_LOG) $(FUZZ_LOG); do \
+	    test "$$(cat $$lane.status 2>/dev/null)" = 0 || { echo "failed: see $$lane"; lua54=1; }; \
+	  done; \
+	  test $$lua54 -eq 0
 
 # The LuaJIT pass alone.
 test-luajit: python

@@ -256,7 +256,9 @@ local function count(set)
   return n
 end
 
-local N, RATE = 30, 10
+-- The emulator's limit, and the workers' (a tenth under it: a request's hop from the bucket to
+-- the emulator, through a pool thread, is seldom as quick on a busy machine as the one before).
+local N, RATE, WORKERS_RATE = 30, 10, 9
 
 describe("cloudops.openresty, two workers, rate_limit.shared", function()
   local t
@@ -264,7 +266,8 @@ describe("cloudops.openresty, two workers, rate_limit.shared", function()
     -- the emulator allows the owner (a user) 10 requests/s, in bursts of 10
     t = start({ seed = { namespaces = 2 }, rate_limits = { user = RATE, account = 4 * RATE } },
               { workers = 2, threads = 4,
-                rate_limit = ('{ shared = "cloudops_limit", rate = %d, burst = %d }'):format(RATE, RATE) })
+                rate_limit = ('{ shared = "cloudops_limit", rate = %d, burst = %d }'):format(WORKERS_RATE,
+                                                                                              WORKERS_RATE) })
   end)
   lazy_teardown(function()
     if t then t.stop() end
@@ -277,10 +280,10 @@ describe("cloudops.openresty, two workers, rate_limit.shared", function()
     local by_code, by_method = S.log_counts(t.reqlog)
     assert.equal(0, by_code.RESOURCE_EXHAUSTED or 0)
     assert.equal(N, by_method.GetNamespaces)
-    -- the limiter did pace them: 30 requests at 10/s after a burst of 10 take 2 s at the least
+    -- the limiter did pace them: 30 requests at 9/s after a burst of 9 take 2.3 s at the least
     -- (that it waits no longer than its schedule is the bucket contract's, in fake time:
     -- dict_bucket_spec.lua)
-    assert.is_true(elapsed >= (N - RATE) / RATE - 0.2, ("the burst took %.2f s"):format(elapsed))
+    assert.is_true(elapsed >= (N - WORKERS_RATE) / WORKERS_RATE - 0.2, ("the burst took %.2f s"):format(elapsed))
   end)
 end)
 
@@ -289,7 +292,7 @@ describe("cloudops.openresty, two workers, without rate_limit.shared (the contro
   lazy_setup(function()
     t = start({ seed = { namespaces = 2 }, rate_limits = { user = RATE, account = 4 * RATE } },
               { workers = 2, threads = 4,
-                rate_limit = ('{ rate = %d, burst = %d }'):format(RATE, RATE) })
+                rate_limit = ('{ rate = %d, burst = %d }'):format(WORKERS_RATE, WORKERS_RATE) })
   end)
   lazy_teardown(function()
     if t then t.stop() end
