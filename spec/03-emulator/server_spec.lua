@@ -172,14 +172,11 @@ describe("emulator process", function()
   end)
 
   it("ends by itself when the process that spawned it dies without stopping it", function()
-    local script = helpers.tmpdir() .. "/orphan.lua"
-    helpers.write_file(script, string.format([[
-      package.path = %q .. package.path
-      package.cpath = %q .. package.cpath
+    local script = helpers.script([[
       local emu = assert(require("cloudops.emulator").spawn {})
       print(emu.pid)
       os.exit(0, false)   -- no stop(), no __gc
-    ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";"))
+    ]])
     local pid = assert(tonumber(helpers.run(helpers.LUA .. " " .. helpers.sh_quote(script)):match("%d+")))
     local function running() return helpers.alive(pid) end
     finally(function() if running() then os.execute("kill -KILL " .. pid) end end)
@@ -191,13 +188,10 @@ describe("emulator process", function()
   it("ends, and lets the process that spawned it end, when a script ends without stopping it", function()
     -- (under LuaJIT a table has no finalizer: the emulator's popen handle, closed as the state
     -- closes, used to wait for an emulator that waited for this process to end)
-    local script = helpers.tmpdir() .. "/forgot.lua"
-    helpers.write_file(script, string.format([[
-      package.path = %q .. package.path
-      package.cpath = %q .. package.cpath
+    local script = helpers.script([[
       local emu = assert(require("cloudops.emulator").spawn {})
       print(emu.pid)
-    ]], helpers.ROOT .. "lua/?.lua;" .. helpers.ROOT .. "lua/?/init.lua;", helpers.CORE_CPATH .. ";"))
+    ]])
     local out, ok = helpers.run("timeout 20 " .. helpers.LUA .. " " .. helpers.sh_quote(script))
     local pid = tonumber(out:match("^(%d+)"))
     finally(function() if pid and helpers.alive(pid) then os.execute("kill -KILL " .. pid) end end)
