@@ -47,9 +47,9 @@ CFLAGS_ALL := -std=c11 $(OPT) -fPIC -Wall -Wextra -Wno-unused-parameter -D_GNU_S
               $(LUA_CFLAGS) -Isrc -I$(GEN) $(SANITIZE) $(CFLAGS)
 LDFLAGS_ALL := -shared $(SANITIZE) $(LDFLAGS)
 
-# The schema files the module is built from (DESIGN.md "The schema build"): those service.proto
-# imports, directly or not, listed by proto/prepare.lua in $(SCHEMA)/protos.mk (CLOUD_PROTOS,
-# GOOGLE_PROTOS, SCHEMA_FROM). Goals that need no schema do not make it.
+# The schema files the module is built from: those service.proto imports, directly or not,
+# listed by proto/prepare.lua in $(SCHEMA)/protos.mk (CLOUD_PROTOS, GOOGLE_PROTOS, SCHEMA_FROM).
+# Goals that need no schema do not make it.
 NO_SCHEMA_GOALS := clean distclean fetch-schema check-schema uninstall lint
 ifneq ($(filter-out $(NO_SCHEMA_GOALS),$(or $(MAKECMDGOALS),all)),)
 include $(SCHEMA)/protos.mk
@@ -155,23 +155,37 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
 FUZZ_SMOKE_SECONDS ?= 15
 JIT_LOG := $(BUILD)/test-luajit.log
+BUILD_LOG := $(BUILD)/test-build.log
+FUZZ_LOG := $(BUILD)/test-fuzz.log
+# The directories of spec/ that hold specs, but spec/00-build.
+SPEC_DIRS := $(filter-out spec/00-build/ spec/support/,$(sort $(wildcard spec/*/)))
 # The specs run make as a user would: without this make's flags (its variables, its jobserver).
 SPEC_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 
-# The README's test command: every spec under Lua 5.4 and, at the same time (most specs wait on
-# servers more than they compute), those that depend on the Lua under LuaJIT against the LuaJIT
-# build of the core (.busted says which; its output is shown after the Lua 5.4 pass's), then a
-# short run of each fuzzer. An interrupted run stops both passes.
+# The README's test command, in three lanes at once (most specs wait on servers more than they
+# compute): every spec under Lua 5.4 but spec/00-build's; spec/00-build's (make, luarocks, the
+# schema build); and under LuaJIT, against the LuaJIT build of the core, the specs that depend
+# on the Lua (.busted says which), then a short run of each fuzzer. The other lanes' output is
+# shown after the first's; the run fails if any lane does. An interrupted run stops them all.
 test: all python
 	$(MAKE) --no-print-directory LUA=luajit all # the LuaJIT pass, and the nginx specs, load the LuaJIT core
-	@echo "busted (Lua 5.4); busted --run=luajit at the same time, into $(JIT_LOG)"
-	@$(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1 & jit=$$!; \
-	  trap 'kill $$jit 2>/dev/null; exit 130' INT TERM; \
-	  $(SPEC_ENV) $(BUSTED); lua54=$$?; \
-	  wait $$jit; luajit=$$?; \
+	@echo "busted (Lua 5.4); at the same time spec/00-build into $(BUILD_LOG), and busted --run=luajit" \
+	  "then the fuzzers into $(JIT_LOG) and $(FUZZ_LOG)"
+	@rm -f $(BUILD_LOG).status $(JIT_LOG).status $(FUZZ_LOG).status; \
+	  ( $(SPEC_ENV) $(BUSTED) spec/00-build > $(BUILD_LOG) 2>&1; echo $$? > $(BUILD_LOG).status ) & b=$$!; \
+	  ( $(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1; echo $$? > $(JIT_LOG).status; \
+	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) > $(FUZZ_LOG) 2>&1; \
+	    echo $$? > $(FUZZ_LOG).status ) & j=$$!; \
+	  trap 'pkill -P $$b; pkill -P $$j; kill $$b $$j 2>/dev/null; exit 130' INT TERM; \
+	  $(SPEC_ENV) $(BUSTED) $(SPEC_DIRS); lua54=$$?; \
+	  wait $$b $$j; \
+	  echo "== spec/00-build (Lua 5.4):"; cat $(BUILD_LOG); \
 	  echo "== busted --run=luajit (LuaJIT):"; cat $(JIT_LOG); \
-	  test $$lua54 -eq 0 && test $$luajit -eq 0
-	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+	  echo "== make fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS):"; cat $(FUZZ_LOG); \
+	  for lane in $(BUILD_LOG) $(JIT_LOG) $(FUZZ_LOG); do \
+	    test "$$(cat $$lane.status 2>/dev/null)" = 0 || { echo "failed: see $$lane"; lua54=1; }; \
+	  done; \
+	  test $$lua54 -eq 0
 
 # The LuaJIT pass alone.
 test-luajit: python
@@ -202,8 +216,8 @@ test-asan: python
 
 # The C core's specs (those that drive cloudops.core), under valgrind memcheck, with every Lua
 # process they start (servers) under valgrind too. Clean means 0 errors and nothing definitely or
-# indirectly lost (DESIGN.md "Testing"); the core pins itself loaded, so gRPC's process-lifetime
-# state stays reachable and needs no suppression.
+# indirectly lost (docs/design.md "Testing"); the core pins itself loaded, so gRPC's
+# process-lifetime state stays reachable and needs no suppression.
 CORE_SPECS ?= spec/01-core spec/02-client spec/08-concurrency/core_calls_spec.lua spec/08-concurrency/map_spec.lua
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
   --errors-for-leak-kinds=definite,indirect --num-callers=30 --child-silent-after-fork=yes

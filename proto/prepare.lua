@@ -1,7 +1,7 @@
--- Prepares the schema the module is built from (DESIGN.md "The schema build"): the .proto files
--- that service.proto imports, directly or not, found by following the imports (so a new
--- upstream version that adds a file or an RPC builds with no change here), each stripped of
--- its REST annotations (proto/strip.lua), plus this project's own .proto files' imports.
+-- Prepares the schema the module is built from: the .proto files that service.proto imports,
+-- directly or not, found by following the imports (so a new upstream version that adds a file
+-- or an RPC builds with no change here), each stripped of its REST annotations
+-- (proto/strip.lua), plus this project's own .proto files' imports.
 --
 --   lua proto/prepare.lua API_DIR PROTOBUF_INCLUDE OWN_DIR OUT_DIR OWN.proto...
 --

@@ -20,7 +20,7 @@ local function walk(out, comments, prefix, path, msg)
   local text = comments[path] or ""
   local entry = { min = tag(text, "min_version"), max = tag(text, "max_version"), fields = {} }
   local names, any = {}, entry.min or entry.max
-  for i, f in ipairs(msg.field or {}) do names[f.name] = true end
+  for _, f in ipairs(msg.field or {}) do names[f.name] = true end
   for i, f in ipairs(msg.field or {}) do
     local ftext = comments[path .. ",2," .. (i - 1)] or ""
     local v = { min = tag(ftext, "min_version"), max = tag(ftext, "max_version") }

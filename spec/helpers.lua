@@ -166,6 +166,56 @@ function helpers.block_test_server(opts)
   return box
 end
 
+--- The calls a spawned emulator's request log (its `log` file) holds, on the emulator's own
+-- clock: { method =, at = seconds when it was served, held = seconds its answer was held back
+-- (nil: none) }, in the log's order. What a spec checks of the emulator's timing, without
+-- asserting the time the spec itself took.
+function helpers.served(log_path)
+  local reqlog = require "cloudops.emulator.reqlog"
+  local ctime = require "cloudops.time"
+  local calls = {}
+  for line in (helpers.read_file(log_path) or ""):gmatch("[^\n]+") do
+    local e = assert(reqlog.parse(line), line)
+    calls[#calls + 1] = { method = e.method, at = ctime.to_unix(assert(ctime.from_rfc3339(e.time))),
+                          held = e.delay }
+  end
+  return calls
+end
+
+--- Whether every call of `method` in an emulator's request log was served before the first
+-- answer held back among them went out: all of them in flight at once.
+function helpers.all_in_flight(log_path, method)
+  local last_served, first_out, n = -math.huge, math.huge, 0
+  for _, e in ipairs(helpers.served(log_path)) do
+    if e.method == method then
+      n = n + 1
+      if e.at > last_served then last_served = e.at end
+      if e.at + (e.held or 0) < first_out then first_out = e.at + (e.held or 0) end
+    end
+  end
+  return n > 0 and last_served < first_out, n,
+    ("the last %s was served %.3f s after the first answer went out"):format(method, last_served - first_out)
+end
+
+--- cloudops.connect(opts), with the client's own pauses recorded: those of its call path
+-- (rate limit, operation slots, retries' backoff; client.new's `sleep`, which specs may give),
+-- each still taken as usual (a task's own pause inside cloudops.map). Returns the client and
+-- { count =, total =, longest = } (seconds, as the client asked for them): what the client
+-- decided to wait, whatever the load of the machine made of it.
+function helpers.connect_recording_pauses(opts)
+  local client = require "cloudops.client"
+  local grpc_transport = require "cloudops.client.grpc_transport"
+  local sleep = require "cloudops.sleep"
+  local paused = { count = 0, total = 0, longest = 0 }
+  local c = assert(client.new(opts, grpc_transport.new, { sleep = function(s)
+    paused.count = paused.count + 1
+    paused.total = paused.total + s
+    if s > paused.longest then paused.longest = s end
+    return sleep(s)
+  end }))
+  return c, paused
+end
+
 --- Makes a CA and a server certificate for 127.0.0.1/localhost with openssl, plus a second,
 -- unrelated CA. Returns paths: { ca, cert, key, other_ca, client_cert, client_key }.
 function helpers.make_certs()
@@ -177,7 +227,8 @@ function helpers.make_certs()
     "openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null",
     "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost 2>/dev/null",
     "printf 'subjectAltName=DNS:localhost,DNS:cloudops.test,IP:127.0.0.1\\n' > san.ext",
-    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null",
+    "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2"
+      .. " -extfile san.ext 2>/dev/null",
     "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=client 2>/dev/null",
     "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null",
   }, "\n")

@@ -1,7 +1,6 @@
 --- cloudops.apply(client, desired, { prune = false, concurrency = 8, on_change = nil,
--- max_operations = nil }) (API.md "Rehearsal and desired state"; docs/reference.md "Desired
--- state"): makes the changes cloudops.plan finds, and returns
--- `{ changes = { ...each with ok, err, operation }, kept, calls, failed }, err`.
+-- max_operations = nil }) (docs/reference.md "Desired state"): makes the changes cloudops.plan
+-- finds, and returns `{ changes = { ...each with ok, err, operation }, kept, calls, failed }, err`.
 --
 -- How it runs. The plan is recomputed from the account each time (a snapshot, reads only), so
 -- that an apply interrupted or failed half-way is finished by running it again. Each change

@@ -1,6 +1,5 @@
---- cloudops.desired: the desired-state form of an account (API.md "Rehearsal and desired
--- state"; docs/reference.md "Desired state"): what cloudops.plan and cloudops.apply take and
--- `cloudops export` writes.
+--- cloudops.desired: the desired-state form of an account (docs/reference.md "Desired state"):
+-- what cloudops.plan and cloudops.apply take and `cloudops export` writes.
 --
 --   local desired = require "cloudops.desired"
 --   local state, kinds_listed = desired.check(d)       -- or nil, message

@@ -220,7 +220,15 @@ function M.spawn(opts)
     return nil, format("the emulator did not start (%s %s): %s", tostring(how), tostring(code),
       err ~= "" and err or concat(lines, "\n"))
   end
-  return setmetatable(handle, { __gc = function(h) h.stop() end })
+  -- Stopped when collected, or when the Lua state closes. LuaJIT runs no finalizer of a
+  -- table, only of a userdata: without one, the pipe's own finalizer, as the state closes,
+  -- would wait for an emulator that waits for this process to end.
+  local mt = { __gc = function(h) h.stop() end }
+  if newproxy then
+    mt.sentinel = newproxy(true)   -- kept as long as the handle is, by its metatable
+    getmetatable(mt.sentinel).__gc = function() handle.stop() end
+  end
+  return setmetatable(handle, mt)
 end
 
 return M

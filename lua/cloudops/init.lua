@@ -1,4 +1,4 @@
---- lua-cloudops: a client for the Temporal Cloud Operations API (see API.md).
+--- lua-cloudops: a client for the Temporal Cloud Operations API (docs/reference.md).
 --   local cloudops = require "cloudops"
 --   local client = assert(cloudops.connect{ api_key = os.getenv("TEMPORAL_CLOUD_API_KEY") })
 --   local resp, err = client:get_namespaces{ page_size = 10 }

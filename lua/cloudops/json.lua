@@ -1,4 +1,4 @@
---- cloudops.json: the proto3 JSON mapping of messages (API.md "Schema access").
+--- cloudops.json: the proto3 JSON mapping of messages (docs/reference.md "cloudops.json").
 --
 --   local json = require "cloudops.json"
 --   local text = json.encode("GetNamespacesResponse", resp)              -- or nil, err

@@ -1,7 +1,7 @@
 --- cloudops.kinds: one table of facts per resource kind, behind snapshot, twin, diff, plan,
--- apply and export (docs/design.md "Kinds"). What the schema says is derived from it, as
--- `update`'s kinds are (cloudops.schema); what it cannot say (natural keys, references by id,
--- the dependency order) is written here, once.
+-- apply and export (docs/design.md "Rehearsal and desired state"). What the schema says is
+-- derived from it, as `update`'s kinds are (cloudops.schema); what it cannot say (natural keys,
+-- references by id, the dependency order) is written here, once.
 --
 --   local kinds = require "cloudops.kinds"
 --   for _, k in ipairs(kinds.list) do ... end       -- every kind, in dependency order

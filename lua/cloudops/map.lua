@@ -1,6 +1,6 @@
---- cloudops.map(fn, list, { concurrency = 8 }) (API.md "Concurrency"): fn(list[i], i) for every
--- item, each in a task, at most `concurrency` at once; returns results and errs, indexed like
--- list, the first two values each call returned (or nil and the raised value).
+--- cloudops.map(fn, list, { concurrency = 8 }) (docs/reference.md "Concurrency"): fn(list[i],
+-- i) for every item, each in a task, at most `concurrency` at once; returns results and errs,
+-- indexed like list, the first two values each call returned (or nil and the raised value).
 --
 -- `concurrency` tasks each take the next item until none is left, so items start in list
 -- order. Called inside a task (a nested map), the new tasks join the running scheduler and

@@ -1,4 +1,4 @@
---- connect's options (API.md "Loading and connecting"): their names, their types, and the
+--- connect's options (docs/reference.md "The client"): their names, their types, and the
 -- channel options of the C core made from them. Every check returns nil, message for a bad
 -- option (connect turns it into its `nil, err`).
 local type, pairs, ipairs, tostring, tonumber = type, pairs, ipairs, tostring, tonumber

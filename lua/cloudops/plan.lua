@@ -1,7 +1,7 @@
---- cloudops.plan(client, desired, { prune = false }) (API.md "Rehearsal and desired state";
--- docs/reference.md "Desired state"): the changes that would make the account match a
--- desired state (cloudops.desired), found by the one diff (cloudops.changes) of a snapshot
--- of the account (reads only) against the desired state, matched by natural key.
+--- cloudops.plan(client, desired, { prune = false }) (docs/reference.md "Desired state"): the
+-- changes that would make the account match a desired state (cloudops.desired), found by the
+-- one diff (cloudops.changes) of a snapshot of the account (reads only) against the desired
+-- state, matched by natural key.
 --
 --   local plan = assert(cloudops.plan(client, d, { prune = true }))
 --   io.write(require("cloudops.plan").text(plan))

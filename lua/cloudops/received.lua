@@ -1,6 +1,7 @@
 --- When a response table was received, on the client's clock: the call path marks each
 -- response (and the AsyncOperation it holds), and `wait` counts an operation's check_duration
--- from that moment (API.md "Helpers"), so an operation received long ago is polled at once.
+-- from that moment (docs/reference.md "Helpers"), so an operation received long ago is polled
+-- at once.
 -- The tables are weak keys: marking keeps nothing alive.
 local setmetatable, type = setmetatable, type
 

@@ -1,4 +1,5 @@
---- Limits shared across hosts through Redis (API.md "Loading and connecting"):
+--- Limits shared across hosts through Redis (docs/reference.md "Limits shared across hosts
+-- (Redis)"):
 -- `rate_limit = { redis = "redis://host:port" [, rate =, burst =, timeout =, account =] }`.
 --
 --   local redis = require "cloudops.redis"

@@ -42,7 +42,8 @@ for i, name in ipairs(core.methods()) do
     input = info.input,
     output = info.output,
     path = info.path,
-    -- API.md: a mutation's request has async_operation_id (GetAsyncOperation's excepted).
+    -- a mutation's request has async_operation_id, GetAsyncOperation's excepted
+    -- (docs/reference.md "Calls")
     mutation = input.async_operation_id ~= nil and name ~= "GetAsyncOperation",
     encode = core.encoder(info.input), -- the request's encoder, its type looked up once
     has_resource_version = input.resource_version ~= nil,

@@ -1,4 +1,4 @@
---- Sleeping without busy-waiting (DESIGN.md "Retries, limits, waits"): inside a cloudops.map
+--- Sleeping without busy-waiting (docs/reference.md "Concurrency"): inside a cloudops.map
 -- task, a pause of that task alone (the others run meanwhile); ngx.sleep where nginx lets a
 -- request yield; else a real sleep in the C core (also inside ngx.run_worker_thread VMs, which
 -- have no ngx.sleep).

@@ -1,4 +1,4 @@
---- client:update(kind, id, fn) (API.md "Helpers"): read, change, write with the
+--- client:update(kind, id, fn) (docs/reference.md "Helpers"): read, change, write with the
 -- resource_version read, and on a version conflict (FAILED_PRECONDITION) read again and
 -- repeat, at most MAX_TRIES Update attempts in all.
 local core = require "cloudops.core"
@@ -29,8 +29,8 @@ local function shape(k)
   return s
 end
 
--- The Get request for `id`, or nil, message (API.md: a string for one identifying field, a
--- table for several, nil for "account").
+-- The Get request for `id`, or nil, message (docs/reference.md "Helpers": a string for one
+-- identifying field, a table for several, nil for "account").
 local function get_request(kind, k, id)
   local names = k.id_fields
   local expected = #names == 0 and "nil" or

@@ -78,6 +78,7 @@ describe("cloudops.connect", function()
 
   it("takes its default endpoint from TEMPORAL_CLOUD_ENDPOINT, checked like the option", function()
     local server = helpers.test_server()
+    finally(server.stop)
     local code = [[
       local cloudops = require "cloudops"
       local c, err = cloudops.connect{ insecure = true, api_key = "k", retry = false }
@@ -97,7 +98,6 @@ describe("cloudops.connect", function()
     local out = run("TEMPORAL_CLOUD_ENDPOINT=" .. server.endpoint)
     local out_bad = run("TEMPORAL_CLOUD_ENDPOINT=127.0.0.1")
     local out_default = run("TEMPORAL_CLOUD_ENDPOINT=")
-    server.stop()
     assert.equal(server.endpoint .. "\tok\n", out)
     assert.matches("INVALID_OPTION: TEMPORAL_CLOUD_ENDPOINT \"127%.0%.0%.1\" has no port", out_bad)
     assert.equal("saas-api.tmprl.cloud:443\n", out_default) -- unset or empty: Temporal Cloud
@@ -105,6 +105,7 @@ describe("cloudops.connect", function()
 
   it("speaks plaintext with TEMPORAL_CLOUD_INSECURE=1, to a loopback endpoint only", function()
     local server = helpers.test_server()
+    finally(server.stop)
     local code = [[
       local cloudops = require "cloudops"
       local endpoint = os.getenv("SPEC_ENDPOINT")
@@ -130,7 +131,6 @@ describe("cloudops.connect", function()
     local named = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=192.0.2.1:7233")
     local local_name = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=localhost:1")
     local typo = run("TEMPORAL_CLOUD_INSECURE=yess SPEC_ENDPOINT=" .. server.endpoint)
-    server.stop()
     assert.equal("ok\n", plain)
     assert.equal("UNAVAILABLE\n", tls)   -- TLS against the plaintext server: the key never sent
     assert.equal("UNAVAILABLE\n", unset)
@@ -158,7 +158,9 @@ describe("cloudops.connect", function()
     local core = require "cloudops.core"
     local t0 = core.now()
     local c = assert(connect{ endpoint = "192.0.2.1:443" }) -- TEST-NET-1: never answers
-    assert.is_true(core.now() - t0 < 1)
+    -- connecting there would wait for a TCP timeout (20 s and more): 5 s is far from it and from
+    -- the instant connect takes (nothing but the time can tell)
+    assert.is_true(core.now() - t0 < 5)
     c:close()
   end)
 
@@ -168,10 +170,7 @@ describe("cloudops.connect", function()
     c:close()
     c:close()
     assert.matches("closed", tostring(c))
-    assert.has_error(function() c:get_namespaces{} end, nil)
-    local ok, err = pcall(c.get_namespaces, c, {})
-    assert.is_false(ok)
-    assert.matches("closed", err)
+    assert.has_error(function() c:get_namespaces{} end, "the client is closed")
   end)
 
   if _VERSION == "Lua 5.4" and not jit then
@@ -220,10 +219,12 @@ describe("the RPCs", function()
   it("raises for an unknown method, a bad request and bad call options", function()
     local c = assert(cloudops.connect{ endpoint = "127.0.0.1:1", insecure = true, api_key = "k" })
     assert.error_matches(function() c:call("GetNamespacez", {}) end, "unknown method 'GetNamespacez'")
-    assert.error_matches(function() c:get_namespaces("x") end, "must be a table")
+    assert.has_error(function() c:get_namespaces("x") end,
+      "GetNamespaces: the request must be a table or nil, got string")
     assert.error_matches(function() c:get_namespaces{ page_sise = 1 } end, "did you mean 'page_size'")
     assert.error_matches(function() c:get_namespaces({}, { timout = 1 }) end, "unknown call option 'timout'")
-    assert.error_matches(function() c:get_namespaces({}, { metadata = { ["Bad"] = "v" } }) end, "lowercase")
+    assert.has_error(function() c:get_namespaces({}, { metadata = { ["Bad"] = "v" } }) end,
+      "opts.metadata: header name 'Bad' must be lowercase")
     assert.error_matches(function() c.get_account({}) end,
       "GetAccount: call it as client:get_account(...), with a colon", 1, true)
     assert.error_matches(function() c.get_account() end, "call it as client:get_account", 1, true)

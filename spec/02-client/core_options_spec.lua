@@ -64,11 +64,14 @@ describe("the core's options", function()
   end)
 
   it("refuses option strings holding NUL and a target that is not one string", function()
-    assert.has_error(function() core.channel("127.0.0.1:1\0x", { insecure = true }) end)
-    assert.has_error(function() core.channel("", { insecure = true }) end)
-    assert.has_error(function() core.channel(string.rep("a", 300), { insecure = true }) end)
-    assert.has_error(function() core.channel("127.0.0.1:1", { insecure = true, user_agent = "a\0b" }) end)
-    assert.has_error(function() core.channel("127.0.0.1:1", { insecure = true, max_receive_size = 0 / 0 }) end)
+    local bad_target = "bad argument #1 to 'channel' (bad target (empty, too long, or holding a NUL))"
+    assert.has_error(function() core.channel("127.0.0.1:1\0x", { insecure = true }) end, bad_target)
+    assert.has_error(function() core.channel("", { insecure = true }) end, bad_target)
+    assert.has_error(function() core.channel(string.rep("a", 300), { insecure = true }) end, bad_target)
+    assert.has_error(function() core.channel("127.0.0.1:1", { insecure = true, user_agent = "a\0b" }) end,
+      "channel option 'user_agent' holds a NUL byte")
+    assert.has_error(function() core.channel("127.0.0.1:1", { insecure = true, max_receive_size = 0 / 0 }) end,
+      "channel option 'max_receive_size' must be a non-negative number")
   end)
 
   it("a server shows the host it bound", function()

@@ -67,14 +67,16 @@ describe("emulator audit log sinks", function()
     bad(kinesis(""))
     bad(kinesis("has/slash"))
     bad({ name = "none", enabled = true })
-    bad(kinesis("both", { pub_sub_sink = { service_account_id = "a", topic_name = "t", gcp_project_id = "my-project" } }))
+    bad(kinesis("both", {
+      pub_sub_sink = { service_account_id = "a", topic_name = "t", gcp_project_id = "my-project" } }))
     bad(kinesis("no-role", { kinesis_sink = { destination_uri = ARN, region = "us-east-1" } }))
     bad({ name = "no-topic", pub_sub_sink = { service_account_id = "a", gcp_project_id = "my-project" } })
   end)
 
   it("validate the destination, and show a sink that cannot deliver as a configuration error", function()
     S.ok(emu.owner:call("ValidateAccountAuditLogSink", { spec = kinesis("ok") }))
-    local elsewhere = kinesis("elsewhere", { kinesis_sink = { role_name = "r", destination_uri = ARN, region = "eu-west-1" } })
+    local elsewhere = kinesis("elsewhere", {
+      kinesis_sink = { role_name = "r", destination_uri = ARN, region = "eu-west-1" } })
     local err = S.fails("FAILED_PRECONDITION", emu.owner:call("ValidateAccountAuditLogSink", { spec = elsewhere }))
     assert.matches("us%-east%-1", err.message)
     S.fails("FAILED_PRECONDITION", emu.owner:call("ValidateAccountAuditLogSink", { spec = kinesis("not-arn",

@@ -67,9 +67,11 @@ describe("emulator billing reports", function()
     local FEB25 = 1738368000
     bad(spec(NOV, FEB), "hourly")
     bad(spec(OCT, FEB, { granularity = "BILLING_REPORT_GRANULARITY_DAILY" }), "daily")
-    S.ok(emu.owner:call("CreateBillingReport", { spec = spec(NOV, FEB, { granularity = "BILLING_REPORT_GRANULARITY_DAILY" }) }))
+    S.ok(emu.owner:call("CreateBillingReport",
+      { spec = spec(NOV, FEB, { granularity = "BILLING_REPORT_GRANULARITY_DAILY" }) }))
     bad(spec(FEB25 - 31 * 86400, FEB, { granularity = "BILLING_REPORT_GRANULARITY_MONTHLY" }), "monthly")
-    S.ok(emu.owner:call("CreateBillingReport", { spec = spec(FEB25, FEB, { granularity = "BILLING_REPORT_GRANULARITY_MONTHLY" }) }))
+    S.ok(emu.owner:call("CreateBillingReport",
+      { spec = spec(FEB25, FEB, { granularity = "BILLING_REPORT_GRANULARITY_MONTHLY" }) }))
     bad(spec(DEC, FEB, { download_url_expiration_duration = { seconds = 3601 } }), "1 hour")
     local r = S.ok(emu.owner:call("CreateBillingReport", { spec = spec(DEC, FEB,
       { download_url_expiration_duration = { seconds = 3600 } }) }))
@@ -117,7 +119,8 @@ describe("emulator billing reports", function()
   it("are written beside the state file when there is one", function()
     local dir = helpers.tmpdir()
     local e = S.new { state_file = dir .. "/state.lua" }
-    local r = S.ok(e.owner:call("CreateBillingReport", { spec = spec(DEC, JAN, { granularity = "BILLING_REPORT_GRANULARITY_MONTHLY" }) }))
+    local r = S.ok(e.owner:call("CreateBillingReport",
+      { spec = spec(DEC, JAN, { granularity = "BILLING_REPORT_GRANULARITY_MONTHLY" }) }))
     e.advance(2)
     local url = report(e, r.billing_report_id).download_info[1].url
     assert.are.equal("file://" .. dir .. "/state.lua.billing-" .. r.billing_report_id .. ".csv", url)

@@ -43,6 +43,7 @@ describe("emulator command line", function()
     local rule = { method = "*", delay = 0.5, times = math.huge, when = "after", code = "UNAVAILABLE" }
     local back = assert(cli.parse_fault(cli.format_fault(rule)))
     assert.are.same(rule, back)
-    assert.has_error(function() cli.format_fault { message = "a,b", code = 14 } end)
+    assert.has_error(function() cli.format_fault { message = "a,b", code = 14 } end,
+      "fault rule message must not contain a comma")
   end)
 end)

@@ -15,7 +15,8 @@ describe("emulator resource_version", function()
     local err = S.fails("FAILED_PRECONDITION", emu.owner:call("UpdateNamespace",
       { namespace = ns.namespace, spec = ns.spec, resource_version = v1 }))
     assert.matches("resource_version", err.message)
-    S.fails("FAILED_PRECONDITION", emu.owner:call("DeleteNamespace", { namespace = ns.namespace, resource_version = v1 }))
+    S.fails("FAILED_PRECONDITION",
+      emu.owner:call("DeleteNamespace", { namespace = ns.namespace, resource_version = v1 }))
     S.fails("FAILED_PRECONDITION", emu.owner:call("RenameCustomSearchAttribute", { namespace = ns.namespace,
       resource_version = v1, existing_custom_search_attribute_name = "a", new_custom_search_attribute_name = "b" }))
   end)

@@ -19,7 +19,8 @@ describe("emulator custom roles", function()
 
   it("are created, read, listed, updated and deleted through their operations", function()
     local perms = { { resources = { resource_type = "account", allow_all = true }, actions = { "cloud.account.get" } } }
-    local r = S.ok(emu.owner:call("CreateCustomRole", { spec = { name = "auditor", description = "reads", permissions = perms } }))
+    local r = S.ok(emu.owner:call("CreateCustomRole",
+      { spec = { name = "auditor", description = "reads", permissions = perms } }))
     local cr = S.ok(emu.owner:call("GetCustomRole", { role_id = r.role_id })).custom_role
     assert.are.equal("RESOURCE_STATE_ACTIVATING", cr.state)
     emu.advance(2)
@@ -72,7 +73,8 @@ describe("emulator custom roles", function()
     -- "Nexus Endpoint" and "nexus-endpoint" name the same type
     S.ok(emu.owner:call("CreateCustomRole", { spec = { name = "nexus", permissions = { { resources = {
       resource_type = "Nexus Endpoint", allow_all = true }, actions = { "cloud.nexusendpoint.get" } } } } }))
-    S.fails("PERMISSION_DENIED", emu.developer:call("CreateCustomRole", { spec = { name = "mine", permissions = { ok_perm } } }))
+    S.fails("PERMISSION_DENIED",
+      emu.developer:call("CreateCustomRole", { spec = { name = "mine", permissions = { ok_perm } } }))
     S.fails("PERMISSION_DENIED", emu.reader:call("GetCustomRoles", {}))
   end)
 
@@ -128,7 +130,8 @@ describe("emulator custom roles", function()
   end)
 
   it("stop allowing when deleted, and leave the accesses that named them", function()
-    local rid = role(emu, "temporary", { { resources = { resource_type = "account" }, actions = { "cloud.auditlog.list" } } })
+    local rid = role(emu, "temporary",
+      { { resources = { resource_type = "account" }, actions = { "cloud.auditlog.list" } } })
     local uid, user = reader_with(emu, "t@example.com", { rid })
     S.ok(user:call("GetAuditLogs", {}))
     S.ok(emu.owner:call("DeleteCustomRole", { role_id = rid }))

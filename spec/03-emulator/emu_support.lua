@@ -1,5 +1,5 @@
 -- What the emulator's specs share: an emulator on a test clock, callers, assertions.
-require "helpers"   -- paths to lua/ and the built core
+local helpers = require "helpers"   -- also: paths to lua/ and the built core
 local emulator = require "cloudops.emulator"
 
 local M = {}
@@ -69,7 +69,6 @@ M.CA = "-----BEGIN CERTIFICATE-----\nMIIBemulator\n-----END CERTIFICATE-----\n"
 -- wall-clock time `start` if given (so that several children call at once). Returns the
 -- child's pipe; M.call_result(pipe) reads its outcome ("ok" or the error name) and seconds.
 function M.call_in_child(emu, method, start)
-  local helpers = require "helpers"
   local script = helpers.tmpdir() .. "/call.lua"
   helpers.write_file(script, string.format([[
     package.path = %q .. package.path

@@ -71,9 +71,12 @@ describe("emulator faults", function()
   it("come from options too, and bad rules raise", function()
     local e2 = S.new { faults = { { method = "GetRegions", code = 14 } } }
     S.fails("UNAVAILABLE", e2.owner:call("GetRegions", {}))
-    assert.has_error(function() faults.new { { method = "X" } } end)
-    assert.has_error(function() faults.new { { code = "NOPE" } } end)
-    assert.has_error(function() faults.new { { code = 14, when = "during" } } end)
-    assert.has_error(function() faults.new { { operation = "EXPLODED" } } end)
+    assert.has_error(function() faults.new { { method = "X" } } end,
+      "fault rule needs a code, a delay or an operation outcome")
+    assert.has_error(function() faults.new { { code = "NOPE" } } end, "unknown gRPC status code: NOPE")
+    assert.has_error(function() faults.new { { code = 14, when = "during" } } end,
+      "fault rule: when must be 'before' or 'after', got during")
+    assert.has_error(function() faults.new { { operation = "EXPLODED" } } end,
+      "fault rule: bad operation outcome EXPLODED")
   end)
 end)

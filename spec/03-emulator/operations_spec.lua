@@ -5,7 +5,9 @@ describe("emulator async operations", function()
   local emu
   before_each(function() emu = S.new() end)
 
-  local function op(id) return S.ok(emu.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation end
+  local function op(id)
+    return S.ok(emu.owner:call("GetAsyncOperation", { async_operation_id = id })).async_operation
+  end
 
   it("move PENDING -> IN_PROGRESS -> FULFILLED as the namespace goes ACTIVATING -> ACTIVE", function()
     local r = S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("timed") }))
@@ -237,7 +239,8 @@ describe("emulator async operations", function()
     local q = S.ok(quick.owner:call("CreateNamespace", { spec = S.namespace_spec("quick") }))
     quick.advance(1.1)
     assert.are.equal("STATE_FULFILLED", state(quick, q.async_operation.id))
-    assert.has_error(function() S.new { profile = "leisurely" } end)
+    assert.has_error(function() S.new { profile = "leisurely" } end,
+      "unknown emulator profile 'leisurely' (fast or realistic)")
     -- the default: an operation of about a second, no latency
     local _, _, plain = emu.owner:call("CreateNamespace", { spec = S.namespace_spec("fast") })
     assert.is_nil(plain.delay)

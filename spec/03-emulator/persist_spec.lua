@@ -49,7 +49,8 @@ describe("emulator state file", function()
     local path = helpers.tmpdir() .. "/bad.lua"
     helpers.write_file(path, "return { hello = 1 }")
     assert.is_nil((persist.load(path)))
-    assert.has_error(function() S.new { state_file = path } end)
+    assert.has_error(function() S.new { state_file = path } end,
+      "cannot load state file " .. path .. ": not an emulator state")
     helpers.write_file(path, "os.exit(3)")   -- no globals in a state file
     assert.is_nil((persist.load(path)))
   end)

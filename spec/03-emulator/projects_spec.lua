@@ -159,7 +159,8 @@ describe("emulator projects", function()
       target_spec = { worker_target_spec = { namespace_id = b.namespace, task_queue = "q" } } } }))
     assert.are.equal(1, #S.ok(emu.owner:call("GetNexusEndpoints", { project_id = p.id })).endpoints)
     assert.are.equal(0, #S.ok(emu.owner:call("GetNexusEndpoints", { project_id = d.id })).endpoints)
-    assert.are.equal(p.id, S.ok(emu.owner:call("GetNexusEndpoint", { endpoint_id = ep.endpoint_id })).endpoint.project_id)
+    local got = S.ok(emu.owner:call("GetNexusEndpoint", { endpoint_id = ep.endpoint_id })).endpoint
+    assert.are.equal(p.id, got.project_id)
     S.ok(emu.owner:call("CreateConnectivityRule", { project_id = p.id, spec = { public_rule = {} } }))
     assert.are.equal(1, #S.ok(emu.owner:call("GetConnectivityRules", { project_id = p.id })).connectivity_rules)
     assert.are.equal(0, #S.ok(emu.owner:call("GetConnectivityRules", { project_id = d.id })).connectivity_rules)
@@ -199,7 +200,8 @@ describe("emulator projects", function()
     local uid, user = S.principal(emu, "user", { email = "pa@example.com",
       access = { account_access = { role = "ROLE_READ" } } })
     S.fails("PERMISSION_DENIED", user:call("UpdateProject", { project_id = p.id, spec = { display_name = "x" } }))
-    S.fails("PERMISSION_DENIED", user:call("CreateNamespace", { project_id = p.id, spec = S.namespace_spec("by-user") }))
+    S.fails("PERMISSION_DENIED",
+      user:call("CreateNamespace", { project_id = p.id, spec = S.namespace_spec("by-user") }))
     grant(emu, "SetUserProjectAccess", "user_id", uid, p.id, "PROJECT_ROLE_CONTRIBUTE")
     S.ok(user:call("CreateNamespace", { project_id = p.id, spec = S.namespace_spec("by-user") }))
     S.fails("PERMISSION_DENIED", user:call("CreateNamespace", { spec = S.namespace_spec("not-default") }))
@@ -213,7 +215,8 @@ describe("emulator projects", function()
     local u = S.ok(emu.owner:call("GetUser", { user_id = uid })).user
     S.fails("INVALID_ARGUMENT", emu.owner:call("SetUserProjectAccess", { project_id = p.id, user_id = uid,
       access = { role = "PROJECT_ROLE_DEVELOPER" } }))
-    S.fails("PERMISSION_DENIED", emu.developer:call("SetUserProjectAccess", { project_id = p.id, user_id = uid, access = {} }))
+    S.fails("PERMISSION_DENIED",
+      emu.developer:call("SetUserProjectAccess", { project_id = p.id, user_id = uid, access = {} }))
     S.ok(emu.owner:call("SetUserProjectAccess", { project_id = p.id, user_id = uid, access = {},
       resource_version = u.resource_version }))
     emu.advance(2)
@@ -275,14 +278,16 @@ describe("emulator projects", function()
     local listed = S.ok(emu.owner:call("GetProjectScopedServiceAccounts", { project_id = p.id })).service_accounts
     assert.are.equal(1, #listed)
     assert.are.equal(said, listed[1].id)
-    assert.are.equal(0, #S.ok(emu.owner:call("GetProjectScopedServiceAccounts", { project_id = other.id })).service_accounts)
+    local scoped = S.ok(emu.owner:call("GetProjectScopedServiceAccounts", { project_id = other.id }))
+    assert.are.equal(0, #scoped.service_accounts)
     -- it sees and administers its project's namespaces only
     local seen = S.ok(bot:call("GetNamespaces", {})).namespaces
     assert.are.equal(1, #seen)
     assert.are.equal(ns.namespace, seen[1].namespace)
     S.fails("PERMISSION_DENIED", bot:call("GetNamespace", { namespace = outside.namespace }))
     S.ok(bot:call("CreateNamespace", { project_id = p.id, spec = S.namespace_spec("by-bot") }))
-    S.fails("PERMISSION_DENIED", bot:call("CreateNamespace", { project_id = other.id, spec = S.namespace_spec("elsewhere") }))
+    S.fails("PERMISSION_DENIED",
+      bot:call("CreateNamespace", { project_id = other.id, spec = S.namespace_spec("elsewhere") }))
     -- as its project's admin, it makes another scoped service account and its key
     local helper = S.ok(bot:call("CreateServiceAccount", { spec = { name = "helper",
       project_scoped_access = { project_id = p.id, access = { role = "PROJECT_ROLE_READ" } } } }))
@@ -310,7 +315,8 @@ describe("emulator projects", function()
     S.ok(emu.owner:call("SetServiceAccountNamespaceAccess", { namespace = ns.namespace,
       service_account_id = said, access = { permission = "PERMISSION_WRITE" } }))
     emu.advance(2)
-    local rows = S.ok(emu.owner:call("GetServiceAccountNamespaceAssignments", { namespace = ns.namespace })).service_accounts
+    local rows = S.ok(emu.owner:call("GetServiceAccountNamespaceAssignments",
+      { namespace = ns.namespace })).service_accounts
     local found
     for _, row in ipairs(rows) do if row.id == said then found = row end end
     assert.are.equal("PERMISSION_WRITE", found.namespace_access.permission)

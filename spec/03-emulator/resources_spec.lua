@@ -245,13 +245,15 @@ describe("emulator namespaces", function()
     ns = S.ok(emu.owner:call("GetNamespace", { namespace = ns.namespace })).namespace
     assert.are.same({ b = "2" }, ns.tags)
     -- an account admin may edit them too; a developer or a reader may not
-    S.ok(emu.admin:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = { ["team.x_y-z@1"] = "a" } }))
+    S.ok(emu.admin:call("UpdateNamespaceTags",
+      { namespace = ns.namespace, tags_to_upsert = { ["team.x_y-z@1"] = "a" } }))
     S.fails("PERMISSION_DENIED", emu.developer:call("UpdateNamespaceTags", { namespace = ns.namespace,
       tags_to_upsert = { c = "3" } }))
     -- keys and values: 1 to 63 of a-z 0-9 . _ - @; at most 10 on a namespace
     for _, bad in ipairs { { Upper = "x" }, { k = "" }, { k = "has space" }, { [string.rep("k", 64)] = "v" },
                            { k = string.rep("v", 64) }, { ["k:v"] = "x" } } do
-      S.fails("INVALID_ARGUMENT", emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = bad }))
+      S.fails("INVALID_ARGUMENT",
+        emu.owner:call("UpdateNamespaceTags", { namespace = ns.namespace, tags_to_upsert = bad }))
     end
     local eight = {}
     for i = 1, 8 do eight["t" .. i] = "v" end
@@ -333,7 +335,8 @@ describe("emulator users and groups", function()
       access = { account_access = { role = "ROLE_READ" } } } })).group_id
     local google = S.ok(emu.owner:call("CreateUserGroup", { spec = { display_name = "gg",
       google_group = { email_address = "gg@example.com" } } })).group_id
-    S.fails("INVALID_ARGUMENT", emu.owner:call("CreateUserGroup", { spec = { display_name = "s", scim_group = { idp_id = "x" } } }))
+    S.fails("INVALID_ARGUMENT",
+      emu.owner:call("CreateUserGroup", { spec = { display_name = "s", scim_group = { idp_id = "x" } } }))
     local uid = S.ok(emu.owner:call("GetCurrentIdentity", {})).user.id
     S.ok(emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
     assert.are.equal(0, #S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members)
@@ -341,7 +344,8 @@ describe("emulator users and groups", function()
     local members = S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members
     assert.are.equal(uid, members[1].member_id.user_id)
     S.fails("ALREADY_EXISTS", emu.owner:call("AddUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
-    S.fails("FAILED_PRECONDITION", emu.owner:call("AddUserGroupMember", { group_id = google, member_id = { user_id = uid } }))
+    S.fails("FAILED_PRECONDITION",
+      emu.owner:call("AddUserGroupMember", { group_id = google, member_id = { user_id = uid } }))
     S.ok(emu.owner:call("RemoveUserGroupMember", { group_id = gid, member_id = { user_id = uid } }))
     emu.advance(2)
     assert.are.equal(0, #S.ok(emu.owner:call("GetUserGroupMembers", { group_id = gid })).members)
@@ -361,7 +365,8 @@ describe("emulator service accounts and API keys", function()
     S.fails("INVALID_ARGUMENT", emu.owner:call("CreateServiceAccount", { spec = { name = "p",
       project_scoped_access = { project_id = "x" } } }))
     local id = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "ci",
-      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_WRITE" } } } })).service_account_id
+      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_WRITE" } },
+    } })).service_account_id
     S.fails("ALREADY_EXISTS", emu.owner:call("CreateServiceAccount", { spec = { name = "ci",
       access = { account_access = { role = "ROLE_READ" } } } }))
     emu.advance(2)
@@ -371,7 +376,8 @@ describe("emulator service accounts and API keys", function()
       access = { permission = "PERMISSION_ADMIN" } }))
     local sa = S.ok(emu.owner:call("GetServiceAccount", { service_account_id = id })).service_account
     assert.are.equal("PERMISSION_ADMIN", sa.spec.namespace_scoped_access.access.permission)
-    local rows = S.ok(emu.owner:call("GetServiceAccountNamespaceAssignments", { namespace = ns.namespace })).service_accounts
+    local rows = S.ok(emu.owner:call("GetServiceAccountNamespaceAssignments",
+      { namespace = ns.namespace })).service_accounts
     local names = {}
     for _, r in ipairs(rows) do names[r.name] = r end
     assert.is_false(names.ci.inherited_access)
@@ -398,8 +404,8 @@ describe("emulator service accounts and API keys", function()
     S.ok(emu.developer:call("UpdateServiceAccount", { service_account_id = id, spec = sa.spec,
       resource_version = sa.resource_version }))
     S.fails("PERMISSION_DENIED", emu.reader:call("UpdateServiceAccount", { service_account_id = id, spec = sa.spec }))
-    local key = S.ok(emu.developer:call("CreateApiKey", { spec = { owner_id = id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
-      display_name = "deploy", expiry_time = S.year_from(emu) } }))
+    local key = S.ok(emu.developer:call("CreateApiKey", { spec = { owner_id = id,
+      owner_type = "OWNER_TYPE_SERVICE_ACCOUNT", display_name = "deploy", expiry_time = S.year_from(emu) } }))
     local listed = S.ok(emu.developer:call("GetApiKeys", { owner_id = id })).api_keys
     assert.are.equal(1, #listed)
     S.fails("PERMISSION_DENIED", emu.reader:call("GetApiKey", { key_id = key.key_id }))
@@ -417,7 +423,8 @@ describe("emulator service accounts and API keys", function()
   it("delete the service accounts scoped to a namespace, and their keys, with the namespace", function()
     local ns = S.namespace(emu, "goes")
     local id = S.ok(emu.owner:call("CreateServiceAccount", { spec = { name = "bot",
-      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_READ" } } } })).service_account_id
+      namespace_scoped_access = { namespace = ns.namespace, access = { permission = "PERMISSION_READ" } },
+    } })).service_account_id
     local key = S.ok(emu.owner:call("CreateApiKey", { spec = { owner_id = id, owner_type = "OWNER_TYPE_SERVICE_ACCOUNT",
       display_name = "k", expiry_time = S.year_from(emu) } }))
     emu.advance(2)
@@ -514,7 +521,8 @@ describe("emulator service accounts and API keys", function()
     local function set(disabled)
       local k = S.ok(emu.owner:call("GetApiKey", { key_id = created.key_id })).api_key
       k.spec.disabled = disabled
-      return S.ok(emu.owner:call("UpdateApiKey", { key_id = k.id, spec = k.spec, resource_version = k.resource_version }))
+      return S.ok(emu.owner:call("UpdateApiKey",
+        { key_id = k.id, spec = k.spec, resource_version = k.resource_version }))
     end
     set(true)
     S.ok(bot:call("GetRegions", {}))                       -- still enabled while the update runs
@@ -544,7 +552,8 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
     -- a developer manages endpoints that target a namespace it administers
     local mine = S.ok(emu.developer:call("CreateNamespace", { spec = S.namespace_spec("devtarget") })).namespace
     emu.advance(2)
-    local spec = { name = "orders", target_spec = { worker_target_spec = { namespace_id = ns.namespace, task_queue = "q" } },
+    local spec = { name = "orders",
+                   target_spec = { worker_target_spec = { namespace_id = ns.namespace, task_queue = "q" } },
                    policy_specs = { { allowed_cloud_namespace_policy_spec = { namespace_id = ns.namespace } } },
                    description = { data = "# Orders", metadata = { encoding = "json/plain" } } }
     S.fails("PERMISSION_DENIED", emu.developer:call("CreateNexusEndpoint", { spec = spec }))
@@ -590,7 +599,8 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
     local err = S.fails("ALREADY_EXISTS", rule { public_rule = { enable_stable_ips = true } })
     assert.matches(pub, err.message, 1, true)
     -- a private rule only in the namespace's region
-    local west = S.ok(rule { private_rule = { region = "aws-us-west-2", connection_id = "vpce-w" } }).connectivity_rule_id
+    local west = S.ok(rule { private_rule = { region = "aws-us-west-2", connection_id = "vpce-w" } })
+      .connectivity_rule_id
     emu.advance(2)
     local spec = ns.spec   -- the namespace is in aws-us-east-1
     spec.connectivity_rule_ids = { pub, west }
@@ -616,7 +626,8 @@ describe("emulator Nexus endpoints, connectivity rules and export sinks", functi
     S.ok(emu.developer:call("GetConnectivityRule", { connectivity_rule_id = pub }))
     S.fails("PERMISSION_DENIED", emu.reader:call("GetConnectivityRules", {}))
     S.fails("PERMISSION_DENIED", emu.reader:call("GetConnectivityRule", { connectivity_rule_id = pub }))
-    S.fails("PERMISSION_DENIED", rule({ private_rule = { region = "aws-us-east-1", connection_id = "d" } }, emu.developer))
+    S.fails("PERMISSION_DENIED",
+      rule({ private_rule = { region = "aws-us-east-1", connection_id = "d" } }, emu.developer))
   end)
 
   it("allow at most 50 private connectivity rules per account", function()
@@ -699,7 +710,8 @@ describe("emulator account, regions, usage and audit logs", function()
       S.ok(emu.owner:call("CreateNamespace", { spec = S.namespace_spec("in-" .. id, { regions = { id } }) }))
     end
     emu.advance(2)
-    local ns = S.ok(emu.owner:call("GetNamespace", { namespace = "in-azure-centralus." .. emu.st.account.id })).namespace
+    local ns = S.ok(emu.owner:call("GetNamespace",
+      { namespace = "in-azure-centralus." .. emu.st.account.id })).namespace
     assert.are.equal("centralus.azure.api.temporal.io:7233", ns.endpoints.grpc_address)
   end)
 
@@ -780,7 +792,8 @@ describe("emulator account, regions, usage and audit logs", function()
     assert.is_true(r.summaries[3].incomplete)
     assert.are.equal("GROUP_BY_KEY_NAMESPACE", r.summaries[1].record_groups[1].group_bys[1].key)
     S.fails("INVALID_ARGUMENT", emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today + 5 } }))
-    S.fails("INVALID_ARGUMENT", emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today - 100 * 86400 } }))
+    S.fails("INVALID_ARGUMENT",
+      emu.owner:call("GetUsage", { start_time_inclusive = { seconds = today - 100 * 86400 } }))
     S.fails("PERMISSION_DENIED", emu.reader:call("GetUsage", {}))
   end)
 

@@ -10,6 +10,7 @@ describe("cloudops-emulator and signals", function()
       local state = dir .. "/state.lua"
       local proc = helpers.spawn(helpers.LUA .. " " .. helpers.ROOT .. "bin/cloudops-emulator --port 0 --log none" ..
         " --op-duration 0 --op-pending 0 --api-key spec-owner-key --state " .. state, "ready:")
+      finally(proc.stop)
       local port = assert((helpers.read_file(proc.log) or ""):match("listening on 127%.0%.0%.1:(%d+)"))
       local c = assert(cloudops.connect{ endpoint = "127.0.0.1:" .. port, insecure = true,
                                          api_key = "spec-owner-key", rate_limit = false })

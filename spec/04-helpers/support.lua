@@ -97,7 +97,8 @@ function S.emulated(clock, emu_opts)
   return handler, emu
 end
 
---- The emulator as a child process (API.md "Tools"), or nil, why when it cannot start.
+--- The emulator as a child process (docs/reference.md "cloudops.emulator": emulator.spawn), or
+-- nil, why when it cannot start.
 function S.spawn_emulator(opts)
   local ok, emulator = pcall(require, "cloudops.emulator")
   if not ok then return nil, "no emulator: " .. tostring(emulator) end

@@ -1,4 +1,4 @@
--- 64-bit integers at the boundaries (API.md "Messages as Lua tables"), under Lua 5.4 and
+-- 64-bit integers at the boundaries (docs/reference.md "Messages as tables"), under Lua 5.4 and
 -- under LuaJIT (OpenResty's Lua): on LuaJIT a value with |v| <= 2^53 is a number and a larger
 -- one its decimal string; both forms are accepted on input; nothing is rounded silently. On
 -- Lua 5.4 every int64 is an integer. (The Cloud schema has int64 fields but no uint64 one.)

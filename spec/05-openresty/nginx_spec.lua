@@ -5,6 +5,7 @@
 local helpers = require "helpers"
 local S = require "05-openresty.support"
 local cjson = require "cjson"
+local socket = require "socket"
 local core = require "cloudops.core"
 local emulator = require "cloudops.emulator"
 
@@ -150,12 +151,12 @@ describe("cloudops.openresty, one worker and a slow upstream call", function()
     local port = t.nginx.port
     local t0 = core.now()
     local slow = S.send(port, "GET", "/namespaces")
+    finally(function() slow:close() end)
     -- the slow call reaches the emulator (and takes the delay) before the others: its line is
     -- in the request log once the emulator holds its answer back
     assert.is_true(helpers.eventually(function()
       return (helpers.read_file(t.reqlog) or ""):find("GetNamespaces OK [%d.]+ms .* delayed=2%.000s") ~= nil
     end, 10), "the slow call did not reach the emulator")
-    local t1 = core.now()
     local s1, _, b1 = S.request(port, "GET", "/namespaces")
     local s2 = S.request(port, "GET", "/health")
     local s3, _, b3 = S.request(port, "POST", "/namespaces",
@@ -168,17 +169,26 @@ describe("cloudops.openresty, one worker and a slow upstream call", function()
     assert.equal(202, s3, b3)
     assert.equal(200, s0, b0)
     assert.equal(2, #cjson.decode(b0).namespaces)
-    assert.is_true(fast_done - t1 < 1, ("the other requests took %.2f s"):format(fast_done - t1))
     assert.is_true(slow_done - t0 >= 1.9, ("the slow one took %.2f s"):format(slow_done - t0))
     assert.is_true(fast_done < slow_done)
+    -- on the emulator's clock: the other two calls reached it while it held the slow answer
+    local held_until, during = nil, 0
+    for _, e in ipairs(helpers.served(t.reqlog)) do
+      if e.held then
+        held_until = e.at + e.held
+      elseif held_until and e.at < held_until then
+        during = during + 1
+      end
+    end
+    assert.equal(2, during)
   end)
 end)
 
 describe("cloudops.openresty, client:map in one pool thread", function()
   local t
-  local LATENCY, NAMES = 0.4, 8
+  local LATENCY, NAMES = 1, 8
   lazy_setup(function()
-    -- every answer 0.4 s away: eight creations one after another would take 3.2 s
+    -- every answer 1 s away: eight creations one after another would take 8 s
     t = start({ latency = LATENCY, op_duration = 0.1, op_pending = 0.01 },
               { workers = 1, threads = 2, rate_limit = '{ shared = "cloudops_limit", rate = 50, burst = 50 }' })
   end)
@@ -192,14 +202,14 @@ describe("cloudops.openresty, client:map in one pool thread", function()
     for i = 1, NAMES do names[i] = "batch-" .. i end
     -- warmed up: the pool thread's client is connected and knows the limiter
     assert.equal(200, (S.request(port, "GET", "/namespaces")))
-    local t0 = core.now()
     local pending = S.send(port, "POST", "/namespaces/batch",
       cjson.encode { names = names, regions = { "aws-us-east-1" }, retention_days = 1 })
-    local h0 = core.now()
+    finally(function() pending:close() end)
     local hs = S.request(port, "GET", "/health")
-    local health_took = core.now() - h0
+    -- /health was answered while the batch (a second at the least) was still unanswered: a
+    -- worker blocked by the batch would have written the batch's answer first
+    local batch_answered = #(socket.select({ pending }, nil, 0)) > 0
     local status, _, body = S.receive(pending)
-    local took = core.now() - t0
     assert.equal(200, status, body)
     assert.equal(200, hs)
     local doc = cjson.decode(body).namespaces
@@ -209,8 +219,11 @@ describe("cloudops.openresty, client:map in one pool thread", function()
       assert.matches("^batch%-" .. i .. "%.", n.namespace)
       assert.is_string(n.operation_id)
     end
-    assert.is_true(took < NAMES * LATENCY / 2, ("the batch took %.2f s"):format(took))
-    assert.is_true(health_took < LATENCY, ("/health took %.2f s"):format(health_took))
+    -- side by side: on the emulator's clock, all eight reached it before the first answer went out
+    local together, n, why = helpers.all_in_flight(t.reqlog, "CreateNamespace")
+    assert.equal(NAMES, n)
+    assert.is_true(together, why)
+    assert.is_false(batch_answered, "the worker answered /health only once the batch was done")
     -- a mistake in one request is that request's error, not the batch's
     local s2, _, b2 = S.request(port, "POST", "/namespaces/batch",
       cjson.encode { names = { "ok-name", "1bad" }, regions = { "aws-us-east-1" }, retention_days = 1 })
@@ -243,7 +256,9 @@ local function count(set)
   return n
 end
 
-local N, RATE = 30, 10
+-- The emulator's limit, and the workers' (a tenth under it: a request's hop from the bucket to
+-- the emulator, through a pool thread, is seldom as quick on a busy machine as the one before).
+local N, RATE, WORKERS_RATE = 30, 10, 9
 
 describe("cloudops.openresty, two workers, rate_limit.shared", function()
   local t
@@ -251,7 +266,8 @@ describe("cloudops.openresty, two workers, rate_limit.shared", function()
     -- the emulator allows the owner (a user) 10 requests/s, in bursts of 10
     t = start({ seed = { namespaces = 2 }, rate_limits = { user = RATE, account = 4 * RATE } },
               { workers = 2, threads = 4,
-                rate_limit = ('{ shared = "cloudops_limit", rate = %d, burst = %d }'):format(RATE, RATE) })
+                rate_limit = ('{ shared = "cloudops_limit", rate = %d, burst = %d }'):format(WORKERS_RATE,
+                                                                                              WORKERS_RATE) })
   end)
   lazy_teardown(function()
     if t then t.stop() end
@@ -264,9 +280,10 @@ describe("cloudops.openresty, two workers, rate_limit.shared", function()
     local by_code, by_method = S.log_counts(t.reqlog)
     assert.equal(0, by_code.RESOURCE_EXHAUSTED or 0)
     assert.equal(N, by_method.GetNamespaces)
-    -- the limiter did pace them: 30 requests at 10/s after a burst of 10 take 2 s
-    assert.is_true(elapsed >= (N - RATE) / RATE - 0.2, ("the burst took %.2f s"):format(elapsed))
-    assert.is_true(elapsed < (N - RATE) / RATE + 2, ("the burst took %.2f s"):format(elapsed))
+    -- the limiter did pace them: 30 requests at 9/s after a burst of 9 take 2.3 s at the least
+    -- (that it waits no longer than its schedule is the bucket contract's, in fake time:
+    -- dict_bucket_spec.lua)
+    assert.is_true(elapsed >= (N - WORKERS_RATE) / WORKERS_RATE - 0.2, ("the burst took %.2f s"):format(elapsed))
   end)
 end)
 
@@ -275,7 +292,7 @@ describe("cloudops.openresty, two workers, without rate_limit.shared (the contro
   lazy_setup(function()
     t = start({ seed = { namespaces = 2 }, rate_limits = { user = RATE, account = 4 * RATE } },
               { workers = 2, threads = 4,
-                rate_limit = ('{ rate = %d, burst = %d }'):format(RATE, RATE) })
+                rate_limit = ('{ rate = %d, burst = %d }'):format(WORKERS_RATE, WORKERS_RATE) })
   end)
   lazy_teardown(function()
     if t then t.stop() end
@@ -312,6 +329,7 @@ describe("examples/openresty with the Cloud Ops API failing", function()
     local doc = cjson.decode(body)
     assert.equal("UNAVAILABLE", doc.error)
     assert.matches("[after 3 attempts]", doc.message, 1, true)
+    -- within the example's 10 s, far from the library's 120 s (only the time tells them apart)
     assert.is_true(took < 10 + 2, ("the request took %.1f s"):format(took))
     local _, by_method = S.log_counts(t.reqlog)
     assert.equal(3, by_method.GetNamespaces)

@@ -72,7 +72,9 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     end
     -- mistakes raise in the request, before the hop
     hops = #ngx.hops
-    assert.has_error(function() co:map("get_namespace", { { bogus = 1 } }) end)
+    assert.has_error(function() co:map("get_namespace", { { bogus = 1 } }) end, "map: requests[1]: "
+      .. "GetNamespaceRequest: unknown field 'bogus' in temporal.api.cloud.cloudservice.v1.GetNamespaceRequest "
+      .. "(did you mean 'namespace'?)")
     assert.has_error(function() co:map("NoSuchMethod", {}) end, "map: unknown method 'NoSuchMethod'")
     assert.equal(hops, #ngx.hops)
   end)
@@ -199,7 +201,9 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
   it("raises when there is no ngx.run_worker_thread", function()
     rawset(_G, "ngx", nil)
     local co = assert(connect())
-    assert.has_error(function() co:get_namespaces() end)
+    assert.has_error(function() co:get_namespaces() end, "cloudops.openresty: ngx.run_worker_thread is not available "
+      .. "here (it needs lua-nginx-module with thread support, on Linux, in a rewrite, access or content handler or "
+      .. "a timer)")
   end)
 end)
 

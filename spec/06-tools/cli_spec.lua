@@ -1,6 +1,7 @@
 -- bin/cloudops as a subprocess against a spawned emulator: JSON in and out, every page as
--- JSON lines, waiting on operations, and the exit codes of API.md (0 success, 1 an RPC or
--- operation error with its code name on stderr, 2 a usage error, 3 a timeout).
+-- JSON lines, waiting on operations, and the exit statuses of docs/reference.md "bin/cloudops"
+-- (0 success, 1 an RPC or operation error with its code name on stderr, 2 a usage error, 3 a
+-- timeout).
 local helpers = require "helpers"
 local T = require "06-tools.support.tools"
 local json = require "cloudops.json"

@@ -131,7 +131,7 @@ describe("cloudops.json", function()
 
     it("reads 64-bit integers from strings and from numbers below 2^53", function()
       local D = "temporal.api.cloud.billing.v1.BillingReport.Download"
-      -- Lua 5.4: the integer; LuaJIT: the decimal string (API.md's 64-bit policy)
+      -- Lua 5.4: the integer; LuaJIT: the decimal string (docs/reference.md "Messages as tables")
       assert.are.equal("9007199254740993",
         tostring(assert(json.decode(D, '{"fileSizeBytes": "9007199254740993"}')).file_size_bytes))
       assert.are.equal(12, assert(json.decode(D, '{"fileSizeBytes": 12}')).file_size_bytes)

@@ -4,7 +4,8 @@
 --   batch.run{ root =, lua =, endpoint =, api_key =, redis = url or nil, rate =, procs =,
 --              calls =, cold = (the workers start without learning their identity first),
 --              during = function(elapsed) end }
--- returns { wall =, attempts =, rejected =, failed =, unavailable =, outputs = { ... } }.
+-- returns { wall =, attempts =, rejected =, failed =, unavailable =, paused = { seconds each
+-- process's limiter asked it to wait, by process }, outputs = { ... } }.
 -- `during` is called every 20 ms while the workers run (the specs kill Redis from there).
 local core = require "cloudops.core"
 
@@ -37,7 +38,7 @@ function batch.run(o)
       q("p" .. i .. "-" .. tostring(start_at):gsub("%.", "")), o.cold and "cold" or "warm" }, " ")
     assert(os.execute("sh -c " .. q(cmd .. " > " .. q(out) .. " 2>&1 &")))
   end
-  local t = { attempts = 0, rejected = 0, failed = 0, unavailable = 0, outputs = {} }
+  local t = { attempts = 0, rejected = 0, failed = 0, unavailable = 0, paused = {}, outputs = {} }
   local deadline = core.time() + (o.timeout or 300)
   local started, ended = math.huge, 0
   while true do
@@ -53,10 +54,11 @@ function batch.run(o)
   for i = 1, o.procs do
     local text = read(files[i])
     t.outputs[i] = text
-    local a, r, f, s, e, u = text:match("done attempts=(%d+) rejected=(%d+) failed=(%d+) " ..
-      "started=(%S+) ended=(%S+) unavailable=(%d+)")
+    local a, r, f, s, e, u, p = text:match("done attempts=(%d+) rejected=(%d+) failed=(%d+) " ..
+      "started=(%S+) ended=(%S+) unavailable=(%d+) paused=(%S+)")
     t.attempts, t.rejected, t.failed = t.attempts + a, t.rejected + r, t.failed + f
     t.unavailable = t.unavailable + u
+    t.paused[i] = tonumber(p)
     started, ended = math.min(started, tonumber(s)), math.max(ended, tonumber(e))
   end
   t.wall = ended - started

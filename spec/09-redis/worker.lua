@@ -8,22 +8,26 @@
 -- RATE: what each host does on its own. Waits until START_AT (core.time()) so that the
 -- processes start together (warmed up: the client has learnt its identity before; "cold": the
 -- batch's first call learns it, as hosts starting together do), then prints one line:
--- "done attempts=A rejected=R failed=F started=S ended=E unavailable=U".
+-- "done attempts=A rejected=R failed=F started=S ended=E unavailable=U paused=P" (P: the
+-- seconds the client's limiter asked this process to wait, in all).
 local dir = (arg and arg[0] or ""):match("^(.*)spec/09%-redis/worker%.lua$") or "./"
 package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
 package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") or
   (dir .. (rawget(_G, "jit") and "build/luajit/lua/?.so" or "build/lua/?.so"))) .. ";" .. package.cpath
 
-local cloudops = require "cloudops"
+local client_of = require "cloudops.client"
+local grpc_transport = require "cloudops.client.grpc_transport"
 local core = require "cloudops.core"
+local sleep = require "cloudops.sleep"
 
 local endpoint, api_key, url, rate, n, start_at, name, cold =
   arg[1], arg[2], arg[3], tonumber(arg[4]), tonumber(arg[5]), tonumber(arg[6]), arg[7], arg[8] == "cold"
 
-local attempts, rejected, failed, unavailable = 0, 0, 0, 0
+local attempts, rejected, failed, unavailable, paused = 0, 0, 0, 0, 0
 local shared = url ~= "-"
 
-local client = assert(cloudops.connect{
+-- cloudops.connect's client, its pauses counted (client.new's sleep)
+local client = assert(client_of.new({
   endpoint = endpoint, insecure = true, api_key = api_key,
   rate_limit = shared and { redis = url, rate = rate } or rate,
   on_event = function(ev)
@@ -33,7 +37,10 @@ local client = assert(cloudops.connect{
       if ev.name == "RESOURCE_EXHAUSTED" then rejected = rejected + 1 end
     end
   end,
-})
+}, grpc_transport.new, { sleep = function(s)
+  paused = paused + s
+  return sleep(s)
+end }))
 
 local function wait_until(t)
   local d = t - core.time()
@@ -58,5 +65,5 @@ for i = 1, n do
 end
 local ended = core.time()
 client:close()
-io.write(string.format("done attempts=%d rejected=%d failed=%d started=%.6f ended=%.6f unavailable=%d\n",
-  attempts, rejected, failed, started, ended, unavailable))
+io.write(string.format("done attempts=%d rejected=%d failed=%d started=%.6f ended=%.6f unavailable=%d " ..
+  "paused=%.6f\n", attempts, rejected, failed, started, ended, unavailable, paused))

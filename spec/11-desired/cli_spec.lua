@@ -13,7 +13,8 @@ describe("cloudops plan | apply | export", function()
   local emu, dir, file
 
   before_each(function()
-    emu = T.emulator()
+    -- operations as quick as S.emulator's: each apply waits for them, kind after kind
+    emu = T.emulator{ op_duration = 0.05, op_pending = 0.01 }
     dir = helpers.tmpdir()
     file = dir .. "/account.json"
     helpers.write_file(file, desired.encode(S.every_kind()))
@@ -112,7 +113,8 @@ describe("cloudops plan | apply | export", function()
   it("fails (1) on a usage error or a file that is no desired state, as on a failed change", function()
     local _, err, status = cli{ "plan" }
     assert.equal(1, status)
-    assert.equal("cloudops: plan needs a FILE (a desired state: JSON, or a .lua file)\n(cloudops --help for usage)\n", err)
+    assert.equal("cloudops: plan needs a FILE (a desired state: JSON, or a .lua file)\n"
+      .. "(cloudops --help for usage)\n", err)
     _, err, status = cli{ "apply", file, "--yse" }
     assert.equal(1, status)
     assert.matches("^cloudops: unknown option '%-%-yse'", err)

@@ -49,6 +49,7 @@ describe("cloudops.apply, interrupted", function()
     local cmd = table.concat({ "env TEMPORAL_CLOUD_API_KEY=" .. q(emu.api_key), T.LUA, q(T.ROOT .. "bin/cloudops"),
       "apply", q(file), "--yes", "--endpoint", q(emu.endpoint), "--insecure" }, " ")
     local proc = helpers.spawn(cmd, "Changes: ")     -- the plan, printed before the changes are made
+    finally(function() proc.stop("KILL") end)
     assert.is_true(helpers.eventually(function() return S.count(S.requests(emu), "CreateUser", "OK") >= 4 end, 30))
     proc.stop("KILL")
     local log = S.requests(emu)

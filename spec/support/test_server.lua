@@ -12,7 +12,8 @@
 --                           negative or absurd: what a broken server may send)
 -- x-test-retry-after-header: T  with x-test-code, a "retry-after: T" trailer (T as it is)
 -- x-test-delay: S           answer after S seconds (a timer: other calls go on meanwhile)
--- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C
+-- x-test-fail-first: K:N:C  the first N calls carrying key K fail with status C (with
+--                           x-test-retry-after or x-test-retry-info: that RetryInfo too)
 -- x-test-items: N           GetNamespaces answers N namespaces
 -- x-test-raw: 1             answer with bytes that are not a valid response
 -- x-test-payload-bin: B     answer with the bytes B as the response message
@@ -28,7 +29,9 @@
 -- each header received, and request.async_operation_id=ID when the request carries one.
 local dir = arg[0]:match("^(.*)spec/support/test_server%.lua$") or "./"
 package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
-package.cpath = (os.getenv("CLOUDOPS_CORE_CPATH") and (os.getenv("CLOUDOPS_CORE_CPATH") .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;"))) .. package.cpath
+local core_cpath = os.getenv("CLOUDOPS_CORE_CPATH")
+package.cpath = (core_cpath and (core_cpath .. ";") or (dir .. (jit and "build/luajit/lua/?.so;" or "build/lua/?.so;")))
+  .. package.cpath
 local core = require "cloudops.core"
 
 local log_path, cert, key, no_echo
@@ -64,6 +67,24 @@ end
 local failures = {} -- x-test-fail-first counts, by key
 local timers = {}
 
+-- The grpc-status-details-bin a failure with `code` carries: a RetryInfo (and an ErrorInfo)
+-- when x-test-retry-after or x-test-retry-info asks for one, else nil.
+local function retry_details(md, code)
+  local ra = tonumber(md["x-test-retry-after"] or "")
+  local raw_s, raw_n = (md["x-test-retry-info"] or ""):match("^(%-?%d+),(%-?%d+)$")
+  if not (ra or raw_s) then return nil end
+  local s, n
+  -- (LuaJIT: an int64 past 2^53 goes to the encoder as its decimal string)
+  if raw_s then s, n = (jit and #raw_s > 15) and raw_s or tonumber(raw_s), tonumber(raw_n)
+  else s, n = core.parse_duration(ra) end
+  return core.encode("google.rpc.Status", { code = code, message = "slow down", details = {
+    { type_url = "type.googleapis.com/google.rpc.RetryInfo",
+      value = core.encode("google.rpc.RetryInfo", { retry_delay = { seconds = s, nanos = n } }) },
+    { type_url = "type.googleapis.com/google.rpc.ErrorInfo",
+      value = core.encode("google.rpc.ErrorInfo", { reason = "TEST", domain = "spec", metadata = { a = "b" } }) },
+  } })
+end
+
 local function answer(req)
   local md = req.metadata
   local m = methods[req.method]
@@ -88,28 +109,14 @@ local function answer(req)
     local k, n, c = ff:match("^(.-):(%d+):(%d+)$")
     failures[k] = (failures[k] or 0) + 1
     if failures[k] <= tonumber(n) then
-      return tonumber(c), "failing on purpose (" .. failures[k] .. "/" .. n .. ")", nil, trailers
+      return tonumber(c), "failing on purpose (" .. failures[k] .. "/" .. n .. ")", nil, trailers,
+        retry_details(md, tonumber(c))
     end
   end
   local code = tonumber(md["x-test-code"] or "0")
   if code ~= 0 then
-    local details
-    local ra = tonumber(md["x-test-retry-after"] or "")
-    local raw_s, raw_n = (md["x-test-retry-info"] or ""):match("^(%-?%d+),(%-?%d+)$")
-    if ra or raw_s then
-      local s, n
-      -- (LuaJIT: an int64 past 2^53 goes to the encoder as its decimal string)
-      if raw_s then s, n = (jit and #raw_s > 15) and raw_s or tonumber(raw_s), tonumber(raw_n)
-      else s, n = core.parse_duration(ra) end
-      details = core.encode("google.rpc.Status", { code = code, message = "slow down", details = {
-        { type_url = "type.googleapis.com/google.rpc.RetryInfo",
-          value = core.encode("google.rpc.RetryInfo", { retry_delay = { seconds = s, nanos = n } }) },
-        { type_url = "type.googleapis.com/google.rpc.ErrorInfo",
-          value = core.encode("google.rpc.ErrorInfo", { reason = "TEST", domain = "spec", metadata = { a = "b" } }) },
-      } })
-    end
     if md["x-test-retry-after-header"] then trailers["retry-after"] = md["x-test-retry-after-header"] end
-    return code, "requested status " .. code, nil, trailers, md["x-test-details-bin"] or details
+    return code, "requested status " .. code, nil, trailers, md["x-test-details-bin"] or retry_details(md, code)
   end
   local resp = {}
   if m.name == "GetNamespaces" then

@@ -1,5 +1,5 @@
---- What the desired-state commands of bin/cloudops share (API.md "Rehearsal and desired
--- state"; docs/reference.md "bin/cloudops"): cloudops.cli.plan, .apply and .export.
+--- What the desired-state commands of bin/cloudops share (docs/reference.md "bin/cloudops"):
+-- cloudops.cli.plan, .apply and .export.
 --
 --   cloudops plan FILE [--prune] [--json]          what would change; exit 0 none, 2 some, 1 failed
 --   cloudops apply FILE [--prune] [--yes] [--json] the plan, asked for on a terminal (unless

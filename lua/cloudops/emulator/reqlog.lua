@@ -51,10 +51,10 @@ end
 -- delay = seconds or nil, operation = id or nil }, or nil for what is not a log line (for
 -- tools that read the log: cloudops rehearse).
 function M.parse(line)
-  local time, peer, method, code, rest = line:match("^(%S+) (%S+) (%S+) (%S+) %S+ms (.*)$")
-  if not time then return nil end
+  local at, peer, method, code, rest = line:match("^(%S+) (%S+) (%S+) (%S+) %S+ms (.*)$")
+  if not at then return nil end
   return {
-    time = time, peer = peer, method = method, code = code,
+    time = at, peer = peer, method = method, code = code,
     principal = rest:match("principal=(%S+)"), api_key_id = rest:match("api_key_id=(%S+)"),
     delay = tonumber(rest:match(" delayed=([%d.]+)s") or ""), operation = rest:match(" operation=(%S+)"),
   }

@@ -74,7 +74,8 @@ local function integer(v, path)
       if math_type(n) == "integer" then return n end
       return v
     end
-    -- LuaJIT: doubles up to 2^53, the decimal string beyond (API.md's 64-bit policy).
+    -- LuaJIT: doubles up to 2^53, the decimal string beyond (docs/reference.md "Messages as
+    -- tables").
     if n < TWO53 and n > -TWO53 then return n end
     return v
   end

@@ -89,7 +89,8 @@ function plain.error(e)
   return t
 end
 
---- The error value again (a table with __tostring, API.md "Errors"), from plain.error's copy.
+--- The error value again (a table with __tostring, docs/reference.md "Errors"), from
+-- plain.error's copy.
 function plain.rebuild(t)
   if type(t) ~= "table" then error("plain.rebuild expects a table", 2) end
   if type(t.cause) == "table" and t.cause.name then t.cause = plain.rebuild(t.cause) end
