@@ -13,7 +13,7 @@ local function decode(name, bytes)
   return t
 end
 
-local varint, ld = helpers.varint, helpers.ld
+local ld = helpers.ld
 
 -- Every table reachable from t, with its path, has no metatable.
 local function assert_plain(t, path)
@@ -36,10 +36,10 @@ describe("core.decode", function()
     local checked = 0
     for _, name in ipairs(fill.message_names()) do
       local d = core.describe(name)
-      if d.name:find("^google%.protobuf%.") and (d.short_name == "Struct" or d.short_name == "Value"
-          or d.short_name == "ListValue") then
-        -- plain-value forms, checked in wkt_spec.lua
-      else
+      -- (Struct, Value and ListValue decode to their plain-value forms, checked in wkt_spec.lua)
+      local plain_value_form = d.name:find("^google%.protobuf%.") and (d.short_name == "Struct"
+        or d.short_name == "Value" or d.short_name == "ListValue")
+      if not plain_value_form then
         local t = decode(name, "")
         assert_plain(t, name)
         for _, f in ipairs(d.fields) do
@@ -108,12 +108,15 @@ describe("core.decode", function()
     end
     assert.are.equal(2 ^ 53, at53)
     -- and the decoded forms encode back to the same bytes
-    assert.are.equal("\8\255\255\255\255\255\255\255\255\127", core.encode("ExternalPayloadDetails", { size_bytes = max }))
-    assert.are.equal("\8\129\128\128\128\128\128\128\16", core.encode("ExternalPayloadDetails", { size_bytes = past53 }))
+    assert.are.equal("\8\255\255\255\255\255\255\255\255\127",
+      core.encode("ExternalPayloadDetails", { size_bytes = max }))
+    assert.are.equal("\8\129\128\128\128\128\128\128\16",
+      core.encode("ExternalPayloadDetails", { size_bytes = past53 }))
   end)
 
   it("decodes double, float, bool and bytes", function()
-    assert.are.equal(1.5, decode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", "\9\0\0\0\0\0\0\248\63").value)
+    assert.are.equal(1.5,
+      decode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", "\9\0\0\0\0\0\0\248\63").value)
     assert.are.equal(0.5, decode("Priority", "\29\0\0\0\63").fairness_weight)
     assert.are.equal(true, decode("ExportSinkSpec", "\16\1").enabled)
     assert.are.equal("\0\255\128", decode("Payload", "\18\3\0\255\128").data)
@@ -159,7 +162,8 @@ describe("core.decode", function()
     }
     for _, bytes in ipairs(malformed) do
       local t, err = core.decode("NamespaceSpec", bytes)
-      assert(t == nil, "decoded malformed bytes " .. (bytes:gsub(".", function(c) return ("\\%d"):format(c:byte()) end)))
+      local escaped = bytes:gsub(".", function(c) return ("\\%d"):format(c:byte()) end)
+      assert(t == nil, "decoded malformed bytes " .. escaped)
       assert.is_string(err)
       assert.matches("temporal.api.cloud.namespace.v1.NamespaceSpec", err, 1, true)
     end
@@ -185,7 +189,8 @@ describe("core.decode", function()
   end)
 
   it("decodes by short name where it is unique", function()
-    assert.are.same(decode("temporal.api.cloud.namespace.v1.NamespaceSpec", "\10\1a"), decode("NamespaceSpec", "\10\1a"))
+    assert.are.same(decode("temporal.api.cloud.namespace.v1.NamespaceSpec", "\10\1a"),
+      decode("NamespaceSpec", "\10\1a"))
     assert.has_error(function() core.decode("Provisioned", "") end)
   end)
 end)
@@ -194,13 +199,13 @@ end)
 -- must be running again afterwards, stay stopped if the program stopped it, and keep memory
 -- bounded over many decodes (the work owed is done after each).
 describe("core.decode of a large answer", function()
-  local core = require "cloudops.core"
   local page
   setup(function()
     local ns = {}
     for i = 1, 300 do
       ns[i] = { namespace = ("ns-%04d.acct"):format(i), state = "RESOURCE_STATE_ACTIVE",
-                spec = { name = ("ns-%04d"):format(i), retention_days = 30, replicas = { { region = "aws-us-east-1" } } },
+                spec = { name = ("ns-%04d"):format(i), retention_days = 30,
+                         replicas = { { region = "aws-us-east-1" } } },
                 tags = { env = "prod", team = "t" .. i } }
     end
     page = core.encode("temporal.api.cloud.cloudservice.v1.GetNamespacesResponse", { namespaces = ns })

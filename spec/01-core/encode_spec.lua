@@ -62,7 +62,8 @@ describe("core.encode", function()
     end
 
     it("double, float, bool, string, bytes", function()
-      same_bytes("\9\0\0\0\0\0\0\248\63", encode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", { value = 1.5 }))
+      same_bytes("\9\0\0\0\0\0\0\248\63",
+        encode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", { value = 1.5 }))
       same_bytes("\29\0\0\0\63", encode("Priority", { fairness_weight = 0.5 }))
       same_bytes("\16\1", encode("ExportSinkSpec", { enabled = true }))
       same_bytes("\10\2\195\169", encode("NamespaceSpec", { name = "é" }))
@@ -254,10 +255,14 @@ describe("core.encode", function()
     end)
 
     it("for map keys and values of the wrong type, naming the entry", function()
-      contains(encode_error("CreateNamespaceRequest", { tags = { k = 1 } }), 'CreateNamespaceRequest.tags["k"]: expected string')
-      contains(encode_error("CreateNamespaceRequest", { tags = { [1] = "v" } }), "CreateNamespaceRequest.tags[1]: expected string")
-      contains(encode_error("CreateNamespaceRequest", { tags = { [true] = "v" } }), "CreateNamespaceRequest.tags")
-      contains(encode_error("NamespaceSpec", { search_attributes = { a = "NOPE" } }), 'NamespaceSpec.search_attributes["a"]:')
+      contains(encode_error("CreateNamespaceRequest", { tags = { k = 1 } }),
+        'CreateNamespaceRequest.tags["k"]: expected string')
+      contains(encode_error("CreateNamespaceRequest", { tags = { [1] = "v" } }),
+        "CreateNamespaceRequest.tags[1]: expected string")
+      contains(encode_error("CreateNamespaceRequest", { tags = { [true] = "v" } }),
+        "CreateNamespaceRequest.tags")
+      contains(encode_error("NamespaceSpec", { search_attributes = { a = "NOPE" } }),
+        'NamespaceSpec.search_attributes["a"]:')
       contains(encode_error("CreateNamespaceRequest", { tags = "k=v" }), "CreateNamespaceRequest.tags: expected table")
     end)
 

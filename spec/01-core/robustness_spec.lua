@@ -12,7 +12,7 @@ local function lcg(seed)
   end
 end
 
-local varint, ld = helpers.varint, helpers.ld
+local ld = helpers.ld
 
 -- A Struct nested `depth` times: { a = { a = ... } }, as bytes (3 message levels per step).
 local function nested_struct_bytes(depth)
@@ -69,7 +69,8 @@ describe("conversion robustness", function()
       local bad, derr = core.decode(big_name, big_bytes:sub(1, #big_bytes - 3))
       assert(bad == nil and derr)
     end
-    assert.matches("GetNamespacesResponse.namespaces[2].spec.regions[2]: expected string, got table", expected_err, 1, true)
+    assert.matches("GetNamespacesResponse.namespaces[2].spec.regions[2]: expected string, got table", expected_err,
+      1, true)
   end)
 
   it("does not grow the Lua heap over thousands of failing and succeeding calls", function()
@@ -120,7 +121,8 @@ describe("conversion robustness", function()
     assert.has_error(function() core.encode("google.protobuf.ListValue", nested_table(150, 1)) end)
   end)
 
-  it("stays within the Lua stack on deep nesting, in a fresh coroutine (a child process, in case it crashes)", function()
+  it("stays within the Lua stack on deep nesting, in a fresh coroutine (a child process, in case it crashes)",
+     function()
     -- A new coroutine starts with a small Lua stack: a conversion that recurses without
     -- lua_checkstack writes past it and corrupts the heap.
     local script = [[

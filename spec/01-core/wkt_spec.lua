@@ -169,7 +169,8 @@ describe("google.protobuf.Struct, Value and ListValue", function()
       local t = core.decode("google.protobuf.Value", core.encode("google.protobuf.Value", v))
       assert.is_true(helpers.deep_equal(v, t))
     end
-    assert.are.same({ "a", 1 }, core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", { "a", 1 })))
+    assert.are.same({ "a", 1 },
+      core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", { "a", 1 })))
     assert.are.equal(cloudops.empty_array,
       core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", {})))
   end)
