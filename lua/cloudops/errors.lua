@@ -1,4 +1,4 @@
---- Error values: tables with a __tostring, never bare strings (API.md "Errors").
+--- Error values: tables with a __tostring, never bare strings (docs/reference.md "Errors").
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
 local any = require "cloudops.any"

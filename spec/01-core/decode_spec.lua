@@ -1,5 +1,6 @@
--- Wire bytes -> Lua tables (API.md "Messages as Lua tables", "Schema access"). The bytes here are
--- written by hand from the schema's field numbers, so these do not lean on the encoder.
+-- Wire bytes -> Lua tables (docs/reference.md "Messages as tables"; "describe" for the schema
+-- walked here). The bytes here are written by hand from the schema's field numbers, so these do
+-- not lean on the encoder.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
@@ -101,7 +102,7 @@ describe("core.decode", function()
       assert.are.equal(math.maxinteger, max)
       assert.are.equal(math.mininteger, min)
       assert.are.equal(9007199254740992 + 1, past53)
-    else -- API.md: on LuaJIT, beyond 2^53 the decimal string
+    else -- LuaJIT: the decimal string beyond 2^53 (docs/reference.md "Messages as tables")
       assert.are.equal("9223372036854775807", max)
       assert.are.equal("-9223372036854775808", min)
       assert.are.equal("9007199254740993", past53)

@@ -1,5 +1,5 @@
--- Lua table -> wire bytes (API.md "Messages as Lua tables"): the bytes themselves, the input
--- forms that are accepted, and the errors for everything else.
+-- Lua table -> wire bytes (docs/reference.md "Messages as tables"): the bytes themselves, the
+-- input forms that are accepted, and the errors for everything else.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 

@@ -231,7 +231,8 @@ describe("conversion robustness", function()
     local per = (collectgarbage("count") - before) * 1024 / n
     collectgarbage("restart")
     assert.are.equal(n, #t.namespaces)
-    assert.are.same({}, t.namespaces[n].tags) -- API.md: every repeated and map field is a table
+    -- every repeated and map field is a table (docs/reference.md "Messages as tables")
+    assert.are.same({}, t.namespaces[n].tags)
     assert(per < 800, ("%.0f bytes of Lua heap per empty namespace"):format(per))
   end)
 

@@ -1,4 +1,4 @@
--- What the conversion specs rely on from the schema access (API.md "Schema access"):
+-- What the conversion specs rely on from the schema access (docs/reference.md "describe"):
 -- describe() of every message and enum, the message list, the methods.
 local core = require "cloudops.core"
 local cloudops = require "cloudops"

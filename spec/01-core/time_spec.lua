@@ -1,5 +1,5 @@
--- cloudops.time (API.md "Messages as Lua tables"): Timestamp and Duration tables <-> RFC 3339
--- text, Unix seconds and "1.5s" text.
+-- cloudops.time (docs/reference.md "cloudops.time", "Messages as tables"): Timestamp and
+-- Duration tables <-> RFC 3339 text, Unix seconds and "1.5s" text.
 local time = require("cloudops").time
 
 -- A small deterministic generator (no bit operations, so LuaJIT runs it the same).

@@ -1,5 +1,5 @@
--- The well-known types (API.md "Messages as Lua tables"): Timestamp and Duration in their table,
--- text and number forms; Struct, Value and ListValue as plain Lua values; Any.
+-- The well-known types (docs/reference.md "Messages as tables"): Timestamp and Duration in their
+-- table, text and number forms; Struct, Value and ListValue as plain Lua values; Any.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
