@@ -150,49 +150,57 @@ describe("core.decode", function()
   end)
 
   it("returns nil and an error naming the type for malformed bytes", function()
+    local CUT_SHORT = "cut short (a length or value runs past the end)"
+    local INVALID = "the bytes are not a valid encoding of it"
     local malformed = {
-      "\10\5abc",         -- a length past the end
-      "\10",              -- a key without its value
-      "\255",             -- a truncated varint
-      "\24\255\255\255\255\255\255\255\255\255\255\1", -- an eleven-byte varint
-      "\13\1\2\3\4",      -- name (a string) sent as fixed32
-      "\11\12",           -- a group
-      "\15",              -- wire type 7
-      "\0\1",             -- field number 0
-      "\34\3\10\5a",      -- a nested message whose inner length overruns it
+      { "\10\5abc", CUT_SHORT },         -- a length past the end
+      { "\10", CUT_SHORT },              -- a key without its value
+      { "\255", CUT_SHORT },             -- a truncated varint
+      { "\24\255\255\255\255\255\255\255\255\255\255\1", CUT_SHORT }, -- an eleven-byte varint
+      { "\13\1\2\3\4", INVALID },      -- name (a string) sent as fixed32
+      { "\11\12", INVALID },           -- a group
+      { "\15", INVALID },              -- wire type 7
+      { "\0\1", INVALID },             -- field number 0
+      { "\34\3\10\5a", CUT_SHORT },      -- a nested message whose inner length overruns it
     }
-    for _, bytes in ipairs(malformed) do
+    for _, case in ipairs(malformed) do
+      local bytes, reason = case[1], case[2]
       local t, err = core.decode("NamespaceSpec", bytes)
       local escaped = bytes:gsub(".", function(c) return ("\\%d"):format(c:byte()) end)
       assert(t == nil, "decoded malformed bytes " .. escaped)
-      assert.is_string(err)
-      assert.matches("temporal.api.cloud.namespace.v1.NamespaceSpec", err, 1, true)
+      assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: " .. reason, err, escaped)
     end
   end)
 
   it("returns nil and an error for a string field that is not valid UTF-8 (as other protobuf runtimes do)", function()
     local t, err = core.decode("NamespaceSpec", "\10\2\255\254")
     assert.is_nil(t)
-    assert.is_string(err)
-    t, err = core.decode("CreateNamespaceRequest", ld("\34", "\10\1k\18\2\192\175"))
+    assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: a string field is not valid UTF-8 "
+                 .. "(or holds a NUL)", err)
+    t, err = core.decode("CreateNamespaceRequest", ld("\34", "\10\1k\18\2\192\175")) -- in a map's value
     assert.is_nil(t)
-    assert.is_string(err)
+    assert.equal("malformed temporal.api.cloud.cloudservice.v1.CreateNamespaceRequest: a string field is not "
+                 .. "valid UTF-8 (or holds a NUL)", err)
   end)
 
   it("raises for a bad argument or an unknown type, not for bad bytes", function()
-    assert.has_error(function() core.decode("NamespaceSpec", {}) end)
-    assert.has_error(function() core.decode("NamespaceSpec") end)
-    assert.has_error(function() core.decode("NoSuchMessage", "") end)
-    assert.has_error(function() cloudops.decode("NoSuchMessage", "") end)
+    assert.has_error(function() core.decode("NamespaceSpec", {}) end,
+      "bad argument #2 to 'decode' (string expected, got table)")
+    assert.has_error(function() core.decode("NamespaceSpec") end,
+      "bad argument #2 to 'decode' (string expected, got no value)")
+    assert.has_error(function() core.decode("NoSuchMessage", "") end, "unknown message type 'NoSuchMessage'")
+    assert.has_error(function() cloudops.decode("NoSuchMessage", "") end, "unknown message type 'NoSuchMessage'")
     local t, err = cloudops.decode("NamespaceSpec", "\255")
     assert.is_nil(t)
-    assert.is_string(err)
+    assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: cut short (a length or value runs past "
+                 .. "the end)", err)
   end)
 
   it("decodes by short name where it is unique", function()
     assert.are.same(decode("temporal.api.cloud.namespace.v1.NamespaceSpec", "\10\1a"),
       decode("NamespaceSpec", "\10\1a"))
-    assert.has_error(function() core.decode("Provisioned", "") end)
+    assert.has_error(function() core.decode("Provisioned", "") end,
+      "message name 'Provisioned' is ambiguous: give its full name")
   end)
 end)
 
