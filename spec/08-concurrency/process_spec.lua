@@ -35,6 +35,7 @@ describe("a process", function()
   local function interrupt(body, ready)
     local cmd = script_cmd(helpers.LUA, body, helpers.CORE_CPATH)
     local proc = helpers.spawn(cmd, ready, 10)
+    finally(function() proc.stop("KILL") end) -- still running when the test ends: passed or not, killed
     -- the request (or the sleep) is under way: the script said so just before, and the call
     -- is on the server when its log shows it
     local t_ready = core.now()
@@ -45,9 +46,7 @@ describe("a process", function()
     core.sleep(0.1)
     os.execute("kill -INT " .. proc.pid)
     local gone = wait_gone(proc.pid, STOP_LIMIT)
-    local out = helpers.read_file(proc.log) or ""
-    if not gone then proc.stop("KILL") end
-    return gone, out
+    return gone, helpers.read_file(proc.log) or ""
   end
 
   it("stops a blocking call at Ctrl-C, not at its deadline", function()
