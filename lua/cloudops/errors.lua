@@ -1,4 +1,4 @@
---- Error values: tables with a __tostring, never bare strings (API.md "Errors").
+--- Error values: tables with a __tostring, never bare strings (docs/reference.md "Errors").
 local core = require "cloudops.core"
 local codes = require "cloudops.codes"
 local any = require "cloudops.any"
@@ -39,10 +39,11 @@ local PLAIN = { ["google.protobuf.Struct"] = true, ["google.protobuf.Value"] = t
 
 -- An Any as a table of its fields plus ["@type"] (as proto3 JSON shows an Any), or
 -- { ["@type"] =, value = } for a plain value, and for what does not decode (a type this schema
--- does not know, no type at all, malformed bytes: value is then the bytes).
+-- does not know, no type at all, malformed bytes: value is then the bytes, "" for none, which
+-- proto3 leaves off the wire).
 local function decode_any(a)
   local name, t = any.unpack(a)
-  if not name then return { ["@type"] = any.type_name(a.type_url), value = a.value } end
+  if not name then return { ["@type"] = any.type_name(a.type_url), value = a.value or "" } end
   local full = core.describe(name).name
   if PLAIN[full] then return { ["@type"] = name, value = t } end
   t["@type"] = name

@@ -1,4 +1,4 @@
--- The conversion against an independent implementation (DESIGN.md "The emulator", "Testing"):
+-- The conversion against an independent implementation (docs/design.md "Testing"):
 -- Debian's python3-protobuf with code from `make python`. For every message type, in one Python
 -- process (spec/support/crosscheck.py): Python parses the bytes our encoder made of the Lua fill
 -- and compares them with its own fill of the same type; and our decoder reads the bytes Python

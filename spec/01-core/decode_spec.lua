@@ -1,5 +1,6 @@
--- Wire bytes -> Lua tables (API.md "Messages as Lua tables", "Schema access"). The bytes here are
--- written by hand from the schema's field numbers, so these do not lean on the encoder.
+-- Wire bytes -> Lua tables (docs/reference.md "Messages as tables"; "describe" for the schema
+-- walked here). The bytes here are written by hand from the schema's field numbers, so these do
+-- not lean on the encoder.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
@@ -13,7 +14,7 @@ local function decode(name, bytes)
   return t
 end
 
-local varint, ld = helpers.varint, helpers.ld
+local ld = helpers.ld
 
 -- Every table reachable from t, with its path, has no metatable.
 local function assert_plain(t, path)
@@ -36,10 +37,10 @@ describe("core.decode", function()
     local checked = 0
     for _, name in ipairs(fill.message_names()) do
       local d = core.describe(name)
-      if d.name:find("^google%.protobuf%.") and (d.short_name == "Struct" or d.short_name == "Value"
-          or d.short_name == "ListValue") then
-        -- plain-value forms, checked in wkt_spec.lua
-      else
+      -- (Struct, Value and ListValue decode to their plain-value forms, checked in wkt_spec.lua)
+      local plain_value_form = d.name:find("^google%.protobuf%.") and (d.short_name == "Struct"
+        or d.short_name == "Value" or d.short_name == "ListValue")
+      if not plain_value_form then
         local t = decode(name, "")
         assert_plain(t, name)
         for _, f in ipairs(d.fields) do
@@ -101,19 +102,22 @@ describe("core.decode", function()
       assert.are.equal(math.maxinteger, max)
       assert.are.equal(math.mininteger, min)
       assert.are.equal(9007199254740992 + 1, past53)
-    else -- API.md: on LuaJIT, beyond 2^53 the decimal string
+    else -- LuaJIT: the decimal string beyond 2^53 (docs/reference.md "Messages as tables")
       assert.are.equal("9223372036854775807", max)
       assert.are.equal("-9223372036854775808", min)
       assert.are.equal("9007199254740993", past53)
     end
     assert.are.equal(2 ^ 53, at53)
     -- and the decoded forms encode back to the same bytes
-    assert.are.equal("\8\255\255\255\255\255\255\255\255\127", core.encode("ExternalPayloadDetails", { size_bytes = max }))
-    assert.are.equal("\8\129\128\128\128\128\128\128\16", core.encode("ExternalPayloadDetails", { size_bytes = past53 }))
+    assert.are.equal("\8\255\255\255\255\255\255\255\255\127",
+      core.encode("ExternalPayloadDetails", { size_bytes = max }))
+    assert.are.equal("\8\129\128\128\128\128\128\128\16",
+      core.encode("ExternalPayloadDetails", { size_bytes = past53 }))
   end)
 
   it("decodes double, float, bool and bytes", function()
-    assert.are.equal(1.5, decode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", "\9\0\0\0\0\0\0\248\63").value)
+    assert.are.equal(1.5,
+      decode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", "\9\0\0\0\0\0\0\248\63").value)
     assert.are.equal(0.5, decode("Priority", "\29\0\0\0\63").fairness_weight)
     assert.are.equal(true, decode("ExportSinkSpec", "\16\1").enabled)
     assert.are.equal("\0\255\128", decode("Payload", "\18\3\0\255\128").data)
@@ -146,47 +150,57 @@ describe("core.decode", function()
   end)
 
   it("returns nil and an error naming the type for malformed bytes", function()
+    local CUT_SHORT = "cut short (a length or value runs past the end)"
+    local INVALID = "the bytes are not a valid encoding of it"
     local malformed = {
-      "\10\5abc",         -- a length past the end
-      "\10",              -- a key without its value
-      "\255",             -- a truncated varint
-      "\24\255\255\255\255\255\255\255\255\255\255\1", -- an eleven-byte varint
-      "\13\1\2\3\4",      -- name (a string) sent as fixed32
-      "\11\12",           -- a group
-      "\15",              -- wire type 7
-      "\0\1",             -- field number 0
-      "\34\3\10\5a",      -- a nested message whose inner length overruns it
+      { "\10\5abc", CUT_SHORT },         -- a length past the end
+      { "\10", CUT_SHORT },              -- a key without its value
+      { "\255", CUT_SHORT },             -- a truncated varint
+      { "\24\255\255\255\255\255\255\255\255\255\255\1", CUT_SHORT }, -- an eleven-byte varint
+      { "\13\1\2\3\4", INVALID },      -- name (a string) sent as fixed32
+      { "\11\12", INVALID },           -- a group
+      { "\15", INVALID },              -- wire type 7
+      { "\0\1", INVALID },             -- field number 0
+      { "\34\3\10\5a", CUT_SHORT },      -- a nested message whose inner length overruns it
     }
-    for _, bytes in ipairs(malformed) do
+    for _, case in ipairs(malformed) do
+      local bytes, reason = case[1], case[2]
       local t, err = core.decode("NamespaceSpec", bytes)
-      assert(t == nil, "decoded malformed bytes " .. (bytes:gsub(".", function(c) return ("\\%d"):format(c:byte()) end)))
-      assert.is_string(err)
-      assert.matches("temporal.api.cloud.namespace.v1.NamespaceSpec", err, 1, true)
+      local escaped = bytes:gsub(".", function(c) return ("\\%d"):format(c:byte()) end)
+      assert(t == nil, "decoded malformed bytes " .. escaped)
+      assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: " .. reason, err, escaped)
     end
   end)
 
   it("returns nil and an error for a string field that is not valid UTF-8 (as other protobuf runtimes do)", function()
     local t, err = core.decode("NamespaceSpec", "\10\2\255\254")
     assert.is_nil(t)
-    assert.is_string(err)
-    t, err = core.decode("CreateNamespaceRequest", ld("\34", "\10\1k\18\2\192\175"))
+    assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: a string field is not valid UTF-8 "
+                 .. "(or holds a NUL)", err)
+    t, err = core.decode("CreateNamespaceRequest", ld("\34", "\10\1k\18\2\192\175")) -- in a map's value
     assert.is_nil(t)
-    assert.is_string(err)
+    assert.equal("malformed temporal.api.cloud.cloudservice.v1.CreateNamespaceRequest: a string field is not "
+                 .. "valid UTF-8 (or holds a NUL)", err)
   end)
 
   it("raises for a bad argument or an unknown type, not for bad bytes", function()
-    assert.has_error(function() core.decode("NamespaceSpec", {}) end)
-    assert.has_error(function() core.decode("NamespaceSpec") end)
-    assert.has_error(function() core.decode("NoSuchMessage", "") end)
-    assert.has_error(function() cloudops.decode("NoSuchMessage", "") end)
+    assert.has_error(function() core.decode("NamespaceSpec", {}) end,
+      "bad argument #2 to 'decode' (string expected, got table)")
+    assert.has_error(function() core.decode("NamespaceSpec") end,
+      "bad argument #2 to 'decode' (string expected, got no value)")
+    assert.has_error(function() core.decode("NoSuchMessage", "") end, "unknown message type 'NoSuchMessage'")
+    assert.has_error(function() cloudops.decode("NoSuchMessage", "") end, "unknown message type 'NoSuchMessage'")
     local t, err = cloudops.decode("NamespaceSpec", "\255")
     assert.is_nil(t)
-    assert.is_string(err)
+    assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: cut short (a length or value runs past "
+                 .. "the end)", err)
   end)
 
   it("decodes by short name where it is unique", function()
-    assert.are.same(decode("temporal.api.cloud.namespace.v1.NamespaceSpec", "\10\1a"), decode("NamespaceSpec", "\10\1a"))
-    assert.has_error(function() core.decode("Provisioned", "") end)
+    assert.are.same(decode("temporal.api.cloud.namespace.v1.NamespaceSpec", "\10\1a"),
+      decode("NamespaceSpec", "\10\1a"))
+    assert.has_error(function() core.decode("Provisioned", "") end,
+      "message name 'Provisioned' is ambiguous: give its full name")
   end)
 end)
 
@@ -194,13 +208,13 @@ end)
 -- must be running again afterwards, stay stopped if the program stopped it, and keep memory
 -- bounded over many decodes (the work owed is done after each).
 describe("core.decode of a large answer", function()
-  local core = require "cloudops.core"
   local page
   setup(function()
     local ns = {}
     for i = 1, 300 do
       ns[i] = { namespace = ("ns-%04d.acct"):format(i), state = "RESOURCE_STATE_ACTIVE",
-                spec = { name = ("ns-%04d"):format(i), retention_days = 30, replicas = { { region = "aws-us-east-1" } } },
+                spec = { name = ("ns-%04d"):format(i), retention_days = 30,
+                         replicas = { { region = "aws-us-east-1" } } },
                 tags = { env = "prod", team = "t" .. i } }
     end
     page = core.encode("temporal.api.cloud.cloudservice.v1.GetNamespacesResponse", { namespaces = ns })

@@ -1,5 +1,5 @@
--- Lua table -> wire bytes (API.md "Messages as Lua tables"): the bytes themselves, the input
--- forms that are accepted, and the errors for everything else.
+-- Lua table -> wire bytes (docs/reference.md "Messages as tables"): the bytes themselves, the
+-- input forms that are accepted, and the errors for everything else.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 
@@ -62,7 +62,8 @@ describe("core.encode", function()
     end
 
     it("double, float, bool, string, bytes", function()
-      same_bytes("\9\0\0\0\0\0\0\248\63", encode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", { value = 1.5 }))
+      same_bytes("\9\0\0\0\0\0\0\248\63",
+        encode("temporal.api.cloud.namespace.v1.CapacitySpec.Provisioned", { value = 1.5 }))
       same_bytes("\29\0\0\0\63", encode("Priority", { fairness_weight = 0.5 }))
       same_bytes("\16\1", encode("ExportSinkSpec", { enabled = true }))
       same_bytes("\10\2\195\169", encode("NamespaceSpec", { name = "é" }))
@@ -104,8 +105,9 @@ describe("core.encode", function()
     it("by full name or by a unique short name", function()
       same_bytes(encode("GetNamespacesRequest", { page_size = 3 }),
         encode("temporal.api.cloud.cloudservice.v1.GetNamespacesRequest", { page_size = 3 }))
-      contains(encode_error("Provisioned", {}), "ambiguous") -- Capacity.Provisioned, CapacitySpec.Provisioned...
-      contains(encode_error("NoSuchMessage", {}), "NoSuchMessage")
+      -- (Capacity.Provisioned, CapacitySpec.Provisioned...)
+      assert.are.equal("message name 'Provisioned' is ambiguous: give its full name", encode_error("Provisioned", {}))
+      assert.are.equal("unknown message type 'NoSuchMessage'", encode_error("NoSuchMessage", {}))
     end)
   end)
 
@@ -151,8 +153,10 @@ describe("core.encode", function()
     end)
 
     it("for keys that are not strings", function()
-      contains(encode_error("NamespaceSpec", { "x" }), "NamespaceSpec")
-      contains(encode_error("NamespaceSpec", { [true] = "x" }), "NamespaceSpec")
+      assert.are.equal("NamespaceSpec: temporal.api.cloud.namespace.v1.NamespaceSpec has no field 1: keys must be "
+                       .. "field names (strings)", encode_error("NamespaceSpec", { "x" }))
+      assert.are.equal("NamespaceSpec: temporal.api.cloud.namespace.v1.NamespaceSpec has no field true: keys must be "
+                       .. "field names (strings)", encode_error("NamespaceSpec", { [true] = "x" }))
     end)
 
     it("for a value of the wrong type, naming the full path", function()
@@ -160,7 +164,8 @@ describe("core.encode", function()
         encode_error("CreateNamespaceRequest", { spec = { regions = { "a", {} } } }))
       contains(encode_error("CreateNamespaceRequest", { spec = "ns" }), "CreateNamespaceRequest.spec: expected table")
       contains(encode_error("NamespaceSpec", { name = 5 }), "NamespaceSpec.name: expected string, got number")
-      contains(encode_error("NamespaceSpec", { retention_days = true }), "NamespaceSpec.retention_days:")
+      contains(encode_error("NamespaceSpec", { retention_days = true }),
+        "NamespaceSpec.retention_days: expected an integer for int32, got boolean")
       contains(encode_error("ExportSinkSpec", { enabled = 1 }), "ExportSinkSpec.enabled: expected boolean")
       contains(encode_error("ExportSinkSpec", { enabled = "true" }), "ExportSinkSpec.enabled: expected boolean")
       contains(encode_error("Priority", { fairness_weight = "0.5" }), "Priority.fairness_weight: expected number")
@@ -182,12 +187,15 @@ describe("core.encode", function()
         contains(err, "CreateNamespaceRequest.spec.regions[2]")
         contains(err, "UTF-8")
       end
-      contains(encode_error("CreateNamespaceRequest", { tags = { ["\255"] = "v" } }), "UTF-8")
-      contains(encode_error("CreateNamespaceRequest", { tags = { k = "\255" } }), "UTF-8")
+      contains(encode_error("CreateNamespaceRequest", { tags = { ["\255"] = "v" } }),
+        'CreateNamespaceRequest.tags["\255"]: string is not valid UTF-8')
+      contains(encode_error("CreateNamespaceRequest", { tags = { k = "\255" } }),
+        'CreateNamespaceRequest.tags["k"]: string is not valid UTF-8')
     end)
 
     it("for a NUL in a string field, rather than truncating it", function()
-      contains(encode_error("NamespaceSpec", { regions = { "a\0b" } }), "NamespaceSpec.regions[1]")
+      contains(encode_error("NamespaceSpec", { regions = { "a\0b" } }),
+        "NamespaceSpec.regions[1]: string holds a NUL byte, which protobuf-c cannot send")
     end)
 
     it("for integers out of their field's range, never wrapping them", function()
@@ -226,7 +234,8 @@ describe("core.encode", function()
       for _, s in ipairs{ "", "-", " 5", "\t5", "\n-5", "+5", "5 ", "5x", "0x10", "1e3", "1.0", "١" } do
         contains(encode_error("ExternalPayloadDetails", { size_bytes = s }), "ExternalPayloadDetails.size_bytes:")
       end
-      contains(encode_error("MeteringMetadata", { nonfirst_local_activity_execution_attempts = "-1" }), "uint32")
+      contains(encode_error("MeteringMetadata", { nonfirst_local_activity_execution_attempts = "-1" }),
+        "MeteringMetadata.nonfirst_local_activity_execution_attempts: -1 out of range for uint32")
     end)
 
     it("for an unknown enum name, suggesting the nearest one", function()
@@ -234,8 +243,11 @@ describe("core.encode", function()
       contains(err, "ExportSink.state:")
       contains(err, "'RESOURCE_STATE_EXPIRE'")
       contains(err, "'RESOURCE_STATE_EXPIRED'")
-      contains(encode_error("ExportSink", { state = "resource_state_active" }), "ExportSink.state:")
-      contains(encode_error("ExportSink", { state = true }), "ExportSink.state:")
+      contains(encode_error("ExportSink", { state = "resource_state_active" }),
+        "ExportSink.state: unknown temporal.api.cloud.resource.v1.ResourceState value 'resource_state_active' "
+        .. "(did you mean 'RESOURCE_STATE_ACTIVE'?)")
+      contains(encode_error("ExportSink", { state = true }),
+        "ExportSink.state: expected an enum name or number, got boolean")
     end)
 
     it("for repeated fields with holes, naming the first missing index", function()
@@ -246,18 +258,22 @@ describe("core.encode", function()
     end)
 
     it("for repeated fields with keys other than 1..n", function()
-      contains(encode_error("NamespaceSpec", { regions = { "a", x = "c" } }), "NamespaceSpec.regions:")
-      contains(encode_error("NamespaceSpec", { regions = { "a", x = "c" } }), "x")
-      contains(encode_error("NamespaceSpec", { regions = { [0] = "z", "a" } }), "NamespaceSpec.regions:")
-      contains(encode_error("NamespaceSpec", { regions = { [1.5] = "a" } }), "NamespaceSpec.regions:")
+      local not_array = "NamespaceSpec.regions: expected an array (keys 1..n), found key "
+      contains(encode_error("NamespaceSpec", { regions = { "a", x = "c" } }), not_array .. "x")
+      contains(encode_error("NamespaceSpec", { regions = { [0] = "z", "a" } }), not_array .. "0")
+      contains(encode_error("NamespaceSpec", { regions = { [1.5] = "a" } }), not_array .. "1.5")
       contains(encode_error("NamespaceSpec", { regions = "a" }), "NamespaceSpec.regions: expected table")
     end)
 
     it("for map keys and values of the wrong type, naming the entry", function()
-      contains(encode_error("CreateNamespaceRequest", { tags = { k = 1 } }), 'CreateNamespaceRequest.tags["k"]: expected string')
-      contains(encode_error("CreateNamespaceRequest", { tags = { [1] = "v" } }), "CreateNamespaceRequest.tags[1]: expected string")
-      contains(encode_error("CreateNamespaceRequest", { tags = { [true] = "v" } }), "CreateNamespaceRequest.tags")
-      contains(encode_error("NamespaceSpec", { search_attributes = { a = "NOPE" } }), 'NamespaceSpec.search_attributes["a"]:')
+      contains(encode_error("CreateNamespaceRequest", { tags = { k = 1 } }),
+        'CreateNamespaceRequest.tags["k"]: expected string')
+      contains(encode_error("CreateNamespaceRequest", { tags = { [1] = "v" } }),
+        "CreateNamespaceRequest.tags[1]: expected string")
+      contains(encode_error("CreateNamespaceRequest", { tags = { [true] = "v" } }),
+        "CreateNamespaceRequest.tags[true]: expected string, got boolean")
+      contains(encode_error("NamespaceSpec", { search_attributes = { a = "NOPE" } }),
+        'NamespaceSpec.search_attributes["a"]:')
       contains(encode_error("CreateNamespaceRequest", { tags = "k=v" }), "CreateNamespaceRequest.tags: expected table")
     end)
 

@@ -41,7 +41,8 @@ local function alone(f)
 end
 
 describe("a conversion interrupted by another", function()
-  local inner = { namespaces = { { namespace = "inner", spec = { regions = { "r" } } } }, next_page_token = "inner-token" }
+  local inner = { namespaces = { { namespace = "inner", spec = { regions = { "r" } } } },
+                  next_page_token = "inner-token" }
   local inner_bytes = cloudops.encode(PAGE, inner)
   local bad = { namespaces = { { spec = { regions = { "ok", {} } } } } } -- fails deep inside
   local inside, ran_inside, wrong = false, 0, {}
@@ -110,7 +111,8 @@ describe("a conversion interrupted by another", function()
     for _ = 1, 50 do
       local ok, err = pcall(core.encode, "CreateNamespaceRequest", { spec = { regions = { [key] = "a" } } })
       assert.is_false(ok)
-      assert.matches("^CreateNamespaceRequest%.spec%.regions: expected an array %(keys 1%.%.n%), found key odd%-key", err)
+      assert.matches("^CreateNamespaceRequest%.spec%.regions: expected an array %(keys 1%.%.n%), "
+                     .. "found key odd%-key", err)
       -- and the state is whole afterwards
       assert.are.equal(inner_bytes, core.encode(PAGE, inner))
     end
@@ -149,6 +151,7 @@ describe("a client call whose decode is interrupted by a finalizer that calls", 
     end
     collectgarbage("collect")
     assert.are.same({}, failures)
-    assert(ran_inside > 0 and answers == ran_inside, ("%d finalizers ran during a call, %d got answers"):format(ran_inside, answers))
+    assert(ran_inside > 0 and answers == ran_inside,
+      ("%d finalizers ran during a call, %d got answers"):format(ran_inside, answers))
   end)
 end)

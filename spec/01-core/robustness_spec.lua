@@ -12,7 +12,7 @@ local function lcg(seed)
   end
 end
 
-local varint, ld = helpers.varint, helpers.ld
+local ld = helpers.ld
 
 -- A Struct nested `depth` times: { a = { a = ... } }, as bytes (3 message levels per step).
 local function nested_struct_bytes(depth)
@@ -29,6 +29,9 @@ local function nested_list_bytes(depth)
   for _ = 1, depth do inner = ld("\10", ld("\50", inner)) end
   return inner
 end
+
+-- How encode refuses Struct and ListValue values nested past its limit (after the path there).
+local TOO_DEEP = ": nesting deeper than 100 levels (a table that contains itself?)"
 
 local function nested_table(depth, key)
   local root = {}
@@ -69,7 +72,8 @@ describe("conversion robustness", function()
       local bad, derr = core.decode(big_name, big_bytes:sub(1, #big_bytes - 3))
       assert(bad == nil and derr)
     end
-    assert.matches("GetNamespacesResponse.namespaces[2].spec.regions[2]: expected string, got table", expected_err, 1, true)
+    assert.matches("GetNamespacesResponse.namespaces[2].spec.regions[2]: expected string, got table", expected_err,
+      1, true)
   end)
 
   it("does not grow the Lua heap over thousands of failing and succeeding calls", function()
@@ -95,17 +99,17 @@ describe("conversion robustness", function()
   it("refuses a table that contains itself, without crashing", function()
     local t = {}
     t.a = t
-    local ok, err = pcall(core.encode, "google.protobuf.Struct", t)
-    assert.is_false(ok)
-    assert.matches("nest", tostring(err))
+    assert.has_error(function() core.encode("google.protobuf.Struct", t) end,
+      "Struct" .. ('["a"]'):rep(100) .. TOO_DEEP)
     local list = {}
     list[1] = list
-    ok = pcall(core.encode, "google.protobuf.ListValue", list)
-    assert.is_false(ok)
+    assert.has_error(function() core.encode("google.protobuf.ListValue", list) end,
+      "ListValue" .. ("[1]"):rep(100) .. TOO_DEEP)
     local spec = { spec = {} }
     spec.spec.lifecycle = spec -- a message table reused where another type is expected
-    ok = pcall(core.encode, "CreateNamespaceRequest", spec)
-    assert.is_false(ok)
+    assert.has_error(function() core.encode("CreateNamespaceRequest", spec) end,
+      "CreateNamespaceRequest.spec.lifecycle: unknown field 'spec' in temporal.api.cloud.namespace.v1.LifecycleSpec "
+      .. "(did you mean 'enable_delete_protection'?)")
     assert(core.encode("GetNamespacesRequest", { page_size = 1 }) == "\8\1")
   end)
 
@@ -116,11 +120,15 @@ describe("conversion robustness", function()
       bytes = core.encode("google.protobuf.Struct", nested_table(depth, "k"))
       assert.is_string(bytes)
     end
-    assert.has_error(function() core.encode("google.protobuf.Struct", nested_table(150, "k")) end)
-    assert.has_error(function() core.encode("google.protobuf.ListValue", nested_table(150, 1)) end)
+    -- refused where the 101st level begins, the path leading there
+    assert.has_error(function() core.encode("google.protobuf.Struct", nested_table(150, "k")) end,
+      "Struct" .. ('["k"]'):rep(100) .. TOO_DEEP)
+    assert.has_error(function() core.encode("google.protobuf.ListValue", nested_table(150, 1)) end,
+      "ListValue" .. ("[1]"):rep(100) .. TOO_DEEP)
   end)
 
-  it("stays within the Lua stack on deep nesting, in a fresh coroutine (a child process, in case it crashes)", function()
+  it("stays within the Lua stack on deep nesting, in a fresh coroutine (a child process, in case it crashes)",
+     function()
     -- A new coroutine starts with a small Lua stack: a conversion that recurses without
     -- lua_checkstack writes past it and corrupts the heap.
     local script = [[
@@ -192,12 +200,12 @@ describe("conversion robustness", function()
     for _, depth in ipairs{ 101, 300 } do
       local t, err = core.decode("google.protobuf.Struct", nested_struct_bytes(depth))
       assert.is_nil(t)
-      assert.is_string(err)
+      assert.equal("malformed google.protobuf.Struct: nested deeper than 300 messages", err)
     end
     for _, depth in ipairs{ 151, 1000 } do
       local t, err = core.decode("google.protobuf.ListValue", nested_list_bytes(depth))
       assert.is_nil(t)
-      assert.is_string(err)
+      assert.equal("malformed google.protobuf.ListValue: nested deeper than 300 messages", err)
     end
     -- 100,000 levels in 800 KB (lengths written as 3-byte varints, so every level is 8 bytes)
     local function varint3(v)
@@ -216,7 +224,7 @@ describe("conversion robustness", function()
     local err
     t, err = core.decode("google.protobuf.ListValue", deep_list_bytes(100000))
     assert.is_nil(t)
-    assert.is_string(err)
+    assert.equal("malformed google.protobuf.ListValue: nested deeper than 300 messages", err)
   end)
 
   it("makes tables no bigger than the wire asks: an empty Namespace (2 bytes) takes under 800 bytes of heap", function()
@@ -229,7 +237,8 @@ describe("conversion robustness", function()
     local per = (collectgarbage("count") - before) * 1024 / n
     collectgarbage("restart")
     assert.are.equal(n, #t.namespaces)
-    assert.are.same({}, t.namespaces[n].tags) -- API.md: every repeated and map field is a table
+    -- every repeated and map field is a table (docs/reference.md "Messages as tables")
+    assert.are.same({}, t.namespaces[n].tags)
     assert(per < 800, ("%.0f bytes of Lua heap per empty namespace"):format(per))
   end)
 
@@ -241,7 +250,8 @@ describe("conversion robustness", function()
     -- strings too: 2.1 million empty ones in one repeated field
     t, err = core.decode("NamespaceSpec", ("\18\0"):rep(2100000))
     assert(t == nil, "decoded past the bound")
-    assert.is_string(err)
+    assert.matches("^malformed temporal%.api%.cloud%.namespace%.v1%.NamespaceSpec: it would decode into more than "
+                   .. "2,000,000 Lua tables and values", err)
     t = assert(core.decode(big_name, ("\10\0"):rep(100000)))
     assert.are.equal(100000, #t.namespaces)
   end)
@@ -286,8 +296,9 @@ describe("a call answered with a page that would decode past the bound", functio
       { metadata = { ["x-test-answer-getnamespaces-bin"] = "\10\0", ["x-test-answer-repeat"] = "200000" } })
     assert(ok, "the call raised: " .. tostring(resp))
     assert(resp == nil, "decoded past the bound")
-    assert.is_table(err)
-    assert.is_number(err.code)
+    assert.equal("INTERNAL", err.name)
+    assert.matches("^malformed response: not a valid temporal%.api%.cloud%.cloudservice%.v1%.GetNamespacesResponse "
+                   .. "%(it would decode into more than 2,000,000 Lua tables and values", err.message)
     assert(client:get_namespaces({}, { metadata = { ["x-test-items"] = "3" } }))
   end)
 end)

@@ -1,4 +1,4 @@
--- What the conversion specs rely on from the schema access (API.md "Schema access"):
+-- What the conversion specs rely on from the schema access (docs/reference.md "describe"):
 -- describe() of every message and enum, the message list, the methods.
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
@@ -78,7 +78,8 @@ describe("the schema built in", function()
   it("describes a map field with its key and value types", function()
     for _, f in ipairs(core.describe("NamespaceSpec").fields) do
       if f.name == "search_attributes" then
-        assert.are.same({ "map", "string", "enum", "temporal.api.cloud.namespace.v1.NamespaceSpec.SearchAttributeType" },
+        assert.are.same({ "map", "string", "enum",
+                          "temporal.api.cloud.namespace.v1.NamespaceSpec.SearchAttributeType" },
           { f.label, f.key_type, f.type, f.type_name })
         return
       end

@@ -1,6 +1,6 @@
 -- Fields this schema does not know (sent by a newer server) are kept: the decoded table holds
 -- their wire bytes under `_unknown`, and encoding writes them back, so that a read-modify-write
--- keeps what it cannot see (API.md "Messages as Lua tables"; issue 11.4).
+-- keeps what it cannot see (docs/reference.md "Messages as tables"; issue 11.4).
 local helpers = require "helpers"
 local cloudops = require "cloudops"
 

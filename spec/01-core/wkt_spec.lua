@@ -1,5 +1,5 @@
--- The well-known types (API.md "Messages as Lua tables"): Timestamp and Duration in their table,
--- text and number forms; Struct, Value and ListValue as plain Lua values; Any.
+-- The well-known types (docs/reference.md "Messages as tables"): Timestamp and Duration in their
+-- table, text and number forms; Struct, Value and ListValue as plain Lua values; Any.
 local helpers = require "helpers"
 local core = require "cloudops.core"
 local cloudops = require "cloudops"
@@ -169,7 +169,8 @@ describe("google.protobuf.Struct, Value and ListValue", function()
       local t = core.decode("google.protobuf.Value", core.encode("google.protobuf.Value", v))
       assert.is_true(helpers.deep_equal(v, t))
     end
-    assert.are.same({ "a", 1 }, core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", { "a", 1 })))
+    assert.are.same({ "a", 1 },
+      core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", { "a", 1 })))
     assert.are.equal(cloudops.empty_array,
       core.decode("google.protobuf.ListValue", core.encode("google.protobuf.ListValue", {})))
   end)
@@ -182,8 +183,10 @@ describe("google.protobuf.Struct, Value and ListValue", function()
     assert.matches('LogRecord.raw_details["s"]', err_of({ s = "\255" }), 1, true)
     assert.matches("LogRecord.raw_details", err_of("text"), 1, true)
     assert.matches("LogRecord.raw_details", err_of({ "a", "b" }), 1, true) -- an array is not an object
-    assert.has_error(function() core.encode("google.protobuf.ListValue", { a = 1 }) end)
-    assert.has_error(function() core.encode("google.protobuf.ListValue", { 1, nil, 3 }) end)
+    assert.has_error(function() core.encode("google.protobuf.ListValue", { a = 1 }) end,
+      "ListValue: expected array, got table")
+    assert.has_error(function() core.encode("google.protobuf.ListValue", { 1, nil, 3 }) end, -- a hole
+      "ListValue: expected array, got table")
   end)
 
   it("refuse number keys, huge ones too, naming them in the path", function()
@@ -246,16 +249,19 @@ describe("google.protobuf.Any", function()
   it("unpack_any returns nil, err for an unknown type or malformed value", function()
     local name, err = cloudops.unpack_any({ type_url = "type.googleapis.com/no.such.Type", value = "" })
     assert.is_nil(name)
-    assert.is_string(err)
+    assert.equal("unknown message type 'no.such.Type'", err)
     name, err = cloudops.unpack_any({ type_url = "type.googleapis.com/temporal.api.cloud.namespace.v1.NamespaceSpec",
                                       value = "\10\5ab" })
     assert.is_nil(name)
-    assert.is_string(err)
+    assert.equal("malformed temporal.api.cloud.namespace.v1.NamespaceSpec: cut short (a length or value runs past "
+                 .. "the end)", err)
   end)
 
   it("pack_any and unpack_any raise for bad arguments", function()
-    assert.has_error(function() cloudops.pack_any("NamespaceSpec", { nope = 1 }) end)
-    assert.has_error(function() cloudops.unpack_any("x") end)
-    assert.has_error(function() cloudops.unpack_any({ value = "" }) end)
+    assert.has_error(function() cloudops.pack_any("NamespaceSpec", { nope = 1 }) end,
+      "NamespaceSpec: unknown field 'nope' in temporal.api.cloud.namespace.v1.NamespaceSpec (did you mean 'name'?)")
+    assert.has_error(function() cloudops.unpack_any("x") end, "unpack_any expects a table { type_url =, value = }")
+    assert.has_error(function() cloudops.unpack_any({ value = "" }) end, -- no type_url
+      "unpack_any expects a table { type_url =, value = }")
   end)
 end)

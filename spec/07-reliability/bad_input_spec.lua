@@ -36,17 +36,19 @@ describe("bad input to a call", function()
     raises({ spec = { name = "\255\254" } }, "spec%.name: string is not valid UTF%-8")
     raises({ spec = { api_key_auth = { enabled = "yes" } } },
            "spec%.api_key_auth%.enabled: expected boolean, got string")
-    raises({ spec = { custom_search_attributes = { [1] = "Keyword" } } }, "custom_search_attributes")
+    raises({ spec = { custom_search_attributes = { [1] = "Keyword" } } },
+           "CreateNamespaceRequest%.spec%.custom_search_attributes%[1%]: expected string, got number$")
     raises({ spec = { search_attributes = { x = "SEARCH_ATTRIBUTE_TYPE_KEYWORDZ" } } },
            "unknown .*SearchAttributeType value 'SEARCH_ATTRIBUTE_TYPE_KEYWORDZ' " ..
            "%(did you mean 'SEARCH_ATTRIBUTE_TYPE_KEYWORD'%?%)")
     raises({ spec = { nmae = "x" } },
            "unknown field 'nmae' in temporal%.api%.cloud%.namespace%.v1%.NamespaceSpec %(did you mean 'name'%?%)")
-    raises({ tags = deep }, "CreateNamespaceRequest%.tags")
+    raises({ tags = deep }, 'CreateNamespaceRequest%.tags%["a"%]: expected string, got table$')
     local ok, err = pcall(cloudops.encode, "google.protobuf.Struct", selfref)
     assert.is_false(ok)
     assert.matches("Struct%[\"me\"%]%[\"me\"%].*nesting deeper than 100 levels", err)
-    raises({ [true] = 1 }, "keys must be field names")
+    raises({ [true] = 1 }, "CreateNamespaceRequest: temporal%.api%.cloud%.cloudservice%.v1%.CreateNamespaceRequest has "
+           .. "no field true: keys must be field names %(strings%)$")
   end)
 
   it("refuses a request that is not a table", function()

@@ -36,18 +36,23 @@ describe("a script that ends with calls in flight", function()
     local log = dir .. "/out.log"
     local pid = helpers.run("sh -c " .. q("(" .. cmd .. "; echo $? > " .. q(status_file) .. ") > " .. q(log) ..
                                           " 2>&1 & echo $!")):match("%d+")
+    -- the interpreter: the child of the shell whose pid we have (read from /proc, not with
+    -- pgrep, which hangs with the sanitizers' runtimes preloaded), while the shell runs
+    local function lua_pid()
+      return (helpers.read_file("/proc/" .. pid .. "/task/" .. pid .. "/children") or ""):match("%d+")
+    end
+    -- the script and its shell, killed if they still run when the test ends, passed or failed
+    finally(function()
+      if helpers.alive(pid) then os.execute("kill -KILL " .. (lua_pid() or "") .. " " .. pid .. " 2>/dev/null") end
+    end)
     -- "ready": the calls are started (and, dropped, collected)
     local ready = helpers.eventually(function() return (helpers.read_file(log) or ""):find("ready", 1, true) end, 60)
     assert(ready, "the script did not get ready:\n" .. (helpers.read_file(log) or ""))
-    -- the interpreter: the child of the shell whose pid we have (read from /proc, not with
-    -- pgrep, which hangs with the sanitizers' runtimes preloaded)
-    local lua_pid = (helpers.read_file("/proc/" .. pid .. "/task/" .. pid .. "/children") or ""):match("%d+")
     if ending == "sigint" then
       core.sleep(0.2)
-      os.execute("kill -INT " .. (lua_pid or pid))
+      os.execute("kill -INT " .. (lua_pid() or pid))
     end
     local gone = wait_gone(pid, 60)
-    if not gone then os.execute("kill -KILL " .. (lua_pid or pid) .. " " .. pid) end
     local out = helpers.read_file(log) or ""
     assert(gone, "the script did not end:\n" .. out)
     return tonumber((helpers.read_file(status_file) or ""):match("%d+")), out

@@ -28,7 +28,9 @@ describe("a hostile server", function()
     helpers.cleanup()
   end)
 
-  local TIMEOUT = 10
+  -- Far off: a call that ends before it ends by what the server sent (an error other than
+  -- DEADLINE_EXCEEDED), which no load on the machine can delay that long.
+  local TIMEOUT = 30
 
   local function connect()
     return assert(cloudops.connect{ endpoint = endpoint, insecure = true, api_key = "k", rate_limit = false,
@@ -39,16 +41,14 @@ describe("a hostile server", function()
     return c:get_namespaces({}, { metadata = { ["x-hostile"] = case } })
   end
 
-  -- A broken answer, then a good one: the broken call returns within its deadline, and the
-  -- client goes on (the good call succeeds).
+  -- A broken answer, then a good one: the broken call returns with the error the server's
+  -- answer makes, not at its deadline, and the client goes on (the good call succeeds).
   local function broken_then_good(c, case)
-    local t0 = core.now()
     local ok, resp, err = pcall(call, c, case)
-    local took = core.now() - t0
     assert.is_true(ok, case .. " raised: " .. tostring(resp))
     assert.is_nil(resp, case)
     assert.is_table(err, case)
-    assert.is_true(took < TIMEOUT, case .. " took " .. took .. " s, past its deadline")
+    assert.not_equal("DEADLINE_EXCEEDED", err.name, case .. " ended at its deadline: " .. tostring(err))
     local good, gerr = call(c, "ok")
     assert(good, case .. ": the next call failed: " .. tostring(gerr))
     return err
@@ -133,13 +133,13 @@ describe("a hostile server", function()
   it("a gzip bomb is refused without being inflated", function()
     local c = connect()
     local before = peak_kb()
-    local t0 = core.now()
     local resp, err = call(c, "gzip-bomb")
     local grew = peak_kb() - before
     assert.is_nil(resp)
-    assert.is_table(err)
+    -- refused for its compression, before any inflating (the channel enables none: src/channel.c)
+    assert.equal("UNIMPLEMENTED", err.name)
+    assert.equal("Compression algorithm 'gzip' is disabled.", err.message)
     assert.is_true(grew < 100 * 1024, "peak memory grew by " .. grew .. " kB")
-    assert.is_true(core.now() - t0 < 5)
     assert(call(c, "ok"))
     c:close()
   end)
@@ -148,9 +148,9 @@ describe("a hostile server", function()
     local c = connect()
     local resp, err = call(c, "short-message")
     assert.is_nil(resp)
-    assert.is_table(err)
-    assert.not_equal("", err.message)
-    assert.not_matches("sent no response message$", err.message)
+    assert.equal("INTERNAL", err.name)
+    assert.equal("the server ended the call with status OK but sent no complete response message (none, or one "
+                 .. "shorter than its length prefix said)", err.message)
     c:close()
   end)
 
@@ -168,13 +168,17 @@ describe("a hostile server", function()
     -- google.rpc.Status{ code = 8, details = { Any{ value = "\1\2" } } }: an Any without type_url
     local no_type_url = core.encode("google.rpc.Status", { code = 8, details = { { value = "\1\2" } } })
     local garbage = "\255\255\255"
-    for _, bytes in ipairs { no_type_url, garbage } do
+    -- (docs/reference.md "Errors": a detail that does not decode is its @type, empty here, and
+    -- its bytes; bytes that are no google.rpc.Status give no details)
+    for _, case in ipairs { { no_type_url, { { ["@type"] = "", value = "\1\2" } } }, { garbage, {} } } do
+      local bytes, details = case[1], case[2]
       local hex = bytes:gsub(".", function(ch) return string.format("%02x", ch:byte()) end)
       local ok, resp, err = pcall(call, c, "details:" .. hex)
       assert.is_true(ok, tostring(resp))
       assert.is_nil(resp)
       assert.equal("RESOURCE_EXHAUSTED", err.name)
-      assert.is_table(err.details)
+      assert.equal("refused", err.message)
+      assert.same(details, err.details)
     end
     c:close()
   end)
