@@ -64,6 +64,12 @@ enum {
  * conversions, so a finalizer may convert during it. */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect);
 
+/* co_decode_bytes with `protect`, for a caller that runs it under lua_pcall (a call's answer):
+ * a memory error outside the paused collector's decode of a large answer ends the caller's
+ * lua_pcall with LUA_ERRMEM instead of being caught by a pcall of its own; the caller then
+ * reports it as CO_DECODE_NOMEM would be. */
+int co_decode_answer(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
+
 /* Steps over the field at *pp (< end): its number, wire type, and where its value starts (after
  * the key); returns 0 or a CO_DECODE_* code. */
 int co_wire_field(const uint8_t **pp, const uint8_t *end, uint32_t *number, int *wire, const uint8_t **value);
