@@ -46,6 +46,9 @@ extern const char co_empty_array_tag;
 /* Packs the table at idx as m and pushes the bytes; raises a Lua error naming the path on a value
  * that does not fit the schema. Whatever it raises, it keeps no memory. */
 void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
+/* The same, returning instead of raising: 0 with the bytes pushed, or lua_pcall's status with
+ * the error pushed. */
+int co_encode_try_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
 
 /* co_decode_bytes' results: 0, or (nothing pushed) one of these. */
 enum {
