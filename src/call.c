@@ -4,6 +4,7 @@
  *   h:done()      -> whether its completion has arrived
  *   h:result()    -> resp, code, message, headers, trailers (once; the call is then released)
  *   h:cancel()    -- the call completes soon with CANCELLED
+ *   md = core.metadata(table)  -- metadata checked and copied once, for many calls
  */
 #include "call.h"
 
@@ -13,6 +14,7 @@
 #include <grpc/support/alloc.h>
 
 #define CALL_MT "cloudops.core.call"
+#define METADATA_MT "cloudops.core.metadata"
 
 typedef struct {
   CoCall *c; /* NULL once released (result taken, or collected) */
@@ -23,6 +25,15 @@ typedef struct {
  * objects and its answer are the parent's, and nothing of them is touched here. */
 static int parents_call(const CoCall *c) { return c->q && co_forked(c->q->pid); }
 
+static void metadata_unref(CoMetadata *md) {
+  if (--md->refs > 0) return;
+  for (size_t i = 0; i < md->n; i++) {
+    grpc_slice_unref(md->md[i].key);
+    grpc_slice_unref(md->md[i].value);
+  }
+  free(md);
+}
+
 static void call_free(CoCall *c) {
   if (!parents_call(c)) {
     if (c->call) grpc_call_unref(c->call);
@@ -32,13 +43,23 @@ static void call_free(CoCall *c) {
       grpc_slice_unref(c->send_md[i].key);
       grpc_slice_unref(c->send_md[i].value);
     }
+    if (c->shared_md) metadata_unref(c->shared_md);
     grpc_metadata_array_destroy(&c->headers);
     grpc_metadata_array_destroy(&c->trailers);
     grpc_slice_unref(c->details);
     gpr_free((void *)c->error_string);
   }
   if (c->q) co_queue_unref(c->q); /* NULL: co_call_start raised before it set it */
-  free(c);
+  switch (c->memory) {
+    case CALL_IN_USERDATA: break; /* the collector's */
+    case CALL_SPARE: /* its channel's next blocking call takes it, while the channel is open */
+      if (c->home->q && !c->home->spare) {
+        c->home->spare = c;
+        break;
+      }
+      /* fall through */
+    default: free(c);
+  }
 }
 
 static void unlink_live(CoCall *c) {
@@ -97,6 +118,7 @@ static size_t check_metadata(lua_State *L, int idx) {
   size_t n = 0;
   if (idx == 0 || lua_isnoneornil(L, idx)) return 0;
   luaL_checktype(L, idx, LUA_TTABLE);
+  luaL_checkstack(L, 4, "cannot check metadata: Lua stack full");
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
@@ -113,6 +135,80 @@ static size_t check_metadata(lua_State *L, int idx) {
     lua_pop(L, 1);
   }
   return n;
+}
+
+/* Copies the n entries of the (checked) metadata table at idx into md, at most n of them
+ * (lua_next's order). Allocates nothing in Lua. Returns how many it copied. */
+static size_t copy_metadata(lua_State *L, int idx, grpc_metadata *md, size_t n) {
+  size_t i = 0;
+  if (!n) return 0;
+  lua_pushnil(L);
+  while (i < n && lua_next(L, idx)) {
+    size_t klen, vlen;
+    const char *k = lua_tolstring(L, -2, &klen);
+    const char *v = lua_tolstring(L, -1, &vlen);
+    md[i].key = grpc_slice_from_copied_buffer(k, klen);
+    md[i].value = grpc_slice_from_copied_buffer(v, vlen);
+    i++;
+    lua_pop(L, 1);
+  }
+  if (i == n) lua_pop(L, 1); /* the key lua_next was about to step from */
+  return i;
+}
+
+typedef struct {
+  CoMetadata *md; /* NULL until made (a raise may come first) */
+} MetadataRef;
+
+/* The prepared metadata at idx, or NULL when the value there is not a core.metadata object. */
+static CoMetadata *test_metadata(lua_State *L, int idx) {
+  MetadataRef *r = luaL_testudata(L, idx, METADATA_MT);
+  return r ? r->md : NULL;
+}
+
+int co_l_metadata(lua_State *L) {
+  size_t n = check_metadata(L, 1);
+  if (lua_isnoneornil(L, 1)) luaL_checktype(L, 1, LUA_TTABLE);
+  MetadataRef *r = lua_newuserdatauv(L, sizeof *r, 0);
+  r->md = NULL;
+  luaL_setmetatable(L, METADATA_MT);
+  /* The allocations above may have run finalizers that changed the table: checked again, and
+   * nothing below allocates in Lua. */
+  if (check_metadata(L, 1) != n)
+    return luaL_error(L, "the metadata table changed while it was being copied (by a finalizer run meanwhile)");
+  CoMetadata *md = malloc(sizeof *md + (n ? n : 1) * sizeof md->md[0]);
+  if (!md) return luaL_error(L, "out of memory");
+  md->refs = 1;
+  md->n = copy_metadata(L, 1, md->md, n);
+  r->md = md;
+  return 1;
+}
+
+static int l_metadata_gc(lua_State *L) {
+  MetadataRef *r = luaL_checkudata(L, 1, METADATA_MT);
+  if (r->md) metadata_unref(r->md);
+  r->md = NULL;
+  return 0;
+}
+
+static int l_metadata_tostring(lua_State *L) {
+  MetadataRef *r = luaL_checkudata(L, 1, METADATA_MT);
+  /* the names only: values are often secrets (a bearer token) */
+  lua_pushfstring(L, "cloudops metadata (%d entries)", r->md ? (int)r->md->n : 0);
+  return 1;
+}
+
+/* Zeroes c (its metadata copy aside) and sets what every call starts with. */
+static void call_init(CoCall *c, lua_Integer index, unsigned memory) {
+  memset(c, 0, sizeof *c);
+  c->memory = memory;
+  c->owned = 1;
+  c->details = grpc_empty_slice();
+  c->status = GRPC_STATUS_UNKNOWN;
+  grpc_metadata_array_init(&c->headers);
+  grpc_metadata_array_init(&c->trailers);
+  c->md = &co_schema_service()->methods[index - 1];
+  c->out = co_schema_method_output((unsigned)index - 1);
 }
 
 /* A call that failed before it was sent: complete at once (an async one is reported by the
@@ -140,42 +236,60 @@ static void *registered_method(CoChannel *ch, lua_Integer index) {
 CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
                       size_t payload_len, double timeout, int md_idx, int async) {
   luaL_argcheck(L, index >= 1 && (lua_Unsigned)index <= ch->n_methods, 2, "no such method index");
-  size_t n_md = check_metadata(L, md_idx); /* bad metadata raises before anything is allocated */
-  /* The handle first: if Lua runs out of memory here, nothing of gRPC's exists yet; from now on
-   * the handle owns the call, so a raise leaves it to the garbage collector. */
-  CallHandle *h = lua_newuserdatauv(L, sizeof *h, 0);
-  h->c = NULL;
-  h->busy = 0;
-  luaL_setmetatable(L, CALL_MT);
-  int handle = lua_gettop(L);
-  CoCall *c = calloc(1, sizeof *c + n_md * sizeof c->send_md[0]);
-  if (!c) luaL_error(L, "out of memory");
-  c->owned = 1;
-  c->async = async != 0;
-  c->details = grpc_empty_slice();
-  c->status = GRPC_STATUS_UNKNOWN;
-  grpc_metadata_array_init(&c->headers);
-  grpc_metadata_array_init(&c->trailers);
-  const ProtobufCServiceDescriptor *svc = co_schema_service();
-  c->md = &svc->methods[index - 1];
-  h->c = c;
-  if (async) { /* the weak table through which core.poll hands back its handle */
+  CoMetadata *shared = md_idx && !lua_istable(L, md_idx) ? test_metadata(L, md_idx) : NULL;
+  /* bad metadata raises before anything is allocated */
+  size_t n_md = shared ? 0 : check_metadata(L, md_idx);
+  size_t size = sizeof(CoCall) + n_md * sizeof(grpc_metadata);
+  CoCall *c = NULL;
+  if (async) {
+    /* The handle first: if Lua runs out of memory here, nothing of gRPC's exists yet; from now
+     * on the handle owns the call, so a raise leaves it to the garbage collector. */
+    CallHandle *h = lua_newuserdatauv(L, sizeof *h, 0);
+    h->c = NULL;
+    h->busy = 0;
+    luaL_setmetatable(L, CALL_MT);
+    c = calloc(1, size);
+    if (!c) luaL_error(L, "out of memory");
+    h->c = c;
+    call_init(c, index, CALL_HEAP);
+    c->async = 1;
+    /* the weak table through which core.poll hands back its handle */
     co_queue_push_handles(L);
     lua_pushlightuserdata(L, c);
-    lua_pushvalue(L, handle);
+    lua_pushvalue(L, -3);
     lua_rawset(L, -3);
     lua_pop(L, 1);
+  } else if (!shared) {
+    /* A blocking call with a metadata table lives, with its copy of the table, in a userdata
+     * on its ch:call's stack, which no Lua code sees: it stays there until the call has
+     * completed and been released (co_call_finish), and a raise before the call is sent
+     * leaves it to the collector, nothing of gRPC's made yet. */
+    c = lua_newuserdatauv(L, size, 0);
+    call_init(c, index, CALL_IN_USERDATA);
   }
   /* Each allocation above may have run finalizers, which may have closed the channel or changed
    * the metadata table. Nothing below allocates in Lua (but the error raised), so what is
-   * checked now holds until the call is sent. */
+   * checked now holds until the call is sent. (A prepared metadata object cannot change, and
+   * the stack keeps it.) */
   if (!ch->q) luaL_error(L, "the client is closed");
-  if (check_metadata(L, md_idx) != n_md)
+  if (!shared && check_metadata(L, md_idx) != n_md)
     luaL_error(L, "the metadata table changed while the call was being started (by a finalizer run meanwhile)");
   /* The channel's queue is the state's; but a call on the parent's channel, in a child after
    * fork(), goes on the child's queue (made here, perhaps: the allocation and its finalizers
    * matter no more, the call failing at once), so that the child's core.poll reports it. */
-  c->q = co_forked(ch->pid) ? co_queue(L) : ch->q;
+  CoQueue *q = co_forked(ch->pid) ? co_queue(L) : ch->q;
+  if (!c) {
+    /* A blocking call with prepared metadata (the client's) needs no Lua object: it takes its
+     * channel's spare call (made the first time), given back when it is released. Nothing
+     * was allocated in Lua before it, nothing raises after it until the call completes, and
+     * co_call_finish releases it whatever pushing the result raises. */
+    c = ch->spare;
+    ch->spare = NULL;
+    if (!c && !(c = malloc(sizeof *c))) luaL_error(L, "out of memory");
+    call_init(c, index, CALL_SPARE);
+    c->home = ch;
+  }
+  c->q = q;
   co_queue_ref(c->q);
   /* From here on nothing raises. */
   if (co_forked(ch->pid)) {
@@ -188,18 +302,15 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
                   "gRPC started in its parent: " CO_FORK_ADVICE);
     return c;
   }
-  if (n_md) {
-    lua_pushnil(L);
-    while (c->n_md < n_md && lua_next(L, md_idx)) {
-      size_t klen, vlen;
-      const char *k = lua_tolstring(L, -2, &klen);
-      const char *v = lua_tolstring(L, -1, &vlen);
-      c->send_md[c->n_md].key = grpc_slice_from_copied_buffer(k, klen);
-      c->send_md[c->n_md].value = grpc_slice_from_copied_buffer(v, vlen);
-      c->n_md++;
-      lua_pop(L, 1);
-    }
-    if (c->n_md == n_md) lua_pop(L, 1); /* the key lua_next was about to step from */
+  grpc_metadata *send_md = c->send_md;
+  size_t send_n;
+  if (shared) {
+    shared->refs++;
+    c->shared_md = shared;
+    send_md = shared->md;
+    send_n = shared->n;
+  } else {
+    send_n = c->n_md = copy_metadata(L, md_idx, c->send_md, n_md);
   }
   grpc_slice req_slice = grpc_slice_from_copied_buffer(payload, payload_len);
   c->req = grpc_raw_byte_buffer_create(&req_slice, 1);
@@ -209,8 +320,8 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
   grpc_op ops[6];
   memset(ops, 0, sizeof ops);
   ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-  ops[0].data.send_initial_metadata.count = c->n_md;
-  ops[0].data.send_initial_metadata.metadata = c->send_md;
+  ops[0].data.send_initial_metadata.count = send_n;
+  ops[0].data.send_initial_metadata.metadata = send_md;
   ops[1].op = GRPC_OP_SEND_MESSAGE;
   ops[1].data.send_message.send_message = c->req;
   ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -242,7 +353,12 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
 static int response_bytes(CoCall *c, const uint8_t **data, size_t *len) {
   grpc_byte_buffer *b = c->resp;
   if (b->type == GRPC_BB_RAW && b->data.raw.compression == GRPC_COMPRESS_NONE &&
-      b->data.raw.slice_buffer.count == 1) {
+      b->data.raw.slice_buffer.count <= 1) {
+    if (b->data.raw.slice_buffer.count == 0) { /* an empty message */
+      *data = NULL;
+      *len = 0;
+      return 1;
+    }
     grpc_slice s = b->data.raw.slice_buffer.slices[0];
     *data = GRPC_SLICE_START_PTR(s);
     *len = GRPC_SLICE_LENGTH(s);
@@ -259,14 +375,31 @@ static int response_bytes(CoCall *c, const uint8_t **data, size_t *len) {
   return response_bytes(c, data, len);
 }
 
-int co_call_push_result(lua_State *L, CoState *st, CoCall *c) {
-  const CoMessage *out = co_schema_message(c->md->output);
+typedef struct {
+  CoCall *c;
+  CoState *st;
+  int decoding; /* its answer is being decoded */
+  int nomem;    /* Lua ran out of memory while its answer was decoded: say so, without decoding */
+} Taking;
+
+static int push_result(lua_State *L, Taking *t) {
+  CoCall *c = t->c;
   int rc = 1; /* no response message */
   size_t len = 0;
   if (c->status == GRPC_STATUS_OK && c->resp) {
     const uint8_t *data;
-    /* Protected: a memory error while the answer is decoded is the call's failure, not a raise. */
-    rc = response_bytes(c, &data, &len) ? co_decode_bytes(L, st, out, data, len, 1) : -1;
+    if (!response_bytes(c, &data, &len)) {
+      rc = -1;
+    } else if (t->nomem) {
+      rc = CO_DECODE_NOMEM;
+    } else {
+      /* A memory error while the answer is decoded is the call's failure, not a raise: it ends
+       * this function's lua_pcall with LUA_ERRMEM, and the caller pushes the failure then
+       * (push_result_protected), rather than a pcall of its own for every answer. */
+      t->decoding = 1;
+      rc = co_decode_answer(L, t->st, c->out, data, len);
+      t->decoding = 0;
+    }
   }
   if (rc == 0) {
     lua_pushinteger(L, 0);
@@ -323,15 +456,35 @@ static int l_done(lua_State *L) {
   return 1;
 }
 
-typedef struct {
-  CoCall *c;
-  CoState *st;
-} Taking;
-
 int co_call_push_result_protected(lua_State *L) {
   Taking *t = lua_touserdata(L, 1);
   lua_pop(L, 1);
-  return co_call_push_result(L, t->st, t->c);
+  return push_result(L, t);
+}
+
+/* Pushes c's result, protected: returns lua_pcall's status (the error on top when not 0). */
+static int push_result_protected(lua_State *L, CoCall *c) {
+  CoState *st = co_state(L);
+  Taking t = {c, st, 0, 0};
+  luaL_checkstack(L, 8, "cannot take a call's result: Lua stack full");
+  for (;;) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, st->result_ref); /* made once: pushing it allocates nothing */
+    lua_pushlightuserdata(L, &t);
+    int status = lua_pcall(L, 1, 5, 0);
+    if (status != LUA_ERRMEM || !t.decoding) return status;
+    lua_pop(L, 1); /* out of memory while decoding: the call's failure, pushed without the answer */
+    t.decoding = 0;
+    t.nomem = 1;
+  }
+}
+
+int co_call_finish(lua_State *L, CoCall *c) {
+  /* Nothing but this frame can reach c (no handle, and it is off the channel's live list), so a
+   * finalizer run by the results' allocations cannot take or free it. (A blocking call never
+   * spans a fork(): it is never the parent's.) */
+  int status = push_result_protected(L, c);
+  co_call_release(c);
+  return status == 0 ? 5 : lua_error(L);
 }
 
 int co_call_result_and_release(lua_State *L, int idx) {
@@ -351,13 +504,8 @@ int co_call_result_and_release(lua_State *L, int idx) {
    * pushed protected, so that the handle is never left busy: after a raise (out of memory
    * while the metadata is pushed) the call is still the handle's, whole, for a second try or
    * for the collector. */
-  CoState *st = co_state(L);
-  Taking t = {c, st};
-  luaL_checkstack(L, 8, "cannot take a call's result: Lua stack full");
-  lua_rawgeti(L, LUA_REGISTRYINDEX, st->result_ref); /* made once: pushing it allocates nothing */
-  lua_pushlightuserdata(L, &t);
   h->busy = 1;
-  int status = lua_pcall(L, 1, 5, 0);
+  int status = push_result_protected(L, c);
   h->busy = 0;
   if (status != 0) return lua_error(L);
   h->c = NULL;
@@ -397,8 +545,11 @@ void co_call_register(lua_State *L) {
   static const luaL_Reg methods[] = {
     {"done", l_done}, {"result", l_result}, {"cancel", l_cancel}, {NULL, NULL},
   };
+  static const luaL_Reg no_methods[] = {{NULL, NULL}};
   CoState *st = lua_touserdata(L, -1);
   co_new_class(L, CALL_MT, methods, l_call_gc, l_call_gc, l_call_tostring);
+  lua_pop(L, 1);
+  co_new_class(L, METADATA_MT, no_methods, l_metadata_gc, NULL, l_metadata_tostring);
   lua_pop(L, 1);
   lua_pushcfunction(L, co_call_push_result_protected);
   st->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -21,6 +21,7 @@
 typedef struct CoQueue CoQueue;
 typedef struct CoCall CoCall;
 typedef struct CoChannel CoChannel;
+typedef struct CoMetadata CoMetadata;
 
 struct CoQueue {
   grpc_completion_queue *cq; /* NULL in a child forked after gRPC started (co_grpc_inherited) */
@@ -30,14 +31,25 @@ struct CoQueue {
   pid_t pid;           /* the process that made it (see co_forked) */
 };
 
+enum { CALL_HEAP, CALL_IN_USERDATA, CALL_SPARE };
+
 struct CoChannel {
   grpc_channel *channel; /* NULL when made in a child forked after gRPC started: calls fail */
   CoQueue *q;            /* NULL once closed */
   CoCall *live;        /* calls started on it and not yet completed */
+  CoCall *spare;       /* a blocking call's memory, kept for the next one (CALL_SPARE), or NULL */
   void **registered;   /* per method index: grpc_channel_register_call handles, made on first use */
   unsigned n_methods;
   pid_t pid;
   char target[256];
+};
+
+/* Metadata checked and copied once, to be sent by many calls (core.metadata): immutable, and
+ * freed when neither its Lua object nor a call still holding it needs it. */
+struct CoMetadata {
+  int refs;          /* its Lua object, plus one per call that holds it */
+  size_t n;
+  grpc_metadata md[]; /* n entries, their slices owned here */
 };
 
 struct CoCall {
@@ -47,6 +59,7 @@ struct CoCall {
   CoCall *ready_next;
   grpc_call *call;
   const ProtobufCMethodDescriptor *md;
+  const CoMessage *out;      /* the method's output message */
   grpc_byte_buffer *req, *resp;
   grpc_metadata_array headers, trailers;
   grpc_status_code status;
@@ -54,6 +67,13 @@ struct CoCall {
   const char *error_string;  /* gRPC's, gpr_free'd */
   const char *local_error;   /* ours, static text */
   unsigned in_flight : 1, owned : 1, async : 1, ready : 1;
+  /* Where its memory comes from (co_call_start): CALL_HEAP (ch:start's, freed when released),
+   * CALL_IN_USERDATA (a blocking ch:call's with a metadata table: a userdata of that ch:call's
+   * frame, the collector's), CALL_SPARE (a blocking ch:call's with prepared metadata: its
+   * channel's spare, given back when released) */
+  unsigned memory : 2;
+  CoChannel *home;           /* CALL_SPARE: the channel whose spare it is */
+  CoMetadata *shared_md;     /* the prepared metadata it sends (held), or NULL: send_md */
   size_t n_md;
   grpc_metadata send_md[];   /* n_md of them */
 };
@@ -75,16 +95,22 @@ void co_call_complete(CoQueue *q, CoCall *c, int success);
 int co_queue_wait(lua_State *L, CoQueue *q, int (*done)(const void *), const void *arg, double seconds);
 
 /* Starts a call of method index `index` (1-based) on ch with the request payload, a deadline
- * `timeout` seconds away and the metadata table at stack index md_idx (or 0), and pushes its
- * handle. Raises for bad arguments before anything is allocated. */
+ * `timeout` seconds away and the metadata at stack index md_idx (a table, a core.metadata
+ * object, or 0 for none). `async`: pushes its handle (ch:start); else (a blocking ch:call)
+ * pushes the userdata the call lives in, which only the caller sees: it waits until the call
+ * completes, then takes its result with co_call_finish. Raises for bad arguments before anything
+ * is allocated. */
 CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
                       size_t payload_len, double timeout, int md_idx, int async);
 
-/* Pushes resp, code, message, headers, trailers for a completed call (resp nil on failure, a
- * memory error while its answer is decoded included). */
-int co_call_push_result(lua_State *L, CoState *st, CoCall *c);
-/* The same, run by lua_pcall with a light userdata { CoCall *, CoState * } (made once per state,
- * CoState.result_ref). */
+/* Pushes the result of a blocking call that completed (co_call_start without async) and
+ * releases it, also when pushing the result raises (then raised again). Returns 5. */
+int co_call_finish(lua_State *L, CoCall *c);
+
+
+/* The same, run by lua_pcall with a light userdata (call.c's Taking; the function made once per
+ * state, CoState.result_ref): pushes resp, code, message, headers, trailers for a completed
+ * call (resp nil on failure, a memory error while its answer is decoded included). */
 int co_call_push_result_protected(lua_State *L);
 /* The same for the handle at idx, whose call is then released (its result is taken once). */
 int co_call_result_and_release(lua_State *L, int idx);

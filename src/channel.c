@@ -4,6 +4,7 @@
  *                               private_key =, user_agent =, keepalive_time =,
  *                               keepalive_timeout =, max_receive_size =, proxy = })
  *   resp, code, message, headers, trailers = ch:call(method_index, payload, timeout, metadata)
+ *                                             -- metadata: a table, or a core.metadata object
  *   h = ch:start(method_index, payload, timeout, metadata)    -- see call.c
  *   ch:close()   -- cancels the calls in flight and waits for them to end
  *
@@ -38,6 +39,8 @@ static int no_live_call(const void *ch) { return ((const CoChannel *)ch)->live =
 static void channel_close(lua_State *L, CoChannel *ch) {
   free(ch->registered); /* also when the channel was never made (a raise in co_channel_new) */
   ch->registered = NULL;
+  free(ch->spare); /* a call holding it (a ch:call whose result a finalizer closed us in) frees it */
+  ch->spare = NULL;
   if (!ch->q) return;
   CoQueue *q = ch->q;
   if (co_forked(ch->pid)) {
@@ -195,15 +198,14 @@ static int call_done(const void *c) { return !((const CoCall *)c)->in_flight; }
 
 static int l_call(lua_State *L) {
   CoCall *c = start_from_args(L, 0);
-  int handle = lua_gettop(L);
-  /* The handle, on the stack and never seen by Lua code, owns c throughout: no completion
-   * and no finalizer can free it while this waits. */
+  /* c lives in a userdata on the stack, never seen by Lua code, and this frame owns it: no
+   * completion and no finalizer can free it while this waits (no Lua runs meanwhile). */
   if (c->in_flight && co_queue_wait(L, c->q, call_done, c, -1)) {
     /* Interrupted: cancel, and wait for the (prompt) end of the call; the hook raises next. */
     co_call_cancel(c, GRPC_STATUS_CANCELLED, "interrupted");
     while (c->in_flight) co_queue_wait(L, c->q, call_done, c, -1);
   }
-  return co_call_result_and_release(L, handle);
+  return co_call_finish(L, c);
 }
 
 static int l_start(lua_State *L) {

@@ -46,6 +46,9 @@ extern const char co_empty_array_tag;
 /* Packs the table at idx as m and pushes the bytes; raises a Lua error naming the path on a value
  * that does not fit the schema. Whatever it raises, it keeps no memory. */
 void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
+/* The same, returning instead of raising: 0 with the bytes pushed, or lua_pcall's status with
+ * the error pushed. */
+int co_encode_try_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx);
 
 /* co_decode_bytes' results: 0, or (nothing pushed) one of these. */
 enum {
@@ -63,6 +66,12 @@ enum {
  * CO_DECODE_NOMEM (what it made so far left to the collector). Nothing is shared with other
  * conversions, so a finalizer may convert during it. */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect);
+
+/* co_decode_bytes with `protect`, for a caller that runs it under lua_pcall (a call's answer):
+ * a memory error outside the paused collector's decode of a large answer ends the caller's
+ * lua_pcall with LUA_ERRMEM instead of being caught by a pcall of its own; the caller then
+ * reports it as CO_DECODE_NOMEM would be. */
+int co_decode_answer(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
 
 /* Steps over the field at *pp (< end): its number, wire type, and where its value starts (after
  * the key); returns 0 or a CO_DECODE_* code. */

@@ -71,11 +71,23 @@ static int l_encode_bound(lua_State *L) {
   return 1;
 }
 
+/* encoder(type_name, true)(tbl): the same, returning nil, message for a table that does not fit
+ * instead of raising it (its caller raises at its own caller's level without a pcall). */
+static int l_encode_bound_soft(lua_State *L) {
+  const CoMessage *m = lua_touserdata(L, lua_upvalueindex(2));
+  luaL_checkany(L, 1);
+  if (co_encode_try_push_bytes(L, co_state(L), m, 1) == 0) return 1;
+  lua_pushnil(L);
+  lua_insert(L, -2);
+  return 2;
+}
+
 static int l_encoder(lua_State *L) {
   const CoMessage *m = co_check_message(L, 1);
+  int soft = lua_toboolean(L, 2);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_pushlightuserdata(L, (void *)m);
-  lua_pushcclosure(L, l_encode_bound, 2);
+  lua_pushcclosure(L, soft ? l_encode_bound_soft : l_encode_bound, 2);
   return 1;
 }
 
@@ -383,6 +395,7 @@ static const luaL_Reg functions[] = {
   {"sleep", l_sleep},
   {"random_bytes", l_random_bytes},
   {"channel", co_channel_new},
+  {"metadata", co_l_metadata},
   {"poll", co_l_poll},
   {"server", co_server_new},
   {NULL, NULL},

@@ -61,5 +61,8 @@ int co_interrupt_fired(const CoInterrupt *w);
 
 /* core.poll (queue.c). */
 int co_l_poll(lua_State *L);
+/* core.metadata(table) (call.c): the table's metadata checked and copied once, as an object
+ * that ch:call and ch:start take in the table's place. */
+int co_l_metadata(lua_State *L);
 
 #endif

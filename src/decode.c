@@ -9,16 +9,32 @@
  * against CO_MAX_DECODE_VALUES, so that a small hostile payload cannot take the Lua heap. */
 #include "convert.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #define UNKNOWN_KEY "_unknown"
+
+/* The strings a large answer repeats (regions, states written as strings, tag values, the same
+ * certificate in every namespace) are made once per decode: a small cache, indexed by a hash of
+ * their bytes, of the last string made for each slot. A hit pushes that string again, without
+ * Lua's interning (a hash of every byte, then a lookup in the state's string table, a cache
+ * miss each) or, for a long string, a copy; a miss makes the string and takes the slot. */
+#define STRING_CACHE_SLOTS 1024
+#define STRING_CACHE_FROM 16384 /* answers this long or longer */
+typedef struct {
+  const char *s;  /* the cached string's bytes (kept alive by the cache table), or NULL */
+  uint32_t len;
+  uint32_t utf8;  /* checked as a string field's value (UTF-8, no NUL) */
+} CachedString;
 
 typedef struct {
   lua_State *L;
   int names;           /* stack index of the field and enum name strings (co_schema_names) */
   size_t left;         /* tables and values this decode may still make */
   size_t unknown_left; /* bytes it may still copy into _unknown strings (see store_unknown) */
+  int cache;           /* stack index of the string cache's table, or 0: no cache (small answers) */
+  CachedString *cached; /* its slots */
 } Dec;
 
 /* Per field of the message being read. */
@@ -165,13 +181,63 @@ static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned 
   else lua_pushinteger(d->L, v); /* a value a newer server knows and this schema does not */
 }
 
-/* Pushes a string field's bytes: strict UTF-8 without NUL (protobuf-c, which encodes, keeps
- * strings NUL-terminated; and proto3 requires parsers to check UTF-8). */
-static inline int push_utf8(lua_State *L, const uint8_t *s, const uint8_t *e) {
-  if (!co_utf8_check((const char *)s, (size_t)(e - s), 0)) return CO_DECODE_UTF8;
-  lua_pushlstring(L, (const char *)s, (size_t)(e - s));
+static inline uint64_t load_le(const uint8_t *p, size_t n) { /* n <= 8 bytes */
+  uint64_t v = 0;
+  memcpy(&v, p, n);
+  return v;
+}
+
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+  h = (h ^ w) * 0x9E3779B97F4A7C15ull;
+  return h ^ (h >> 29);
+}
+
+/* The cache slot of [s, s + len): every byte of strings up to 24 bytes, three words of longer
+ * ones (a collision only costs a miss). */
+static inline unsigned cache_slot(const uint8_t *s, size_t len) {
+  uint64_t h = len;
+  if (len <= 8) {
+    h = mix(h, load_le(s, len));
+  } else {
+    h = mix(h, load_le(s, 8));
+    if (len > 16) h = mix(h, load_le(s + len / 2 - 4, 8));
+    h = mix(h, load_le(s + len - 8, 8));
+  }
+  return (unsigned)(h >> 40) & (STRING_CACHE_SLOTS - 1);
+}
+
+/* Pushes the bytes [s, e) as a Lua string; `utf8`: a string field's, which must be strict
+ * UTF-8 without NUL (protobuf-c, which encodes, keeps strings NUL-terminated; and proto3
+ * requires parsers to check UTF-8). */
+static int push_bytes(const Dec *d, const uint8_t *s, const uint8_t *e, int utf8) {
+  lua_State *L = d->L;
+  size_t len = (size_t)(e - s);
+  if (!d->cache || len == 0 || len > UINT32_MAX) {
+    if (utf8 && !co_utf8_check((const char *)s, len, 0)) return CO_DECODE_UTF8;
+    lua_pushlstring(L, (const char *)s, len);
+    return 0;
+  }
+  unsigned i = cache_slot(s, len);
+  CachedString *c = &d->cached[i];
+  if (c->s && c->len == len && memcmp(c->s, s, len) == 0) {
+    if (utf8 && !c->utf8) {
+      if (!co_utf8_check((const char *)s, len, 0)) return CO_DECODE_UTF8;
+      c->utf8 = 1;
+    }
+    lua_rawgeti(L, d->cache, (lua_Integer)i + 1);
+    return 0;
+  }
+  if (utf8 && !co_utf8_check((const char *)s, len, 0)) return CO_DECODE_UTF8;
+  lua_pushlstring(L, (const char *)s, len);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, d->cache, (lua_Integer)i + 1);
+  c->s = lua_tostring(L, -1);
+  c->len = (uint32_t)len;
+  c->utf8 = (uint32_t)utf8;
   return 0;
 }
+
+static inline int push_utf8(const Dec *d, const uint8_t *s, const uint8_t *e) { return push_bytes(d, s, e, 1); }
 
 /* Reads one value of scalar field f (any type but message) at *pp and pushes it; *dflt tells
  * whether it is the type's default, which proto3 leaves off the wire. */
@@ -240,9 +306,7 @@ static int push_scalar(const Dec *d, const ProtobufCFieldDescriptor *f, const Co
   int rc = read_len(pp, end, &s, &e);
   if (rc) return rc;
   *dflt = s == e;
-  if (f->type == PROTOBUF_C_TYPE_STRING) return push_utf8(L, s, e);
-  lua_pushlstring(L, (const char *)s, (size_t)(e - s));
-  return 0;
+  return push_bytes(d, s, e, f->type == PROTOBUF_C_TYPE_STRING);
 }
 
 /* ---- google.protobuf.Struct, Value and ListValue: plain Lua values ---------------------------- */
@@ -293,7 +357,7 @@ static int struct_into(Dec *d, const uint8_t *p, const uint8_t *end, int t, int 
       if (rc) return rc;
     }
     if (k) {
-      if ((rc = push_utf8(L, k, kend))) return rc;
+      if ((rc = push_utf8(d, k, kend))) return rc;
     } else {
       lua_pushliteral(L, "");
     }
@@ -380,7 +444,7 @@ static int push_value(Dec *d, const uint8_t *p, const uint8_t *end, int depth) {
         break;
       }
       case 3:
-        if ((rc = push_utf8(L, s, e))) return rc;
+        if ((rc = push_utf8(d, s, e))) return rc;
         break;
       case 4:
         if ((rc = read_varint(&p, end, &v))) return rc;
@@ -535,8 +599,7 @@ static int repeated_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
   }
   if (fi->is_map) return map_entry(d, fi->type, p, e, s->table, depth + 1, &s->count);
   if (f->type == PROTOBUF_C_TYPE_MESSAGE) rc = push_message_value(d, fi->type, p, e, depth + 1);
-  else if (f->type == PROTOBUF_C_TYPE_STRING) rc = push_utf8(L, p, e);
-  else lua_pushlstring(L, (const char *)p, (size_t)(e - p));
+  else rc = push_bytes(d, p, e, f->type == PROTOBUF_C_TYPE_STRING);
   if (rc || (rc = pay(d, &s->count))) return rc;
   lua_rawseti(L, s->table, ++s->n);
   return 0;
@@ -781,18 +844,29 @@ static int decode_here(lua_State *L, CoState *st, const CoMessage *m, const uint
   if (!data) data = none;
   luaL_checkstack(L, 16, "cannot decode: Lua stack full");
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
-  Dec d = {L, base + 1, CO_MAX_DECODE_VALUES, 2 * len + CO_UNKNOWN_SLACK};
+  Dec d = {L, base + 1, CO_MAX_DECODE_VALUES, 2 * len + CO_UNKNOWN_SLACK, 0, NULL};
+  CachedString cached[len >= STRING_CACHE_FROM ? STRING_CACHE_SLOTS : 1];
+  if (len >= STRING_CACHE_FROM) {
+    memset(cached, 0, sizeof cached);
+    lua_createtable(L, STRING_CACHE_SLOTS, 0);
+    d.cache = base + 2;
+    d.cached = cached;
+  }
   int rc = push_message_value(&d, m, data, data + len, 0);
   if (rc) {
     lua_settop(L, base);
     return rc;
   }
-  lua_remove(L, base + 1);
+  lua_replace(L, base + 1);
+  lua_settop(L, base + 1);
   return 0;
 }
 
 /* Answers at least this long are decoded with the garbage collector paused (below). */
 #define PAUSED_GC_FROM 16384
+/* The Lua heap a decode grows by, about, per byte of answer (a page of 1000 namespaces: 5.4x on
+ * Lua 5.4), paid to the collector ahead of the decode. */
+#define PAID_AHEAD 6
 
 typedef struct {
   CoState *st;
@@ -814,10 +888,19 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
   if (!paused && !protect) return decode_here(L, st, m, data, len);
   /* A large answer is decoded with the collector paused: its incremental steps would otherwise
    * mark the result's tables while they grow, and each insertion into a marked table sends it
-   * back to be traversed again. The work owed for what the decode allocated is done once
-   * after, on the finished result; the collector restarts whatever the decode raises (out of
-   * memory), and no finalizer runs in the middle of the decode. */
+   * back to be traversed again. The collection work the decode owes is done in one step, and
+   * ahead of it, for what the decode will allocate (PAID_AHEAD times the answer): a step after
+   * it would have to mark the whole fresh result, which the caller is about to read and most
+   * often drops soon after, while a step before it works on what is there (the garbage of the
+   * answers before, the collector's other work). What the decode allocated past that estimate
+   * is paid after it. The collector restarts whatever the decode raises (out of memory), and
+   * no finalizer runs in the middle of the decode. */
   luaL_checkstack(L, 4, "cannot decode: Lua stack full");
+  int ahead_kb = 0;
+  if (paused) {
+    ahead_kb = len / 1024 * PAID_AHEAD > INT_MAX ? INT_MAX : (int)(len / 1024 * PAID_AHEAD);
+    lua_gc(L, LUA_GCSTEP, ahead_kb);
+  }
   int before_kb = paused ? lua_gc(L, LUA_GCCOUNT, 0) : 0;
   Protected p = {st, m, data, len, 0};
   if (paused) lua_gc(L, LUA_GCSTOP, 0);
@@ -835,10 +918,15 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
     return p.rc;
   }
   if (paused) {
-    int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb;
+    int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb - ahead_kb;
     if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
   }
   return 0;
+}
+
+int co_decode_answer(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
+  if (len < PAUSED_GC_FROM) return decode_here(L, st, m, data, len);
+  return co_decode_bytes(L, st, m, data, len, 1);
 }
 
 _Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 2000000 && CO_UNKNOWN_BYTES_PER_VALUE == 16,

@@ -747,6 +747,10 @@ static void setup(lua_State *L, CoState *st) {
 }
 
 void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx) {
+  if (co_encode_try_push_bytes(L, st, m, idx) != 0) lua_error(L);
+}
+
+int co_encode_try_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx) {
   idx = lua_absindex(L, idx);
   luaL_checkstack(L, 8, "cannot encode: Lua stack full");
   if (!st->encode_ref) setup(L, st);
@@ -772,5 +776,5 @@ void co_encode_push_bytes(lua_State *L, CoState *st, const CoMessage *m, int idx
   } else {
     co_arena_free(&own);
   }
-  if (rc != 0) lua_error(L);
+  return rc;
 }

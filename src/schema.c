@@ -16,6 +16,18 @@ static size_t n_names;
 static int init_status = -1;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
+/* The Cloud Ops service, and the output message of each of its methods, found once (a call's
+ * answer is decoded without a search). */
+static const ProtobufCServiceDescriptor *service;
+static const CoMessage **method_outputs;
+
+static const ProtobufCServiceDescriptor *find_service(void) {
+  for (size_t i = 0; i < co_service_descs_count; i++)
+    if (strcmp(co_service_descs[i]->name, "temporal.api.cloud.cloudservice.v1.CloudService") == 0)
+      return co_service_descs[i];
+  return co_service_descs_count ? co_service_descs[0] : NULL;
+}
+
 static int cmp_desc(const void *a, const void *b) {
   const ProtobufCMessageDescriptor *x = ((const CoMessage *)a)->desc;
   const ProtobufCMessageDescriptor *y = ((const CoMessage *)b)->desc;
@@ -77,7 +89,15 @@ static void build(void) {
   qsort(by_short, n_messages, sizeof *by_short, cmp_short);
   memcpy(enums_by_full, co_enum_descs, co_enum_descs_count * sizeof *enums_by_full);
   qsort(enums_by_full, co_enum_descs_count, sizeof *enums_by_full, cmp_enum);
-  if (build_fields() == 0) init_status = 0;
+  if (build_fields() != 0) return;
+  service = find_service();
+  if (service) {
+    method_outputs = calloc(service->n_methods ? service->n_methods : 1, sizeof *method_outputs);
+    if (!method_outputs) return;
+    for (unsigned i = 0; i < service->n_methods; i++)
+      if (!(method_outputs[i] = co_schema_message(service->methods[i].output))) return;
+  }
+  init_status = 0;
 }
 
 /* The index of enum e's first value name, or -1 when e is not registered (a build error). */
@@ -236,12 +256,9 @@ const CoMessage *co_schema_message_at(size_t i, size_t *count) {
   return i < n_messages ? by_full[i] : NULL;
 }
 
-const ProtobufCServiceDescriptor *co_schema_service(void) {
-  for (size_t i = 0; i < co_service_descs_count; i++)
-    if (strcmp(co_service_descs[i]->name, "temporal.api.cloud.cloudservice.v1.CloudService") == 0)
-      return co_service_descs[i];
-  return co_service_descs_count ? co_service_descs[0] : NULL;
-}
+const ProtobufCServiceDescriptor *co_schema_service(void) { return service; }
+
+const CoMessage *co_schema_method_output(unsigned index) { return method_outputs[index]; }
 
 size_t co_element_size(ProtobufCType t) {
   switch (t) {

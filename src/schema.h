@@ -95,8 +95,9 @@ const char *const *co_schema_names(size_t *count);
 /* The i-th message by full name (0-based), and how many there are. */
 const CoMessage *co_schema_message_at(size_t i, size_t *count);
 
-/* The Cloud Ops service. */
+/* The Cloud Ops service, and the output message of its method `index` (0-based). */
 const ProtobufCServiceDescriptor *co_schema_service(void);
+const CoMessage *co_schema_method_output(unsigned index);
 
 /* The size of one element of a repeated field of type t in a protobuf-c struct's array. */
 size_t co_element_size(ProtobufCType t);

@@ -60,6 +60,15 @@ local function make_headers(self, key, extra, api_version)
   return md
 end
 
+-- The headers every attempt of a client sends, in the form its transport takes them: the gRPC
+-- transport checks and copies them once (a core.metadata object), not at every call. Headers
+-- it refuses stay a table, which each call then raises for, as it did before.
+local function prepared_headers(transport, headers)
+  if not transport.prepare then return headers end
+  local ok, md = pcall(transport.prepare, transport, headers)
+  return ok and md or headers
+end
+
 -- The settings of one call: the client's, overridden by the call's opts. Returns nil, message
 -- for a bad option (a programming mistake: the caller raises it at the user's call site).
 local function settings(self, opts)
@@ -138,13 +147,13 @@ function client.new(opts, make_transport, env)
     _api_version = opts.api_version or core.API_VERSION,
     _metadata = opts.metadata,
     _slots = ops,
-    _on_event = opts.on_event,
+    _on_event = opts.on_event or false, -- false, not nil: read at every attempt, found here
     _clock = clock,
     _sleep = pause,
   }, env.class or Client)
   -- The key, and the headers made from it, are kept out of the client's own fields.
   local static = type(api_key) == "string" and make_headers(self, api_key) or false
-  secrets.set(self, { key = api_key, headers = static })
+  secrets.set(self, { key = api_key, headers = static and prepared_headers(transport, static) })
   self._defaults = { policy = policy, timeout = timeout, limiter = bucket,
                      auto_id = opts.auto_operation_id ~= false, static_headers = static ~= false }
   internal.register(self, {
@@ -203,10 +212,9 @@ local function attempt_headers(self, s)
   return make_headers(self, key, s.metadata, s.api_version)
 end
 
--- A copy of req with a fresh async_operation_id when a mutation's is empty, so that every
--- attempt, and the server, see one operation (docs/reference.md "Calls").
-local function with_operation_id(m, req, auto_id)
-  if not (auto_id and m.mutation) then return req end
+-- A mutation's request with a fresh async_operation_id when its own is empty (a copy), so
+-- that every attempt, and the server, see one operation (docs/reference.md "Calls").
+local function with_operation_id(req)
   if req ~= nil and (req.async_operation_id or "") ~= "" then return req end
   local copy = {}
   for k, v in pairs(req or {}) do copy[k] = v end
@@ -390,8 +398,8 @@ local function attempts(self, m, req, payload, s, started, deadline, attempt0, s
     end
     -- Read again for each attempt: a finalizer (the client's own __gc among them) may have
     -- closed the client since the call began, which is the call's CANCELLED, as a close
-    -- during an attempt is.
-    local transport = rawget(self, "_transport")
+    -- during an attempt is. (A field of the client's own while it is open: no rawget needed.)
+    local transport = self._transport
     if not transport then
       local err = errors.from_status(m.name, codes.CANCELLED, "the client was closed")
       err.attempts, err.retryable = attempt - 1, false
@@ -408,7 +416,7 @@ local function attempts(self, m, req, payload, s, started, deadline, attempt0, s
     if resp then
       if lim then lim:succeeded() end
       if resp.async_operation then received.mark(resp, t1) end
-      emit(self, m, attempt, 0, "OK", t1 - t0, nil)
+      if self._on_event then emit(self, m, attempt, 0, "OK", t1 - t0, nil) end
       return resp, nil, { headers = h, trailers = t, attempts = attempt, duration = t1 - started }
     end
     local err = errors.from_status(m.name, code, message, t, h)
@@ -468,21 +476,34 @@ local function mutate(self, ops, m, req, payload, s, started, deadline)
   end
 end
 
+-- Each method's request encoder, returning nil, message for a request that does not fit (so
+-- that a call raises it at the user's call site without a pcall).
+local encoders = {}
+for _, m in ipairs(schema.methods()) do encoders[m] = core.encoder(m.input, true) end
+
 -- One call: method m resolved. Raises (level 2: the user's call site, since the methods
 -- tail-call this) only for programming mistakes.
 local function invoke(self, m, req, opts)
-  if not CLASSES[getmetatable(self)] then
-    error(m.name .. ": call it as client:" .. m.snake .. "(...), with a colon", 2)
+  -- An open client has its transport; anything else is told what it is (at most a closed
+  -- client's metatable is looked up then, not an open one's at every call).
+  if type(self) ~= "table" or not self._transport then
+    if not CLASSES[getmetatable(self)] then
+      error(m.name .. ": call it as client:" .. m.snake .. "(...), with a colon", 2)
+    end
+    error("the client is closed", 2)
   end
-  if not rawget(self, "_transport") then error("the client is closed", 2) end
   if req ~= nil and type(req) ~= "table" then
     error(m.name .. ": the request must be a table or nil, got " .. type(req), 2)
   end
-  local s, serr = settings(self, opts)
-  if not s then error(serr, 2) end
-  req = with_operation_id(m, req, s.auto_id)
-  local ok, payload = pcall(m.encode, req)
-  if not ok then error(payload, 2) end
+  local s = self._defaults
+  if opts ~= nil then
+    local serr
+    s, serr = settings(self, opts)
+    if not s then error(serr, 2) end
+  end
+  if m.mutation and s.auto_id then req = with_operation_id(req) end
+  local payload, why = encoders[m](req)
+  if not payload then error(why, 2) end
   local started = self._clock()
   local deadline = started + (s.policy and s.policy.max_elapsed or s.timeout)
   local lim = s.limiter
@@ -502,7 +523,7 @@ end
 
 --- client:call("GetNamespaces", req, opts) -> resp, nil, info | nil, err
 function Client:call(method, req, opts)
-  local m = type(method) == "string" and schema.method(method)
+  local m = schema.method(method) -- nil for anything but a method's name
   if not m then error("unknown method '" .. tostring(method) .. "'", 2) end
   return invoke(self, m, req, opts)
 end

@@ -7,11 +7,15 @@
 --   start(m, payload, timeout, headers) -> a handle (done(), result()), or nil: an attempt
 --       nobody waits for (the identity an "auto" limit learns off the path of the calls)
 --   close()
+-- and may have prepare(headers) -> what call and start take in place of a headers table that
+-- every attempt sends (here a core.metadata object: the headers checked and copied once), or
+-- raise for headers it cannot send.
 local core = require "cloudops.core"
 local scheduler = require "cloudops.scheduler"
 
-local setmetatable = setmetatable
+local setmetatable, co_running = setmetatable, coroutine.running
 local task_of, await_call = scheduler.task, scheduler.await_call
+local metadata = core.metadata
 
 local Transport = {}
 Transport.__index = Transport
@@ -25,11 +29,18 @@ end
 
 function Transport:call(m, payload, timeout, headers)
   local ch = self.ch
-  local task = task_of()
+  -- The main thread is never a task (coroutine.running: nil there on LuaJIT, true as the
+  -- second value on Lua 5.4): the scheduler is asked only inside a coroutine.
+  local co, main = co_running()
+  local task = co and not main and task_of()
   if not task then return ch:call(m.index, payload, timeout, headers) end
   local h = ch:start(m.index, payload, timeout, headers)
   await_call(task, h)
   return h:result()
+end
+
+function Transport.prepare(_, headers)
+  return metadata(headers)
 end
 
 function Transport:start(m, payload, timeout, headers)
