@@ -1,4 +1,4 @@
-/* Lua tables <-> protobuf-c messages, generically, by descriptor (API.md "Messages as tables"). */
+/* Lua tables <-> protobuf-c messages, generically, by descriptor (docs/reference.md, "Messages as tables"). */
 #ifndef CLOUDOPS_CONVERT_H
 #define CLOUDOPS_CONVERT_H
 

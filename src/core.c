@@ -341,7 +341,7 @@ static int l_time(lua_State *L) {
 }
 
 /* A real sleep: the helpers use it outside nginx request contexts and cloudops.map tasks
- * (DESIGN.md). In slices, so that Ctrl-C ends it at once (math.huge: until interrupted). */
+ * (docs/design.md, "The queue and the task model"). In slices, so that Ctrl-C ends it at once (math.huge: until interrupted). */
 static int l_sleep(lua_State *L) {
   lua_Number s = luaL_checknumber(L, 1);
   luaL_argcheck(L, s == s, 1, "not a number of seconds");

@@ -154,7 +154,7 @@ static void push_int64(lua_State *L, int64_t v) {
 #if CO_HAS_INTEGERS
   lua_pushinteger(L, (lua_Integer)v);
 #else
-  /* API.md: on LuaJIT a number up to 2^53, exact; beyond, the decimal string. */
+  /* docs/reference.md, "Messages as tables": on LuaJIT a number up to 2^53, exact; beyond, the decimal string. */
   if (v >= -9007199254740992LL && v <= 9007199254740992LL) {
     lua_pushnumber(L, (lua_Number)v);
   } else {
@@ -826,7 +826,7 @@ static int push_message(Dec *d, const CoMessage *m, const uint8_t *p, const uint
   lua_createtable(L, 0, keys);
   int t = lua_gettop(L);
   if ((rc = message_into(d, m, p, end, t, depth, fs, 0))) return rc;
-  for (unsigned r = 0; r < m->n_repeated; r++) { /* API.md: absent repeated fields are empty tables */
+  for (unsigned r = 0; r < m->n_repeated; r++) { /* docs/reference.md: absent repeated fields are empty tables */
     unsigned i = m->repeated[r];
     if (fs[i].table) continue;
     if ((rc = spend(d)) || (rc = spend(d))) return rc;

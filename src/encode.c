@@ -196,7 +196,7 @@ static int64_t get_int(Enc *e, int idx, int64_t lo, int64_t hi, const char *type
       if (n < -9223372036854775808.0 || n >= 9223372036854775808.0)
         return path_error(e, "%s out of range for %s", lua_tostring(L, idx), type_name);
 #if !CO_HAS_INTEGERS
-      /* Past 2^53 a double may already have been rounded: API.md wants such values as text. */
+      /* Past 2^53 a double may already have been rounded: docs/reference.md ("Messages as tables") wants such values as text. */
       if (fabs(n) > 9007199254740992.0)
         return path_error(e, "%s is past 2^53, where numbers lose precision: give %s values "
                              "this large as decimal strings", lua_tostring(L, idx), type_name);
@@ -242,7 +242,7 @@ static uint64_t get_uint64(Enc *e, int idx, const char *type_name) {
 }
 
 /* A number for a double (`what`): a Lua 5.4 integer past 2^53 would be rounded, so it is refused
- * (API.md: nothing is ever rounded silently). */
+ * (docs/reference.md, "Messages as tables": nothing is ever rounded silently). */
 static lua_Number get_double(Enc *e, int idx, int in_value) {
   lua_State *L = e->L;
   if (lua_type(L, idx) != LUA_TNUMBER) type_error(e, idx, "number");
@@ -620,7 +620,7 @@ static void encode_repeated(Enc *e, const ProtobufCFieldDescriptor *f, const CoF
   *(void **)((char *)msg + f->offset) = items;
 }
 
-/* `_unknown` (API.md): the wire bytes of fields a newer schema has, written back as they came.
+/* `_unknown` (docs/reference.md, "Messages as tables"): the wire bytes of fields a newer schema has, written back as they came.
  * Only fields m lacks: one of its own would be read back as that field, or not at all. */
 static void encode_unknown(Enc *e, const CoMessage *m, ProtobufCMessage *msg, int idx) {
   lua_State *L = e->L;
