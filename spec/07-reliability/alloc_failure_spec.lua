@@ -72,6 +72,41 @@ describe("a memory error halfway through", function()
     }, "\n"))
   end)
 
+  -- A small answer (under 16 KB) is decoded without a pcall of its own (src/call.c's
+  -- push_result): running out of memory there is still the call's failure, and the blocking
+  -- call releases its call whatever pushing its result raises.
+  it("a call whose small answer cannot be decoded for lack of memory returns nil, err and the client goes on", function()
+    run_clean(table.concat({
+      "local cloudops = require 'cloudops'",
+      "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
+        ", insecure = true, api_key = 'k', rate_limit = false, retry = false })",
+      "local opts = { metadata = { ['x-test-items'] = '100' } }",
+      "local resp = assert(c:get_namespaces({}, opts))",
+      "assert(#resp.namespaces == 100)",
+      "local failed, answered, last = 0, 0, nil",
+      "for limit = 1000, 100000, 3000 do",
+      "  collectgarbage()",
+      "  alloc_limit(limit)",
+      "  local ok, r, err = pcall(c.get_namespaces, c, {}, opts)",
+      "  alloc_limit()",
+      "  last = ok and tostring(err) or ('raised: ' .. tostring(r))",
+      "  if ok and r == nil and err.name == 'INTERNAL' and",
+      "     err.message:find('^cannot decode the answer %(a [%w.]+ of %d+ bytes%): not enough memory$') then",
+      "    failed = failed + 1",
+      "  elseif ok and r then",
+      "    answered = answered + 1",
+      "  elseif not (not ok and tostring(r):find('not enough memory')) then",
+      "    error('unexpected: ' .. last)",
+      "  end",
+      "end",
+      "assert(failed > 0, 'no call failed for lack of memory while its answer was decoded: ' .. tostring(last))",
+      "assert(answered > 0, 'no call was answered under the largest limit')",
+      "assert(#assert(c:get_namespaces({}, opts)).namespaces == 100)  -- the client goes on",
+      "c:close()",
+      "print('done')",
+    }, "\n"))
+  end)
+
   it("a server whose request cannot be pushed for lack of memory leaks nothing", function()
     run_clean(table.concat({
       "local core = require 'cloudops.core'",
