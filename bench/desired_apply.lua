@@ -42,7 +42,9 @@ for i = 1, N_USERS do
     namespace_accesses = { [format("bench-ns-%02d", (i - 1) % N_NS + 1)] = { permission = "PERMISSION_WRITE" } } } }
 end
 
-local emu = assert(emulator.spawn{ profile = "realistic" })
+-- An account whose namespace allowance covers the desired state (a new account's is 10, which
+-- the service raises only once those are in use).
+local emu = assert(emulator.spawn{ profile = "realistic", max_namespaces = N_NS })
 -- Counts of what the client sent: mutations answered OK, requests refused by the limits, all.
 local count = { mutations = 0, refused = 0, requests = 0 }
 local client = assert(cloudops.connect{ endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
