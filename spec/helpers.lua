@@ -39,6 +39,15 @@ function helpers.cleanup()
   tmpdirs = {}
 end
 
+-- The first element of list whose field (a dotted path: "spec.name") equals value, or nil.
+function helpers.find_by(list, field, value)
+  for _, x in ipairs(list) do
+    local v = x
+    for part in field:gmatch("[^.]+") do v = v and v[part] end
+    if v == value then return x end
+  end
+end
+
 function helpers.read_file(path)
   local f = io.open(path, "rb")
   if not f then return nil end

@@ -91,14 +91,7 @@ end
 
 -- ---- schema walks ----------------------------------------------------------------------------
 
---- A deep copy of a value (tables copied all the way down).
-local function deep_copy(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = deep_copy(x) end
-  return t
-end
-desired.copy = deep_copy
+local deep_copy = kinds.copy
 
 -- A copy of message t of type `type_name` with enums given by number named (so that they
 -- compare with what reads return), and, with `drop`, the deprecated fields whose successor is

@@ -300,12 +300,14 @@ local function split(path)
   return parts
 end
 
+--- A deep copy of a value (tables copied all the way down): a resource's own copy.
 local function copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
   for k, x in pairs(v) do t[k] = copy(x) end
   return t
 end
+kinds.copy = copy
 
 local function map_path(t, parts, i, fn, to)
   if type(t) ~= "table" then return end

@@ -1,6 +1,14 @@
 local helpers = require "helpers"
 local cloudops = require "cloudops"
 
+-- Runs Lua code in a fresh interpreter with this one's paths and the environment settings env
+-- ("NAME=value ..."): its output, stdout and stderr.
+local function run_lua(env, code)
+  return helpers.run(env .. " " .. helpers.LUA .. " -e " .. helpers.sh_quote("package.path = " ..
+    ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)) ..
+    " -e " .. helpers.sh_quote(code) .. " 2>&1")
+end
+
 describe("cloudops.connect", function()
   local function connect(opts)
     opts.api_key = opts.api_key or "spec-key"
@@ -90,11 +98,7 @@ describe("cloudops.connect", function()
         print(c.endpoint)
       end
     ]]
-    local function run(env)
-      return helpers.run(env .. " " .. helpers.LUA .. " -e " .. helpers.sh_quote("package.path = " ..
-        ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)) ..
-        " -e " .. helpers.sh_quote(code) .. " 2>&1")
-    end
+    local function run(env) return run_lua(env, code) end
     local out = run("TEMPORAL_CLOUD_ENDPOINT=" .. server.endpoint)
     local out_bad = run("TEMPORAL_CLOUD_ENDPOINT=127.0.0.1")
     local out_default = run("TEMPORAL_CLOUD_ENDPOINT=")
@@ -119,11 +123,7 @@ describe("cloudops.connect", function()
         print("connected", c.endpoint)
       end
     ]]
-    local function run(env)
-      return helpers.run(env .. " " .. helpers.LUA .. " -e " .. helpers.sh_quote("package.path = " ..
-        ("%q"):format(package.path) .. "; package.cpath = " .. ("%q"):format(package.cpath)) ..
-        " -e " .. helpers.sh_quote(code) .. " 2>&1")
-    end
+    local function run(env) return run_lua(env, code) end
     local plain = run("TEMPORAL_CLOUD_INSECURE=1 SPEC_ENDPOINT=" .. server.endpoint)
     local tls = run("TEMPORAL_CLOUD_INSECURE=0 SPEC_ENDPOINT=" .. server.endpoint)
     local unset = run("env -u TEMPORAL_CLOUD_INSECURE SPEC_ENDPOINT=" .. server.endpoint)

@@ -16,13 +16,7 @@ local function strings(t, out)
   return out
 end
 
-local function by(list, field, value)
-  for _, x in ipairs(list) do
-    local v = x
-    for part in field:gmatch("[^.]+") do v = v and v[part] end
-    if v == value then return x end
-  end
-end
+local by = helpers.find_by
 
 describe("cloudops.snapshot", function()
   local account = R.seeded_account()

@@ -8,13 +8,7 @@ local cloudops = require "cloudops"
 local desired = require "cloudops.desired"
 local planner = require "cloudops.plan"
 
-local function by(list, field, value)
-  for _, x in ipairs(list) do
-    local v = x
-    for part in field:gmatch("[^.]+") do v = v and v[part] end
-    if v == value then return x end
-  end
-end
+local by = helpers.find_by
 
 local function actions(list)
   local out = {}

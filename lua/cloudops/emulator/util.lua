@@ -5,13 +5,7 @@ local io_open = io.open
 
 local M = {}
 
-local function deepcopy(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = deepcopy(x) end
-  return t
-end
-M.copy = deepcopy
+M.copy = require("cloudops.kinds").copy
 
 -- Whether v is what proto3 leaves off the wire: nil, false, 0, "", an empty table or an
 -- enum's zero value (by the schema's convention, a name ending in _UNSPECIFIED).
