@@ -370,6 +370,11 @@ end
 
 local SIGN = { create = "+", update = "~", delete = "-" }
 
+--- "1 call", "2 calls": n and the word, plural past one.
+function changes.counted(n, word)
+  return format("%d %s%s", n, word, n == 1 and "" or "s")
+end
+
 local function count_line(n)
   return format("%d to create, %d to update, %d to delete", n.create, n.update, n.delete)
 end
@@ -460,8 +465,8 @@ function changes.text(plan)
   local s = plan.summary
   if s then
     out[#out + 1] = ""
-    out[#out + 1] = format("Summary: %s; %d calls, %d refused (RESOURCE_EXHAUSTED)", count_line(s),
-      s.calls or 0, s.refused or 0)
+    out[#out + 1] = format("Summary: %s; %s, %d refused (RESOURCE_EXHAUSTED)", count_line(s),
+      changes.counted(s.calls or 0, "call"), s.refused or 0)
     if s.seconds then
       out[#out + 1] = format("  would take %s%.1f s under the real limits", s.estimated and "at least " or "",
         s.seconds)

@@ -190,7 +190,8 @@ local function summarize(plan, entries, seconds, profile, views, t0)
     local bound, ops = limits_bound(entries, views, t0)
     s.seconds, s.estimated = max(seconds, bound), true
     s.how = format("fast profile: the larger of the %.1f s measured and what the documented limits and " ..
-      "the realistic durations require of %d requests and %d operations", seconds, #entries, ops)
+      "the realistic durations require of %s and %s", seconds, changes.counted(#entries, "request"),
+      changes.counted(ops, "operation"))
   end
   return s
 end

@@ -215,6 +215,11 @@ describe("changes.text and changes.json", function()
       "  would take at least 8.0 s under the real limits\n    %(fast profile%)\n", text)
   end)
 
+  it("counts one call as one call", function()
+    local text = changes.text{ changes = {}, summary = { create = 0, update = 0, delete = 0, calls = 1, refused = 0 } }
+    assert.matches("; 1 call, 0 refused", text, 1, true)
+  end)
+
   it("writes JSON that reads back as the plan, with empty lists as lists", function()
     local before, after = states()
     local plan = { changes = changes.diff(before, after), calls = {}, errors = {},
