@@ -75,7 +75,7 @@ describe("a memory error halfway through", function()
   -- A small answer (under 16 KB) is decoded without a pcall of its own (src/call.c's
   -- push_result): running out of memory there is still the call's failure, and the blocking
   -- call releases its call whatever pushing its result raises.
-  it("a call whose small answer cannot be decoded for lack of memory returns nil, err and the client goes on", function()
+  it("a small answer that cannot be decoded for lack of memory is the call's nil, err", function()
     run_clean(table.concat({
       "local cloudops = require 'cloudops'",
       "local c = assert(cloudops.connect{ endpoint = " .. string.format("%q", server.endpoint) ..
