@@ -40,7 +40,7 @@ local types = require "cloudops.json.types"
 local ipairs, pairs, type, tostring, error, pcall = ipairs, pairs, type, tostring, error, pcall
 local format, concat = string.format, table.concat
 local floor = math.floor
-local copy = kinds.copy
+local copy = require "cloudops.deep_copy"
 
 local M = {}
 

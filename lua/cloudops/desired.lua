@@ -36,6 +36,7 @@ local core = require "cloudops.core"
 local json = require "cloudops.json"
 local types = require "cloudops.json.types"
 local decoder = require "cloudops.json.decode"
+local deep_copy = require "cloudops.deep_copy"
 
 local ipairs, pairs, type, tostring, pcall, error, next = ipairs, pairs, type, tostring, pcall, error, next
 local sort, concat = table.sort, table.concat
@@ -91,7 +92,6 @@ end
 
 -- ---- schema walks ----------------------------------------------------------------------------
 
-local deep_copy = kinds.copy
 
 -- A copy of message t of type `type_name` with enums given by number named (so that they
 -- compare with what reads return), and, with `drop`, the deprecated fields whose successor is

@@ -47,9 +47,7 @@ function M.serve(opts)
   return how
 end
 
-local function shell_quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local shell_quote = require("cloudops.emulator.util").shell_quote
 
 -- Option table -> command line flags of bin/cloudops-emulator.
 local function flags(opts)

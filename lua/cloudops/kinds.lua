@@ -60,6 +60,7 @@
 --               projects): such a resource with it on is never deleted by a prune
 local schema = require "cloudops.schema"
 local core = require "cloudops.core"
+local copy = require "cloudops.deep_copy"
 
 local ipairs, pairs, type, error, tostring = ipairs, pairs, type, error, tostring
 local sort, concat = table.sort, table.concat
@@ -300,14 +301,6 @@ local function split(path)
   return parts
 end
 
---- A deep copy of a value (tables copied all the way down): a resource's own copy.
-local function copy(v)
-  if type(v) ~= "table" then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = copy(x) end
-  return t
-end
-kinds.copy = copy
 
 local function map_path(t, parts, i, fn, to)
   if type(t) ~= "table" then return end

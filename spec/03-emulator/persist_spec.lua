@@ -17,6 +17,20 @@ describe("emulator state file", function()
     assert.are.equal(text, persist.serialize(back))   -- stable output
   end)
 
+  it("is readable by its owner only, as it holds the API key tokens, whatever the umask", function()
+    local dir = helpers.tmpdir()
+    local path = dir .. "/state 'quoted'.lua"
+    local emu = S.new()
+    assert(persist.save(emu.st, path))
+    assert.equal("600", (helpers.run("stat -c %a " .. helpers.sh_quote(path)):gsub("%s+$", "")))
+    -- a file saved over keeps that mode, and no half-written .tmp is left beside it
+    assert(persist.save(emu.st, path))
+    assert.equal("600", (helpers.run("stat -c %a " .. helpers.sh_quote(path)):gsub("%s+$", "")))
+    assert.is_nil(helpers.read_file(path .. ".tmp"))
+    local back = assert(persist.load(path))
+    assert.are.same(emu.st.tokens, back.tokens)
+  end)
+
   it("is loaded by a new emulator: same keys, same resources, operations go on", function()
     local path = helpers.tmpdir() .. "/state.lua"
     local e1 = S.new { state_file = path }

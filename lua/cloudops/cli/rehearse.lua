@@ -27,9 +27,7 @@ function command.flags(p, declared)
   context.option(p, declared, "--json", "describe, diff, rehearse: JSON output")
 end
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
+local quote = require("cloudops.emulator.util").shell_quote
 
 -- The commands of this tool whose exit status 2 means "changes", not a failure.
 local PLAN_COMMANDS = { plan = true, apply = true, diff = true }

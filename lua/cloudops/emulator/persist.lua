@@ -4,6 +4,8 @@
 local format, floor, concat, sort = string.format, math.floor, table.concat, table.sort
 local type, pairs, tostring = type, pairs, tostring
 
+local util = require "cloudops.emulator.util"
+
 local M = {}
 
 local function key_less(a, b)
@@ -58,9 +60,14 @@ function M.serialize(st)
 end
 
 -- Returns true or nil, err. Written beside the file and renamed, so a crash never leaves
--- half a state behind.
+-- half a state behind. The state holds the API key tokens the emulator accepts: the file is
+-- made readable by its owner only (by a shell with umask 077, as io.open cannot say a mode;
+-- io.open then writes into it and keeps that mode).
 function M.save(st, path)
   local tmp = path .. ".tmp"
+  os.remove(tmp)
+  local made = os.execute("umask 077 && : > " .. util.shell_quote(tmp))
+  if made ~= true and made ~= 0 then return nil, tmp .. ": cannot create it" end -- 5.4; LuaJIT
   local f, err = io.open(tmp, "wb")
   if not f then return nil, err end
   local ok, werr = f:write(M.serialize(st))

@@ -5,7 +5,12 @@ local io_open = io.open
 
 local M = {}
 
-M.copy = require("cloudops.kinds").copy
+M.copy = require "cloudops.deep_copy"
+
+--- s as one word for sh, single-quoted.
+function M.shell_quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
 
 -- Whether v is what proto3 leaves off the wire: nil, false, 0, "", an empty table or an
 -- enum's zero value (by the schema's convention, a name ending in _UNSPECIFIED).
