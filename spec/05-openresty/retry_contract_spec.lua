@@ -7,6 +7,8 @@ local S = require "04-helpers.support"
 local N = require "05-openresty.support"
 local schema = require "cloudops.schema"
 local openresty = require "cloudops.openresty"
+local cloudops = require "cloudops"
+local bucket = require "cloudops.limit.bucket"
 
 local by_index = {}
 for _, m in ipairs(schema.methods()) do by_index[m.index] = m end
@@ -34,6 +36,26 @@ describe("cloudops.openresty's retries", function()
   after_each(function() rawset(_G, "ngx", saved) end)
 
   require("04-helpers.retry_contract")(connect)
+
+  it("learn an auto limit's identity through a hop of their own, off the call's path", function()
+    local sa = { service_account = { id = "sa-1", spec = { name = "bot" } } }
+    local c, _, calls = connect(function(method)
+      if method == "GetCurrentIdentity" then return sa end
+      return {}
+    end, { rate_limit = "auto" })
+    local lookups = function()
+      local n = 0
+      for _, call in ipairs(calls) do if call.method == "GetCurrentIdentity" then n = n + 1 end end
+      return n
+    end
+    -- busy enough for the rate to matter: the lookup starts (a timer, then a hop to the pool)
+    for _ = 1, cloudops.LIMITS.user * bucket.BUSY + 1 do assert(c:get_regions{}) end
+    assert.equal(1, lookups())
+    -- its answer is read at the next attempt: a service account's rate, not a user's
+    assert(c:get_regions{})
+    assert.equal(cloudops.LIMITS.service_account, c._limiter:current_rate())
+    assert.equal(1, lookups())
+  end)
 
   it("cross to the pool once per attempt, each a hop of plain values", function()
     local n = 0

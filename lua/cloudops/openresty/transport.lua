@@ -95,8 +95,12 @@ function Transport:start(m, payload, timeout, headers)
   function h.result() return answer(self, m, h.ok, h.out) end
   local ok = timer(0, function(premature)
     if not premature then
-      h.ok, h.out = pcall(transport.post, self.pool, timeout, "thread_attempt", self.key, self.endpoint,
+      -- post's own true, out or false, why; what it raised (no ngx.run_worker_thread) as a why
+      local fine, ok, out = pcall(transport.post, self.pool, timeout, "thread_attempt", self.key, self.endpoint,
         self.options, m.index, payload, timeout, headers)
+      if fine then h.ok, h.out = ok, out else h.ok, h.out = false, ok end
+    else
+      h.ok, h.out = false, "the timer was cut short (the worker is exiting)"
     end
     h.finished = true
   end)
