@@ -85,12 +85,6 @@ function retry.backoff(policy, attempt, hint)
   return d
 end
 
---- Seconds to wait after failed attempt number `attempt`, the err's hint kept within
--- policy.max.
-function retry.delay(policy, attempt, err)
-  return retry.backoff(policy, attempt, retry.hint(err, policy.max))
-end
-
 --- Whether a RESOURCE_EXHAUSTED refusal is for the account's async operations in flight (the
 -- service says so in its message), not for the rate.
 function retry.operation_limit(err)
