@@ -55,6 +55,7 @@
 -- that the master keeps a single thread and the workers answer).
 local client = require "cloudops.client"
 local core = require "cloudops.core"
+local codes = require "cloudops.codes"
 local errors = require "cloudops.errors"
 local schema = require "cloudops.schema"
 local secrets = require "cloudops.secrets"
@@ -204,8 +205,15 @@ local function cached(cache, keys, key, make)
 end
 
 --- The task of one attempt (cloudops.openresty.transport; not for direct use): the call on
--- this VM's channel to endpoint. Returns { resp =, code =, message =, headers =, trailers = }.
-function openresty.thread_attempt(cache_key, endpoint, channel_options, index, payload, timeout, headers)
+-- this VM's channel to endpoint, within `timeout` seconds and by `deadline` (core.now's
+-- clock, which every thread of the process shares: the time the attempt waited for a free VM
+-- is its own). Returns { resp =, code =, message =, headers =, trailers = }.
+function openresty.thread_attempt(cache_key, endpoint, channel_options, index, payload, timeout, headers, deadline)
+  local left = deadline and deadline - core.now()
+  if left and left <= 0 then
+    return { code = codes.DEADLINE_EXCEEDED, message = "the attempt's time went by while it waited for a free Lua VM" }
+  end
+  if left and left < timeout then timeout = left end
   local ch = cached(channels, channel_keys, cache_key, function()
     return core.channel(endpoint, channel_options)
   end)

@@ -182,6 +182,22 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.matches('thread pool "cloudops" not found', err.message, 1, true)
   end)
 
+  it("takes an attempt's wait for a free thread VM out of its time, not on top of it", function()
+    local GET = require("cloudops.schema").method("GetNamespaces")
+    local out = openresty.thread_attempt("deadline-spec", emu.endpoint, { insecure = true }, GET.index,
+      core.encode(GET.input, {}), 5, {}, core.now() - 0.001)
+    assert.equal(4, out.code) -- DEADLINE_EXCEEDED, without a call
+    assert.matches("waited for a free Lua VM", out.message, 1, true)
+    -- a deadline nearer than the timeout bounds the call: an answer held 1 s back is cut short
+    local server = require("helpers").test_server()
+    finally(server.stop)
+    local t0 = core.now()
+    out = openresty.thread_attempt("deadline-spec-slow", server.endpoint, { insecure = true }, GET.index,
+      core.encode(GET.input, {}), 5, { ["x-test-delay"] = "1" }, core.now() + 0.1)
+    assert.equal(4, out.code)
+    assert.is_true(core.now() - t0 < 0.9)
+  end)
+
   it("runs the helpers in the request, one hop per call: paginate, wait, update", function()
     local co = assert(connect())
     local n = 0

@@ -80,7 +80,7 @@ end
 
 function Transport:call(m, payload, timeout, headers)
   local ok, out = transport.post(self.pool, timeout, "thread_attempt", self.key, self.endpoint, self.options,
-    m.index, payload, timeout, headers)
+    m.index, payload, timeout, headers, now() + timeout)
   return answer(self, m, ok, out)
 end
 
@@ -97,7 +97,7 @@ function Transport:start(m, payload, timeout, headers)
     if not premature then
       -- post's own true, out or false, why; what it raised (no ngx.run_worker_thread) as a why
       local fine, ok, out = pcall(transport.post, self.pool, timeout, "thread_attempt", self.key, self.endpoint,
-        self.options, m.index, payload, timeout, headers)
+        self.options, m.index, payload, timeout, headers, now() + timeout)
       if fine then h.ok, h.out = ok, out else h.ok, h.out = false, ok end
     else
       h.ok, h.out = false, "the timer was cut short (the worker is exiting)"
