@@ -222,23 +222,20 @@ CORE_SPECS ?= spec/01-core spec/02-client spec/08-concurrency/core_calls_spec.lu
 VALGRIND ?= valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
   --errors-for-leak-kinds=definite,indirect --num-callers=30 --child-silent-after-fork=yes
 VG_LOGS := $(CURDIR)/$(BUILD)/valgrind
-test-valgrind: all python
-	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
-	CLOUDOPS_SPEC_LUA="$(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA)" \
-	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA) /usr/bin/busted $(CORE_SPECS)
-	@bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VG_LOGS)/*.log); \
-	  if [ -n "$$bad" ]; then echo "valgrind found errors or leaks, see:"; echo "$$bad"; exit 1; fi; \
-	  echo "valgrind: $$(ls $(VG_LOGS)/*.log | wc -l) processes checked, 0 errors, 0 bytes definitely or indirectly lost"
+test-valgrind: VG_ARGS = $(CORE_SPECS)
 
 # The GC-torture mode under valgrind (by hand, slow): the torture scenarios (fewer rounds: each
 # allocation of theirs is a whole collection), the started calls and the exit paths, with the
 # collector running continuously in busted too, every process under valgrind.
 VG_TORTURE_SPECS ?= spec/07-reliability/gc_torture_spec.lua spec/08-concurrency/core_calls_spec.lua \
   spec/07-reliability/exit_paths_spec.lua
-test-valgrind-torture: all python
+test-valgrind-torture: VG_ARGS = $(TORTURE_HELPER) $(VG_TORTURE_SPECS)
+test-valgrind-torture: VG_ENV = CLOUDOPS_TORTURE_ROUNDS=40
+
+test-valgrind test-valgrind-torture: all python
 	@rm -rf $(VG_LOGS) && mkdir -p $(VG_LOGS)
-	CLOUDOPS_TORTURE_ROUNDS=40 CLOUDOPS_SPEC_LUA="$(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA)" \
-	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA) /usr/bin/busted $(TORTURE_HELPER) $(VG_TORTURE_SPECS)
+	$(VG_ENV) CLOUDOPS_SPEC_LUA="$(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA)" \
+	  $(VALGRIND) --log-file=$(VG_LOGS)/%p.log $(LUA) /usr/bin/busted $(VG_ARGS)
 	@bad=$$(grep -L 'ERROR SUMMARY: 0 errors' $(VG_LOGS)/*.log); \
 	  if [ -n "$$bad" ]; then echo "valgrind found errors or leaks, see:"; echo "$$bad"; exit 1; fi; \
 	  echo "valgrind: $$(ls $(VG_LOGS)/*.log | wc -l) processes checked, 0 errors, 0 bytes definitely or indirectly lost"
