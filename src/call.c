@@ -397,7 +397,7 @@ static int push_result(lua_State *L, Taking *t) {
        * this function's lua_pcall with LUA_ERRMEM, and the caller pushes the failure then
        * (push_result_protected), rather than a pcall of its own for every answer. */
       t->decoding = 1;
-      rc = co_decode_answer(L, t->st, c->out, data, len);
+      rc = co_decode_bytes(L, t->st, c->out, data, len, 1);
       t->decoding = 0;
     }
   }
@@ -444,19 +444,23 @@ static int push_parents_result(lua_State *L) {
 
 /* ---- the handle ---------------------------------------------------------------------------- */
 
-CoCall *co_check_call(lua_State *L, int idx) {
+/* The call of the handle at idx, checked: raises for a handle whose result was taken. */
+static CoCall *check_call(lua_State *L, int idx) {
   CallHandle *h = luaL_checkudata(L, idx, CALL_MT);
   if (!h->c) luaL_error(L, "this call's result was already taken");
   return h->c;
 }
 
 static int l_done(lua_State *L) {
-  CoCall *c = co_check_call(L, 1);
+  CoCall *c = check_call(L, 1);
   lua_pushboolean(L, !c->in_flight || parents_call(c));
   return 1;
 }
 
-int co_call_push_result_protected(lua_State *L) {
+/* Run by lua_pcall with a light userdata Taking (the function made once per state,
+ * CoState.result_ref): pushes resp, code, message, headers, trailers for a completed call
+ * (resp nil on failure, a memory error while its answer is decoded included). */
+static int push_result_in_pcall(lua_State *L) {
   Taking *t = lua_touserdata(L, 1);
   lua_pop(L, 1);
   return push_result(L, t);
@@ -487,12 +491,14 @@ int co_call_finish(lua_State *L, CoCall *c) {
   return status == 0 ? 5 : lua_error(L);
 }
 
-int co_call_result_and_release(lua_State *L, int idx) {
-  CallHandle *h = luaL_checkudata(L, idx, CALL_MT);
+/* h:result(): the call's result, taken once (the call is then released). */
+static int l_result(lua_State *L) {
+  CallHandle *h = luaL_checkudata(L, 1, CALL_MT);
   if (h->busy)
     return luaL_error(L, "this call's result is being taken (h:result() was called again, by a finalizer run "
                          "meanwhile): it is given once");
-  CoCall *c = co_check_call(L, idx);
+  if (!h->c) return luaL_error(L, "this call's result was already taken");
+  CoCall *c = h->c;
   if (parents_call(c)) {
     h->c = NULL;
     co_call_release(c);
@@ -513,10 +519,8 @@ int co_call_result_and_release(lua_State *L, int idx) {
   return 5;
 }
 
-static int l_result(lua_State *L) { return co_call_result_and_release(L, 1); }
-
 static int l_cancel(lua_State *L) {
-  CoCall *c = co_check_call(L, 1);
+  CoCall *c = check_call(L, 1);
   co_call_cancel(c, GRPC_STATUS_CANCELLED, "cancelled by the client");
   return 0;
 }
@@ -551,6 +555,6 @@ void co_call_register(lua_State *L) {
   lua_pop(L, 1);
   co_new_class(L, METADATA_MT, no_methods, l_metadata_gc, NULL, l_metadata_tostring);
   lua_pop(L, 1);
-  lua_pushcfunction(L, co_call_push_result_protected);
+  lua_pushcfunction(L, push_result_in_pcall);
   st->result_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 }

@@ -97,7 +97,8 @@ int co_queue_wait(lua_State *L, CoQueue *q, int (*done)(const void *), const voi
 /* Starts a call of method index `index` (1-based) on ch with the request payload, a deadline
  * `timeout` seconds away and the metadata at stack index md_idx (a table, a core.metadata
  * object, or 0 for none). `async`: pushes its handle (ch:start); else (a blocking ch:call)
- * pushes the userdata the call lives in, which only the caller sees: it waits until the call
+ * the call lives in a userdata it pushes, which only the caller sees, or, with prepared
+ * metadata, in its channel's spare call (nothing pushed): the caller waits until the call
  * completes, then takes its result with co_call_finish. Raises for bad arguments before anything
  * is allocated. */
 CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char *payload,
@@ -107,14 +108,6 @@ CoCall *co_call_start(lua_State *L, CoChannel *ch, lua_Integer index, const char
  * releases it, also when pushing the result raises (then raised again). Returns 5. */
 int co_call_finish(lua_State *L, CoCall *c);
 
-
-/* The same, run by lua_pcall with a light userdata (call.c's Taking; the function made once per
- * state, CoState.result_ref): pushes resp, code, message, headers, trailers for a completed
- * call (resp nil on failure, a memory error while its answer is decoded included). */
-int co_call_push_result_protected(lua_State *L);
-/* The same for the handle at idx, whose call is then released (its result is taken once). */
-int co_call_result_and_release(lua_State *L, int idx);
-
 /* Cancels c (if still in flight) with a status and message of ours. */
 void co_call_cancel(CoCall *c, grpc_status_code status, const char *message);
 
@@ -122,7 +115,5 @@ void co_call_cancel(CoCall *c, grpc_status_code status, const char *message);
 void co_call_release(CoCall *c);
 
 void co_call_register(lua_State *L);
-/* The handle at idx, checked. */
-CoCall *co_check_call(lua_State *L, int idx);
 
 #endif

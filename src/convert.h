@@ -35,7 +35,7 @@ typedef struct {
   int encode_ref;      /* registry ref: the protected encode body, made on first use (0: not yet) */
   int name_ptrs_ref;   /* registry ref: the userdata name_ptrs points into (0: not yet) */
   const char *const *name_ptrs; /* the names' Lua string contents, for lookup by identity */
-  int result_ref;      /* registry ref: co_call_push_result_protected, made once (call.c) */
+  int result_ref;      /* registry ref: call.c's push_result_in_pcall, made once */
 } CoState;
 
 /* Sentinels exposed as cloudops.null and cloudops.empty_array (light userdata). */
@@ -62,16 +62,12 @@ enum {
 };
 
 /* Unpacks bytes as m and pushes the table (docs/reference.md "Messages as tables"); returns 0 or
- * a CO_DECODE_* code. When Lua runs out of memory it raises, or, with `protect`, returns
- * CO_DECODE_NOMEM (what it made so far left to the collector). Nothing is shared with other
- * conversions, so a finalizer may convert during it. */
+ * a CO_DECODE_* code. When Lua runs out of memory it raises; but with `protect`, a large
+ * answer's decode (the collector paused, under a pcall of its own that restarts it) returns
+ * CO_DECODE_NOMEM instead, what it made so far left to the collector: the caller of a protected
+ * decode runs it under lua_pcall, and takes a LUA_ERRMEM there as CO_DECODE_NOMEM too (a call's
+ * answer). Nothing is shared with other conversions, so a finalizer may convert during it. */
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect);
-
-/* co_decode_bytes with `protect`, for a caller that runs it under lua_pcall (a call's answer):
- * a memory error outside the paused collector's decode of a large answer ends the caller's
- * lua_pcall with LUA_ERRMEM instead of being caught by a pcall of its own; the caller then
- * reports it as CO_DECODE_NOMEM would be. */
-int co_decode_answer(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len);
 
 /* Steps over the field at *pp (< end): its number, wire type, and where its value starts (after
  * the key); returns 0 or a CO_DECODE_* code. */

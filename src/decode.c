@@ -21,7 +21,9 @@
  * Lua's interning (a hash of every byte, then a lookup in the state's string table, a cache
  * miss each) or, for a long string, a copy; a miss makes the string and takes the slot. */
 #define STRING_CACHE_SLOTS 1024
-#define STRING_CACHE_FROM 16384 /* answers this long or longer */
+/* A large answer, this long or longer: decoded with the string cache, and with the garbage
+ * collector paused (co_decode_bytes). */
+#define LARGE_ANSWER 16384
 typedef struct {
   const char *s;  /* the cached string's bytes (kept alive by the cache table), or NULL */
   uint32_t len;
@@ -845,8 +847,8 @@ static int decode_here(lua_State *L, CoState *st, const CoMessage *m, const uint
   luaL_checkstack(L, 16, "cannot decode: Lua stack full");
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->names_ref);
   Dec d = {L, base + 1, CO_MAX_DECODE_VALUES, 2 * len + CO_UNKNOWN_SLACK, 0, NULL};
-  CachedString cached[len >= STRING_CACHE_FROM ? STRING_CACHE_SLOTS : 1];
-  if (len >= STRING_CACHE_FROM) {
+  CachedString cached[len >= LARGE_ANSWER ? STRING_CACHE_SLOTS : 1];
+  if (len >= LARGE_ANSWER) {
     memset(cached, 0, sizeof cached);
     lua_createtable(L, STRING_CACHE_SLOTS, 0);
     d.cache = base + 2;
@@ -862,8 +864,6 @@ static int decode_here(lua_State *L, CoState *st, const CoMessage *m, const uint
   return 0;
 }
 
-/* Answers at least this long are decoded with the garbage collector paused (below). */
-#define PAUSED_GC_FROM 16384
 /* The Lua heap a decode grows by, about, per byte of answer (a page of 1000 namespaces: 5.4x on
  * Lua 5.4), paid to the collector ahead of the decode. */
 #define PAID_AHEAD 6
@@ -884,8 +884,7 @@ static int l_protected_decode(lua_State *L) {
 }
 
 int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len, int protect) {
-  int paused = len >= PAUSED_GC_FROM && lua_gc(L, LUA_GCISRUNNING, 0);
-  if (!paused && !protect) return decode_here(L, st, m, data, len);
+  if (len < LARGE_ANSWER || !lua_gc(L, LUA_GCISRUNNING, 0)) return decode_here(L, st, m, data, len);
   /* A large answer is decoded with the collector paused: its incremental steps would otherwise
    * mark the result's tables while they grow, and each insertion into a marked table sends it
    * back to be traversed again. The collection work the decode owes is done in one step, and
@@ -896,18 +895,15 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
    * is paid after it. The collector restarts whatever the decode raises (out of memory), and
    * no finalizer runs in the middle of the decode. */
   luaL_checkstack(L, 4, "cannot decode: Lua stack full");
-  int ahead_kb = 0;
-  if (paused) {
-    ahead_kb = len / 1024 * PAID_AHEAD > INT_MAX ? INT_MAX : (int)(len / 1024 * PAID_AHEAD);
-    lua_gc(L, LUA_GCSTEP, ahead_kb);
-  }
-  int before_kb = paused ? lua_gc(L, LUA_GCCOUNT, 0) : 0;
+  int ahead_kb = len / 1024 * PAID_AHEAD > INT_MAX ? INT_MAX : (int)(len / 1024 * PAID_AHEAD);
+  lua_gc(L, LUA_GCSTEP, ahead_kb);
+  int before_kb = lua_gc(L, LUA_GCCOUNT, 0);
   Protected p = {st, m, data, len, 0};
-  if (paused) lua_gc(L, LUA_GCSTOP, 0);
+  lua_gc(L, LUA_GCSTOP, 0);
   lua_pushcfunction(L, l_protected_decode);
   lua_pushlightuserdata(L, &p);
   int status = lua_pcall(L, 1, 1, 0);
-  if (paused) lua_gc(L, LUA_GCRESTART, 0);
+  lua_gc(L, LUA_GCRESTART, 0);
   if (status == LUA_ERRMEM && protect) { /* what was made so far is garbage now */
     lua_pop(L, 1);
     return CO_DECODE_NOMEM;
@@ -917,17 +913,11 @@ int co_decode_bytes(lua_State *L, CoState *st, const CoMessage *m, const uint8_t
     lua_pop(L, 1);
     return p.rc;
   }
-  if (paused) {
-    int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb - ahead_kb;
-    if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
-  }
+  int grown_kb = lua_gc(L, LUA_GCCOUNT, 0) - before_kb - ahead_kb;
+  if (grown_kb > 0) lua_gc(L, LUA_GCSTEP, grown_kb);
   return 0;
 }
 
-int co_decode_answer(lua_State *L, CoState *st, const CoMessage *m, const uint8_t *data, size_t len) {
-  if (len < PAUSED_GC_FROM) return decode_here(L, st, m, data, len);
-  return co_decode_bytes(L, st, m, data, len, 1);
-}
 
 _Static_assert(CO_MAX_WIRE_DEPTH == 300 && CO_MAX_DECODE_VALUES == 2000000 && CO_UNKNOWN_BYTES_PER_VALUE == 16,
                "update co_decode_strerror's text");

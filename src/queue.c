@@ -163,9 +163,10 @@ int co_l_poll(lua_State *L) {
   luaL_argcheck(L, !isnan(timeout), 1, "timeout must be a number of seconds");
   lua_createtable(L, 4, 0);
   int out = lua_gettop(L);
-  co_queue_push_handles(L);
+  CoQueue *q = push_queue(L)->q;
+  lua_getuservalue(L, -1);
+  lua_remove(L, -2);
   int handles = lua_gettop(L);
-  CoQueue *q = co_queue(L);
   /* With nothing in flight nothing can complete: return at once rather than wait in vain. */
   if (!q->ready_head && q->in_flight && q->cq) {
     co_queue_wait(L, q, has_ready, q, timeout);
