@@ -38,13 +38,16 @@ local cloudops = require "cloudops"
 local emulator = require "cloudops.emulator"
 local snapshot = require "cloudops.snapshot"
 local changes = require "cloudops.changes"
-local kinds = require "cloudops.kinds"
 local schema = require "cloudops.schema"
 local reqlog = require "cloudops.emulator.reqlog"
 local profiles = require "cloudops.emulator.profiles"
 local core = require "cloudops.core"
+local time = require "cloudops.time"
+local to_seconds = require("cloudops.emulator.util").to_seconds
+-- counted(method): whether its operations take one of the account's 10 slots (the documented subset)
+local counted = require("cloudops.operation_limit").counts
 
-local type, pairs, ipairs, tostring, tonumber, error, pcall = type, pairs, ipairs, tostring, tonumber, error, pcall
+local type, pairs, ipairs, tostring, error, pcall = type, pairs, ipairs, tostring, error, pcall
 local sort, max = table.sort, math.max
 local format = string.format
 
@@ -52,6 +55,7 @@ local rehearse = {}
 
 local OPTIONS = { snapshot = true, client = true, profile = true, emulator = true }
 local PROFILES = { fast = true, realistic = true }
+rehearse.PROFILES = PROFILES -- the profiles opts.profile may name (`cloudops rehearse --profile` checks them)
 
 local function check(opts, level)
   if type(opts) ~= "table" then error("cloudops.rehearse: options must be a table, got " .. type(opts), level) end
@@ -84,15 +88,6 @@ local function source(opts)
   return snap
 end
 
--- The kinds a snapshot holds (read again, after, from the twin).
-local function kinds_of(snap)
-  local list = {}
-  for _, k in ipairs(kinds.list) do
-    if snap[k.name] ~= nil then list[#list + 1] = k.name end
-  end
-  return list
-end
-
 local function twin_client(twin)
   return cloudops.connect{ endpoint = twin.endpoint, api_key = twin.api_key, insecure = true }
 end
@@ -111,27 +106,9 @@ end
 
 -- ---- the summary -----------------------------------------------------------------------------
 
--- Which operations take one of the account's slots: the documented subset where this tree
--- knows it (cloudops.operation_limit), else every one.
-local has_subset, operation_limit = pcall(require, "cloudops.operation_limit")
-local function counted(method)
-  if has_subset and type(operation_limit.counts) == "function" then return operation_limit.counts(method) end
-  return true
-end
-
 local function realistic_duration(method)
   local r = profiles.realistic
   return r.op_durations[method] or r.op_duration
-end
-
-local function seconds_of(text)
-  if type(text) ~= "string" then return nil end
-  local s, n = core.parse_rfc3339(text)
-  return s and s + n / 1e9
-end
-
-local function time_of(ts)
-  return ts and (tonumber(ts.seconds) or 0) + (ts.nanos or 0) / 1e9
 end
 
 -- The least time fn could take for these requests under the documented limits: per principal
@@ -166,7 +143,9 @@ local function limits_bound(entries, views, t0)
   end
   for _, e in ipairs(entries) do
     local op = e.method == "GetAsyncOperation" and e.code == "OK" and views[e.operation or ""]
-    local asked, started, ended = seconds_of(e.time), time_of(op and op.started_time), time_of(op and op.finished_time)
+    local stamp = time.from_rfc3339(e.time) -- (nil for a time the log did not write as RFC 3339)
+    local asked = stamp and time.to_unix(stamp)
+    local started, ended = op and to_seconds(op.started_time), op and to_seconds(op.finished_time)
     -- (the log's times are to the millisecond, cut, not rounded)
     if asked and started and ended and asked + 0.001 >= ended then
       bound = max(bound, started - t0 + realistic_duration(op.operation_type))
@@ -271,7 +250,7 @@ function rehearse.run(opts, runner)
   if not client then
     err = "cannot reach the twin: " .. tostring(cerr)
   else
-    local after, aerr = snapshot(client, { kinds = kinds_of(snap) })
+    local after, aerr = snapshot(client, { kinds = snapshot.kinds_of(snap) }) -- read again: its kinds
     if not after then
       err = "cannot snapshot the twin after the run: " .. tostring(aerr)
     else

@@ -4,6 +4,7 @@
 --   local snap, err = cloudops.snapshot(client, { kinds = nil, concurrency = 8, on_progress = nil })
 --   assert(cloudops.snapshot.save(snap, "account.json"))
 --   local again = assert(cloudops.snapshot.load("account.json"))
+--   cloudops.snapshot.kinds_of(snap)   -- the names of the kinds it holds ({ "namespaces", ... })
 --
 -- snap = { format = "lua-cloudops-snapshot/1", taken_at = RFC 3339, api_version = the schema
 --   version it was read and is written with, identity = { kind = "user"|"service_account",
@@ -282,6 +283,16 @@ local function take(client, opts)
     if key.token ~= nil then error("cloudops.snapshot: an API key read held a token") end
   end
   return snap
+end
+
+--- The names of the kinds a snapshot holds, in dependency order: what to read again to
+-- compare with it (diff's drift, a rehearsal's twin after the run).
+function snapshot.kinds_of(snap)
+  local list = {}
+  for _, k in ipairs(kinds.list) do
+    if snap[k.name] ~= nil then list[#list + 1] = k.name end
+  end
+  return list
 end
 
 -- ---- JSON ----------------------------------------------------------------------------------

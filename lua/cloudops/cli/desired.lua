@@ -15,6 +15,7 @@ local changes = require "cloudops.changes"
 local planner = require "cloudops.plan"
 local applier = require "cloudops.apply"
 local context = require "cloudops.cli.context"
+local plans = require "cloudops.cli.plans"
 
 local tostring, type, ipairs, pairs = tostring, type, ipairs, pairs
 local format = string.format
@@ -26,7 +27,6 @@ local OK, FAILED = context.OK, context.FAILED
 --- The flags of plan and apply.
 function M.plan_flags(p, declared)
   context.option(p, declared, "--prune", "plan, apply: also delete what FILE does not name, of the kinds it lists")
-  context.option(p, declared, "--json", "describe, diff, rehearse, plan, apply: JSON output")
 end
 
 -- ---- terminals -------------------------------------------------------------------------------
@@ -170,16 +170,8 @@ end
 function M.export(ctx)
   local ok, extra = ctx:at_most(0)
   if not ok then return ctx:usage_error(extra) end
-  local names
-  if ctx.opts.kinds then
-    names = {}
-    for name in ctx.opts.kinds:gmatch("[^,%s]+") do
-      if not desired.kind(name) then
-        return ctx:usage_error("unknown kind '" .. name .. "' (one of: " .. desired.KIND_NAMES .. ")")
-      end
-      names[#names + 1] = name
-    end
-  end
+  local names, kerr = plans.kinds(ctx.opts.kinds, desired.kind, desired.KIND_NAMES)
+  if kerr then return ctx:usage_error(kerr) end
   local client, cerr = ctx:connect()
   if not client then return ctx:usage_error(cerr) end
   local d, err, info = desired.export(client, { kinds = names })

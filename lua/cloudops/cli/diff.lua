@@ -8,21 +8,8 @@ local command = {
   name = "diff",
   args = "OLD.json [NEW.json]",
   help = "what changed between two snapshots, or since OLD in the\naccount (drift); --json for CI",
-  usage_status = plans.FAILED,
+  usage_status = context.FAILED,
 }
-
-function command.flags(p, declared)
-  context.option(p, declared, "--json", "describe, diff, rehearse: JSON output")
-end
-
--- The kinds a snapshot holds, to read them and no others from the account.
-local function kinds_of(snap)
-  local list = {}
-  for _, k in ipairs(require("cloudops.kinds").list) do
-    if snap[k.name] ~= nil then list[#list + 1] = k.name end
-  end
-  return list
-end
 
 function command.run(ctx)
   local snapshot = require "cloudops.snapshot"
@@ -36,7 +23,7 @@ function command.run(ctx)
   if new_path then
     new, err = snapshot.load(new_path)
   else
-    new, err = plans.live_snapshot(ctx, kinds_of(old))
+    new, err = plans.live_snapshot(ctx, snapshot.kinds_of(old)) -- its kinds, and no others
   end
   if not new then return ctx:fail(err) end
   return plans.print(ctx, { changes = require("cloudops").diff(old, new) })

@@ -3,15 +3,12 @@
 -- 1 when the account could not be read, 2 a usage error. The shared steps are
 -- cloudops.cli.desired's.
 local shared = require "cloudops.cli.desired"
-local context = require "cloudops.cli.context"
-local desired = require "cloudops.desired"
+local plans = require "cloudops.cli.plans"
 
 return {
   name = "export",
   args = "[--kinds a,b]",
   help = "the account as a desired state (JSON), for plan and apply",
-  flags = function(p, declared)
-    context.option(p, declared, "--kinds", "snapshot, export: only these kinds (" .. desired.KIND_NAMES .. ")", "A,B")
-  end,
+  flags = plans.kinds_flag,
   run = shared.export,
 }

@@ -17,14 +17,13 @@ local command = {
   args = "[--snapshot FILE] [--profile fast|realistic] -- COMMAND [ARGS...]",
   help = "run COMMAND against a twin of the account (from FILE, or\nread from the account); " ..
     "print what it would change",
-  usage_status = plans.FAILED,
+  usage_status = context.FAILED,
 }
 
 function command.flags(p, declared)
   context.option(p, declared, "--snapshot", "rehearse: the account as snapshot in FILE, instead of reading it",
     "FILE")
   context.option(p, declared, "--profile", "rehearse: the twin's timings, realistic (the default) or fast", "NAME")
-  context.option(p, declared, "--json", "describe, diff, rehearse: JSON output")
 end
 
 local quote = require("cloudops.emulator.util").shell_quote
@@ -78,6 +77,7 @@ local function command_of(argv)
 end
 
 function command.run(ctx)
+  local rehearse = require "cloudops.rehearse"
   local words = command_of(ctx.argv)
   if not words or #words == 0 then
     return ctx:usage_error("rehearse needs a command after --: cloudops rehearse -- lua script.lua")
@@ -87,7 +87,7 @@ function command.run(ctx)
   end
   local opts = ctx.opts
   local profile = opts.profile
-  if profile ~= nil and profile ~= "fast" and profile ~= "realistic" then
+  if profile ~= nil and not rehearse.PROFILES[profile] then
     return ctx:usage_error("--profile must be fast or realistic, got '" .. profile .. "'")
   end
   local snap = opts.snapshot
@@ -98,7 +98,7 @@ function command.run(ctx)
   end
   ctx.io.stderr:write("cloudops: rehearsing ", concat(words, " "), " on a twin of the account (",
     profile or "realistic", " timings)\n")
-  local plan, err = require("cloudops.rehearse").run({ snapshot = snap, profile = profile }, function(twin)
+  local plan, err = rehearse.run({ snapshot = snap, profile = profile }, function(twin)
     return run_command(words, twin)
   end)
   if not plan then return ctx:fail(err) end

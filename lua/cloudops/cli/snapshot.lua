@@ -8,18 +8,17 @@ local command = {
   name = "snapshot",
   args = "[FILE] [--kinds a,b]",
   help = "every resource the key can read (reads only), as JSON,\ninto FILE or onto stdout",
+  flags = plans.kinds_flag,
 }
-
-function command.flags(p, declared)
-  context.option(p, declared, "--kinds", "snapshot: only these kinds (namespaces,users,...)", "A,B")
-end
 
 function command.run(ctx)
   local snapshot = require "cloudops.snapshot"
   local ok, extra = ctx:at_most(1)
   if not ok then return ctx:usage_error(extra) end
   local path = ctx.words[1]
-  local snap, err = plans.live_snapshot(ctx, plans.kinds(ctx.opts.kinds))
+  local names, kerr = plans.kinds(ctx.opts.kinds)
+  if kerr then return ctx:usage_error(kerr) end
+  local snap, err = plans.live_snapshot(ctx, names)
   if not snap then return ctx:fail(err) end
   if path and path ~= "-" then
     local saved, serr = snapshot.save(snap, path)

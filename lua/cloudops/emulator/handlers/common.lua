@@ -31,6 +31,18 @@ function M.project_of(ctx, pid)
   return p
 end
 
+-- The account's quota of a kind: true while ctx.st[coll] holds fewer than ctx.cfg[max_key],
+-- else FAILED_PRECONDITION naming the count and `what` ("projects"). (Projects, users and
+-- Nexus endpoints: docs.temporal.io/evaluate/cloud/limits, raised by support.)
+function M.check_quota(ctx, coll, max_key, what)
+  local n = 0
+  for _ in pairs(ctx.st[coll]) do n = n + 1 end
+  if n >= ctx.cfg[max_key] then
+    return errors.precondition("the account has %d %s, its limit; contact support to raise it", n, what)
+  end
+  return true
+end
+
 -- Whether a resource passes a list request's project_id filter (none: all do).
 function M.in_project(res, pid)
   return pid == nil or pid == "" or res.project_id == pid

@@ -79,11 +79,8 @@ function H.CreateNexusEndpoint(ctx, req)
   local ok
   ok, err = check_spec(ctx, req.spec)
   if not ok then return nil, err end
-  local n = 0
-  for _ in pairs(ctx.st.nexus) do n = n + 1 end
-  if n >= ctx.cfg.max_nexus_endpoints then
-    return errors.precondition("the account has %d Nexus endpoints, its limit; contact support to raise it", n)
-  end
+  ok, err = C.check_quota(ctx, "nexus", "max_nexus_endpoints", "Nexus endpoints")
+  if not ok then return nil, err end
   local e = { id = util.id(32), spec = copy(req.spec), project_id = project.id }
   R.create(ctx, "nexus", e.id, e)
   ctx.audit_details = { endpoint_id = e.id }

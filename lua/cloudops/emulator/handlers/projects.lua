@@ -126,11 +126,8 @@ function H.CreateProject(ctx, req)
   if not ok then return nil, err end
   ok, err = check_spec(req.spec)
   if not ok then return nil, err end
-  local n = 0
-  for _ in pairs(ctx.st.projects) do n = n + 1 end
-  if n >= ctx.cfg.max_projects then
-    return errors.precondition("the account has %d projects, its limit; contact support to raise it", n)
-  end
+  ok, err = C.check_quota(ctx, "projects", "max_projects", "projects")
+  if not ok then return nil, err end
   local p = { id = util.id(32), spec = copy(req.spec) }
   R.create(ctx, "projects", p.id, p)
   ctx.audit_details = { project_id = p.id }

@@ -68,12 +68,7 @@ H.CreateUser = P.creator(USER, function(ctx, spec)
   if find_by_email(ctx.st, spec.email) then
     return errors.exists("a user with email %s already exists", spec.email)
   end
-  local n = 0
-  for _ in pairs(ctx.st.users) do n = n + 1 end
-  if n >= ctx.cfg.max_users then
-    return errors.precondition("the account has %d users, its limit; contact support to raise it", n)
-  end
-  return true
+  return C.check_quota(ctx, "users", "max_users", "users")
 end, function(ctx, u)
   u.invitation = { created_time = ts(ctx.now),
                    expired_time = ts(ctx.now + INVITATION_DAYS * 86400) }
