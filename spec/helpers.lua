@@ -77,8 +77,9 @@ function helpers.eventually(fn, timeout)
   return true
 end
 
---- Writes a Lua script that finds the tree's modules (and the core under `cpath`, default the
--- one the specs load) from any directory; returns its path and the directory it is in.
+--- Writes a Lua script that finds the tree's modules, the specs' support modules (spec/?.lua)
+-- and the core under `cpath` (default the one the specs load) from any directory; returns its
+-- path and the directory it is in.
 function helpers.script(body, cpath)
   local root = helpers.run("cd " .. sh_quote(ROOT) .. " && pwd"):gsub("%s+$", "") .. "/"
   cpath = cpath or helpers.CORE_CPATH
@@ -86,7 +87,8 @@ function helpers.script(body, cpath)
   local dir = helpers.tmpdir()
   local path = dir .. "/script.lua"
   helpers.write_file(path, table.concat({
-    "package.path = " .. string.format("%q", root .. "lua/?.lua;" .. root .. "lua/?/init.lua;") .. " .. package.path",
+    "package.path = " .. string.format("%q", root .. "lua/?.lua;" .. root .. "lua/?/init.lua;" .. root ..
+      "spec/?.lua;") .. " .. package.path",
     "package.cpath = " .. string.format("%q", cpath .. ";") .. " .. package.cpath",
     body,
   }, "\n"))

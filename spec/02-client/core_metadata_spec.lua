@@ -8,6 +8,7 @@
 local helpers = require "helpers"
 local core = require "cloudops.core"
 local schema = require "cloudops.schema"
+local scenario = require "07-reliability.scenario"
 
 local GET = schema.method("GetNamespaces")
 local PAYLOAD = core.encode(GET.input, { page_size = 1 })
@@ -83,36 +84,8 @@ describe("core.metadata", function()
     assert.has_error(function() ch:call(GET.index, PAYLOAD, 5, core.metadata{}) end, "the client is closed")
   end)
 
-  -- Runs a scenario in a child interpreter; returns the counts it printed ("name=count").
-  local function run(body)
-    local root = helpers.run("cd " .. helpers.sh_quote(helpers.ROOT) .. " && pwd"):gsub("%s+$", "") .. "/"
-    local path = helpers.script(table.concat({
-      "package.path = " .. string.format("%q", root .. "spec/?.lua;") .. " .. package.path",
-      "local core = require 'cloudops.core'",
-      "local schema = require 'cloudops.schema'",
-      "local torture = require '07-reliability.gc_torture'",
-      "local GET = schema.method('GetNamespaces')",
-      "local PAYLOAD = core.encode(GET.input, { page_size = 1 })",
-      "local ENDPOINT = " .. string.format("%q", server.endpoint),
-      "local seen = {}",
-      "local function count(name) seen[name] = (seen[name] or 0) + 1 end",
-      "local function report()",
-      "  assert(#torture.errors == 0, 'a finalizer raised: ' .. tostring(torture.errors[1]))",
-      "  seen.hits = torture.hits",
-      "  for k, v in pairs(seen) do print(k .. '=' .. v) end",
-      "  print('done')",
-      "end",
-      body,
-    }, "\n"))
-    local out, ok, code = helpers.run(helpers.LUA .. " " .. helpers.sh_quote(path) .. " 2>&1")
-    assert(ok, "the scenario ended with status " .. tostring(code) .. ":\n" .. out)
-    assert.not_matches("AddressSanitizer", out)
-    assert.not_matches("runtime error", out)
-    assert.matches("\ndone\n", "\n" .. out)
-    local counts = {}
-    for k, v in out:gmatch("(%w+)=(%d+)") do counts[k] = tonumber(v) end
-    return counts
-  end
+  -- A scenario in a child interpreter (07-reliability.scenario); the counts it printed.
+  local function run(body) return (scenario(body, server.endpoint)) end
 
   it("is made whole or refused while finalizers change its table", function()
     local n = run [[

@@ -10,12 +10,6 @@ local core = require "cloudops.core"
 
 local q = helpers.sh_quote
 
-local function wait_gone(pid, limit)
-  local t0 = core.now()
-  while helpers.alive(pid) and core.now() - t0 < limit do core.sleep(0.02) end
-  return not helpers.alive(pid)
-end
-
 -- The sanitizers' reports end the process with statuses no Lua ending gives.
 local SANITIZERS = "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}exitcode=86\" " ..
                    "UBSAN_OPTIONS=\"${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}exitcode=87\" "
@@ -52,7 +46,7 @@ describe("a script that ends with calls in flight", function()
       core.sleep(0.2)
       os.execute("kill -INT " .. (lua_pid() or pid))
     end
-    local gone = wait_gone(pid, 60)
+    local gone = helpers.eventually(function() return not helpers.alive(pid) end, 60)
     local out = helpers.read_file(log) or ""
     assert(gone, "the script did not end:\n" .. out)
     return tonumber((helpers.read_file(status_file) or ""):match("%d+")), out

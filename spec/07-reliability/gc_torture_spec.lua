@@ -9,54 +9,15 @@
 -- that the child exits cleanly.
 local helpers = require "helpers"
 
-local q = helpers.sh_quote
+local scenario = require "07-reliability.scenario"
+
 -- Rounds per scenario (make test-valgrind lowers it: each allocation is a collection there).
 local ROUNDS = tonumber(os.getenv("CLOUDOPS_TORTURE_ROUNDS") or "") or 150
-
-local PRELUDE = [[
-package.path = ROOT .. "spec/?.lua;" .. package.path
-local core = require "cloudops.core"
-local schema = require "cloudops.schema"
-local torture = require "07-reliability.gc_torture"
-local GET = schema.method("GetNamespaces")
-local PAYLOAD = core.encode(GET.input, { page_size = 1 })
-local ROUNDS = tonumber(arg[1])
-local ENDPOINT = arg[2]
-local function expect(cond, ...)
-  if not cond then error(string.format(...), 2) end
-end
-local function wait_done(h)
-  while not h:done() do core.poll(1) end
-end
--- what each outcome counted: printed as "name=count" at the end
-local seen = {}
-local function count(name) seen[name] = (seen[name] or 0) + 1 end
-local function report()
-  seen.hits = torture.hits
-  expect(#torture.errors == 0, "a finalizer raised: %s", tostring(torture.errors[1]))
-  for k, v in pairs(seen) do print(k .. "=" .. v) end
-  print("done")
-end
-]]
 
 describe("finalizers inside the core's allocations", function()
   local server = helpers.block_test_server()
 
-  -- Runs the scenario; returns the counts it printed.
-  local function run(body)
-    local root = helpers.run("cd " .. q(helpers.ROOT) .. " && pwd"):gsub("%s+$", "") .. "/"
-    local path = helpers.script("local ROOT = " .. string.format("%q", root) .. "\n" .. PRELUDE .. body)
-    local out, ok, code = helpers.run(helpers.LUA .. " " .. q(path) .. " " .. ROUNDS .. " " .. server.endpoint ..
-                                      " 2>&1")
-    assert(ok, "the scenario ended with status " .. tostring(code) .. ":\n" .. out)
-    assert.not_matches("AddressSanitizer", out)
-    assert.not_matches("runtime error", out)
-    assert.matches("\ndone\n", "\n" .. out)
-    if os.getenv("CLOUDOPS_TORTURE_VERBOSE") then io.stderr:write(out) end
-    local counts = {}
-    for k, v in out:gmatch("(%w+)=(%d+)") do counts[k] = tonumber(v) end
-    return counts, out
-  end
+  local function run(body) return scenario(body, server.endpoint, ROUNDS) end
 
   -- ch:start (the result taken after) and ch:call, a finalizer closing the channel at one of
   -- their allocations after another.
