@@ -102,6 +102,24 @@ local function settings(self, opts)
   return s
 end
 
+-- The API key for one attempt, or nil, err (the API_KEY error of docs/reference.md).
+local function attempt_key(self)
+  local key = secrets.get(self).key
+  if type(key) == "string" then return key end
+  local ok, v = pcall(key)
+  if not ok then
+    return nil, errors.new("API_KEY", "the api_key function raised an error: " .. tostring(v))
+  end
+  if type(v) ~= "string" or v == "" then
+    return nil, errors.new("API_KEY", "the api_key function returned " ..
+      (type(v) == "string" and "an empty string" or type(v)) .. ", not a key")
+  end
+  local problem = options.key_problem(v)
+  if problem then return nil, errors.new("API_KEY", "the api_key function returned a key that " ..
+    "cannot be sent: " .. problem:gsub("^the API key ", "it ")) end
+  return v
+end
+
 --- client.new(opts, make_transport, env) -> client | nil, err: a client on the transport that
 -- make_transport(endpoint, channel_options) returns (or nil, message). connect's checks and
 -- defaults (docs/reference.md "The client"); env (for cloudops.openresty and specs):
@@ -162,6 +180,7 @@ function client.new(opts, make_transport, env)
       local s, why = settings(self, o)
       return s ~= nil, why
     end,
+    api_key = function() return attempt_key(self) end,
   })
   return self
 end
@@ -186,28 +205,10 @@ end
 
 -- ---- calls ---------------------------------------------------------------------------------
 
--- The API key for one attempt, or nil, err (the API_KEY error of docs/reference.md).
-local function api_key(self)
-  local key = secrets.get(self).key
-  if type(key) == "string" then return key end
-  local ok, v = pcall(key)
-  if not ok then
-    return nil, errors.new("API_KEY", "the api_key function raised an error: " .. tostring(v))
-  end
-  if type(v) ~= "string" or v == "" then
-    return nil, errors.new("API_KEY", "the api_key function returned " ..
-      (type(v) == "string" and "an empty string" or type(v)) .. ", not a key")
-  end
-  local problem = options.key_problem(v)
-  if problem then return nil, errors.new("API_KEY", "the api_key function returned a key that " ..
-    "cannot be sent: " .. problem:gsub("^the API key ", "it ")) end
-  return v
-end
-
 -- The headers of one attempt, or nil, err (API_KEY): the key function runs for every attempt.
 local function attempt_headers(self, s)
   if s.static_headers then return secrets.get(self).headers end
-  local key, err = api_key(self)
+  local key, err = attempt_key(self)
   if not key then return nil, err end
   return make_headers(self, key, s.metadata, s.api_version)
 end
@@ -309,7 +310,7 @@ local function learn_shared_identity(self, lim, s)
   self._identity_pending = pending
   local ok, done, err = pcall(lim.learn, lim, self, { timeout = s.timeout,
     retry = s.policy and { max_elapsed = min(10, s.policy.max_elapsed) } or false },
-    function() return api_key(self) end)
+    internal.of(self).api_key)
   self._identity_pending = nil
   pending:signal()
   if not ok then error(done, 0) end

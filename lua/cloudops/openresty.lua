@@ -109,7 +109,6 @@ function openresty.connect(opts, env)
   local hidden = secrets.get(c)
   hidden.map_config = config
   hidden.map_cache_key = plain.key(config) .. (type(o.api_key) == "function" and "+key function" or "")
-  hidden.key_function = type(o.api_key) == "function" and o.api_key or nil
   return c
 end
 
@@ -137,13 +136,13 @@ local function map(self, method, requests, map_opts, call_opts)
     return {}, errs
   end
   local key
-  if hidden.key_function then
-    local kok, k = pcall(hidden.key_function)
-    if not kok or type(k) ~= "string" or k == "" then
-      return every(errors.new("API_KEY", "the api_key function " .. (kok and "returned no key" or
-        ("raised an error: " .. tostring(k))), { method = m.name, attempts = 0, retryable = false }))
+  if type(hidden.key) == "function" then -- asked here, once for the whole map, as an attempt asks
+    local kerr
+    key, kerr = house.api_key()
+    if not key then
+      kerr.method, kerr.attempts, kerr.retryable = m.name, 0, false
+      return every(kerr)
     end
-    key = k
   end
   local budget = house.retry and house.retry.max_elapsed or house.timeout
   local on_event = house.on_event

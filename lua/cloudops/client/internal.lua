@@ -9,6 +9,8 @@
 --   retry                its retry policy (cloudops.retry), or false
 --   on_event             its on_event function, or nil
 --   check_options(opts)  true, or nil and a message: call options checked as a call checks them
+--   api_key()            the key of one attempt, or nil, err (API_KEY): the api_key function's
+--                        answer checked as a call checks it
 --
 -- What reaches the network is the client's transport (cloudops.client.grpc_transport, or the
 -- nginx thread pool's, cloudops.openresty.transport): one attempt at a time, beneath the one
