@@ -138,6 +138,15 @@ describe("cloudops.openresty (ngx.run_worker_thread faked)", function()
     assert.is_nil(resp)
     assert.equal("API_KEY", err.name)
     assert.matches("vault down", err.message)
+    -- a map asks it once, in the request, and checks its key as a call does, before any hop
+    local hops = #ngx.hops
+    local sent_badly = assert(connect { api_key = function() return "key\nwith a newline" end })
+    local results, errs = sent_badly:map("GetNamespace", { { namespace = "a" }, { namespace = "b" } })
+    assert.same({}, results)
+    assert.equal("API_KEY", errs[1].name)
+    assert.equal("GetNamespace", errs[1].method)
+    assert.matches("returned a key that cannot be sent", errs[2].message, 1, true)
+    assert.equal(hops, #ngx.hops)
   end)
 
   it("calls on_event in the request, once per attempt made in the thread", function()
