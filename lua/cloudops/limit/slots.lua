@@ -203,7 +203,7 @@ function Slots:acquire(client, deadline, method, limiter)
     local other_hosts = lease_left and min(lease_left, shared_pause)
     if other_hosts then shared_pause = min(shared_pause * 2, MAX_SHARED_POLL) end
     local due, next_at = due_ops(self, now, rate)
-    if #due > 0 and limiter and limiter.available and not limiter:available() then
+    if #due > 0 and limiter and not limiter:available() then
       -- no token at hand: the mutations' own rate comes first
       due, next_at = {}, now + MIN_INTERVAL
     end
