@@ -16,17 +16,11 @@
 -- (0.25 s in the profile), the operations' end seen only when polled, and the wait of a user's
 -- create for its namespace (here no longer than T_slots already counts: 20 namespaces fill
 -- the slots exactly twice). The target: measured / T_allowed at most 1.15.
-local ROOT = (arg and arg[0] or ""):match("^(.*)bench/desired_apply%.lua$") or "./"
-package.path = ROOT .. "lua/?.lua;" .. ROOT .. "lua/?/init.lua;" .. package.path
-package.cpath = ROOT .. (rawget(_G, "jit") and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
-
-local cloudops = require "cloudops"
-local emulator = require "cloudops.emulator"
+local B = dofile((arg[0]:match("^(.*)bench/[^/]+$") or "./") .. "bench/support.lua")
 local profiles = require "cloudops.emulator.profiles"
 local schema = require "cloudops.schema"
-local core = require "cloudops.core"
+local cloudops, core, format = B.cloudops, B.core, B.format
 
-local format = string.format
 local N_NS = tonumber(arg[1] or "") or 20
 local N_USERS = tonumber(arg[2] or "") or 200
 local TARGET = 1.15
@@ -44,7 +38,7 @@ end
 
 -- An account whose namespace allowance covers the desired state (a new account's is 10, which
 -- the service raises only once those are in use).
-local emu = assert(emulator.spawn{ profile = "realistic", max_namespaces = N_NS })
+local emu = B.emulator{ profile = "realistic", max_namespaces = N_NS }
 -- Counts of what the client sent: mutations answered OK, requests refused by the limits, all.
 local count = { mutations = 0, refused = 0, requests = 0 }
 local client = assert(cloudops.connect{ endpoint = emu.endpoint, insecure = true, api_key = emu.api_key,
@@ -93,7 +87,8 @@ print(format("  first apply        %7.1f s   %d changes, %d mutations, %d reques
 print(format("  limits allow       %7.1f s   (slots: (%d x %d s + %d x %d s) / %d = %.1f s; " ..
   "rate: (%d + %d) / %d/s = %.1f s)",
   allowed, N_NS, d_ns, N_USERS, d_user, slots, t_slots, muts, plan_reads, cloudops.LIMITS.user, t_rate))
-print(format("  ratio              %7.2fx  (target <= %.2fx)  %s", ratio, TARGET,
-  ratio <= TARGET and "MET" or "NOT MET"))
-print(format("  second apply       %7.1f s   %d mutations, %d requests, %d refused  %s", second, muts2, requests2,
-  refused2, muts2 == 0 and "MET (0 mutations)" or "NOT MET"))
+B.figure("ratio, first apply / limits allow", format("%.2fx", ratio), format("<= %.2fx", TARGET), ratio <= TARGET)
+print(format("  second apply       %7.1f s   %d mutations, %d requests, %d refused", second, muts2, requests2,
+  refused2))
+B.figure("second apply, mutations", tostring(muts2), "0", muts2 == 0)
+os.exit(B.finish())

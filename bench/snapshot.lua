@@ -11,15 +11,9 @@
 --   lua5.4 bench/snapshot.lua [LATENCY]        (default 0.15)
 --
 -- Target: the snapshot takes at most 1.15x N / rate; 0 failed calls.
-local dir = (arg and arg[0] or ""):match("^(.*)bench/snapshot%.lua$") or "./"
-package.path = dir .. "lua/?.lua;" .. dir .. "lua/?/init.lua;" .. package.path
-package.cpath = dir .. (rawget(_G, "jit") and "build/luajit/lua/?.so;" or "build/lua/?.so;") .. package.cpath
+local B = dofile((arg[0]:match("^(.*)bench/[^/]+$") or "./") .. "bench/support.lua")
+local cloudops, core, format = B.cloudops, B.core, B.format
 
-local cloudops = require "cloudops"
-local emulator = require "cloudops.emulator"
-local core = require "cloudops.core"
-
-local format = string.format
 local LATENCY = tonumber(arg[1] or "") or 0.15
 local RATE = cloudops.LIMITS.user
 local COUNTS = { namespaces = 300, users = 1000, groups = 100, service_accounts = 200, api_keys = 400 }
@@ -101,55 +95,38 @@ local function synthetic()
 end
 
 local snap = synthetic()
-local twin = assert(emulator.spawn{ twin = snap, latency = LATENCY, timeout = 60 })
-local ok, err = pcall(function()
-  local attempts, refused = {}, 0
-  local function client()
-    return assert(cloudops.connect{ endpoint = twin.endpoint, insecure = true, api_key = twin.api_key,
-      on_event = function(ev)
-        attempts[#attempts + 1] = ev.method
-        if ev.name == "RESOURCE_EXHAUSTED" then refused = refused + 1 end
-      end })
-  end
-  -- 1. the snapshot, by a fresh client ("auto": it asks who it is first, then 40/s)
-  local c = client()
-  local t0 = core.now()
-  local got = assert(cloudops.snapshot(c))
-  local wall = core.now() - t0
-  c:close()
-  local n, snap_refused = #attempts, refused
-  for k, v in pairs(COUNTS) do
-    local name = k == "groups" and "user_groups" or k
-    assert(#got[name] == v, name .. ": " .. #got[name] .. " read, " .. v .. " there")
-  end
-  -- 2. the baseline: as many GetAccount calls, 8 in flight, once the server's bucket is full again
-  core.sleep(1.2)
-  attempts, refused = {}, 0
-  local b = client()
-  assert(b:get_account())
-  local list = {}
-  for i = 1, n - 1 do list[i] = i end
-  t0 = core.now()
-  local results = cloudops.map(function() return b:get_account() end, list, { concurrency = 8 })
-  local base = core.now() - t0
-  b:close()
-  for i = 1, #list do assert(results[i], "a baseline call failed") end
-  local ideal, ideal_burst = n / RATE, (n - RATE) / RATE
-  print(format("snapshot of %d namespaces, %d users, %d groups, %d service accounts, %d API keys; " ..
-    "answers %.2f s away, the user's limit %d/s", COUNTS.namespaces, COUNTS.users, COUNTS.groups,
-    COUNTS.service_accounts, COUNTS.api_keys, LATENCY, RATE))
-  print(format("%-44s %8s %8s %14s %9s", "how", "calls", "wall s", "x N/rate", "refused"))
-  print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "cloudops.snapshot (8 in flight, auto rate)", n, wall,
-    wall / ideal, wall / ideal_burst, snap_refused))
-  print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "baseline: GetAccount x N, cloudops.map, 8", #attempts, base,
-    base / ideal, base / ideal_burst, refused))
-  print(format("N / rate = %.2f s; (N - burst) / rate = %.2f s (in brackets: x that)", ideal, ideal_burst))
-  local met = wall / ideal <= 1.15
-  print(format("target: the snapshot within 1.15x N / rate: %s (%.3f)", met and "met" or "MISSED", wall / ideal))
-  if not met then error("target missed", 0) end
-end)
-twin.stop()
-if not ok then
-  io.stderr:write("bench/snapshot.lua: ", tostring(err), "\n")
-  os.exit(1)
+local twin = B.emulator{ twin = snap, latency = LATENCY, timeout = 60 }
+-- A client of the twin as the snapshot's identity (a user), counting its calls of every method.
+local function client() return B.client(twin, { api_key = twin.api_key }) end
+
+-- 1. the snapshot, by a fresh client ("auto": it asks who it is first, then 40/s)
+local c, sn = client()
+local t0 = core.now()
+local got = assert(cloudops.snapshot(c))
+local wall = core.now() - t0
+c:close()
+local n = sn.attempts
+for k, v in pairs(COUNTS) do
+  local name = k == "groups" and "user_groups" or k
+  assert(#got[name] == v, name .. ": " .. #got[name] .. " read, " .. v .. " there")
 end
+-- 2. the baseline: as many GetAccount calls, 8 in flight, once the server's bucket is full again
+core.sleep(1.2)
+local b, bn = client()
+assert(b:get_account())
+local base, failed = B.map_batch(n - 1, 8, function() return b:get_account() end)
+b:close()
+
+local ideal, ideal_burst = n / RATE, (n - RATE) / RATE
+print(format("snapshot of %d namespaces, %d users, %d groups, %d service accounts, %d API keys; " ..
+  "answers %.2f s away, the user's limit %d/s", COUNTS.namespaces, COUNTS.users, COUNTS.groups,
+  COUNTS.service_accounts, COUNTS.api_keys, LATENCY, RATE))
+print(format("%-44s %8s %8s %14s %9s", "how", "calls", "wall s", "x N/rate", "refused"))
+print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "cloudops.snapshot (8 in flight, auto rate)", n, wall,
+  wall / ideal, wall / ideal_burst, sn.rejected))
+print(format("%-44s %8d %8.2f %8.3f (%.3f) %9d", "baseline: GetAccount x N, cloudops.map, 8", bn.attempts, base,
+  base / ideal, base / ideal_burst, bn.rejected))
+print(format("N / rate = %.2f s; (N - burst) / rate = %.2f s (in brackets: x that)", ideal, ideal_burst))
+B.figure("the snapshot, wall / (N / rate)", format("%.3fx", wall / ideal), "<= 1.15x", wall / ideal <= 1.15)
+B.figure("the baseline, failed calls", tostring(failed), "0", failed == 0)
+os.exit(B.finish())

@@ -16,7 +16,7 @@ local core = require "cloudops.core"
 
 local format = string.format
 
-local B = { ROOT = root, cloudops = cloudops, emulator = emulator, core = core, format = format }
+local B = { ROOT = root, cloudops = cloudops, core = core, format = format }
 
 local missed = 0
 
@@ -42,12 +42,13 @@ end
 
 --- A client of emu (insecure, the admin's key: a service account) with connect's `opts` on
 -- top, and the counts of what its calls of `method` met: { attempts =, rejected =, polls = }.
+-- Without a method, every call of every method counts (its polls among them; polls stays 0).
 function B.client(emu, opts, method)
   local n = { attempts = 0, rejected = 0, polls = 0 }
   local o = { endpoint = emu.endpoint, insecure = true, api_key = emu.keys.admin }
   for k, v in pairs(opts or {}) do o[k] = v end
   o.on_event = function(ev)
-    if ev.method == method then
+    if method == nil or ev.method == method then
       n.attempts = n.attempts + 1
       if ev.name == "RESOURCE_EXHAUSTED" then n.rejected = n.rejected + 1 end
     elseif ev.method == "GetAsyncOperation" then
