@@ -157,8 +157,6 @@ FUZZ_SMOKE_SECONDS ?= 15
 JIT_LOG := $(BUILD)/test-luajit.log
 BUILD_LOG := $(BUILD)/test-build.log
 FUZZ_LOG := $(BUILD)/test-fuzz.log
-# The specs run make as a user would: without this make's flags (its variables, its jobserver).
-SPEC_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL
 
 # The README's test command, in three lanes at once (most specs wait on servers more than they
 # compute): every spec under Lua 5.4 but spec/00-build's; spec/00-build's (make, luarocks, the
@@ -170,12 +168,12 @@ test: all python
 	@echo "busted (Lua 5.4); at the same time spec/00-build into $(BUILD_LOG), and busted --run=luajit" \
 	  "then the fuzzers into $(JIT_LOG) and $(FUZZ_LOG)"
 	@rm -f $(BUILD_LOG).status $(JIT_LOG).status $(FUZZ_LOG).status; \
-	  ( $(SPEC_ENV) $(BUSTED) spec/00-build > $(BUILD_LOG) 2>&1; echo $$? > $(BUILD_LOG).status ) & b=$$!; \
-	  ( $(SPEC_ENV) luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1; echo $$? > $(JIT_LOG).status; \
+	  ( $(BUSTED) spec/00-build > $(BUILD_LOG) 2>&1; echo $$? > $(BUILD_LOG).status ) & b=$$!; \
+	  ( luajit /usr/bin/busted --run=luajit > $(JIT_LOG) 2>&1; echo $$? > $(JIT_LOG).status; \
 	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) > $(FUZZ_LOG) 2>&1; \
 	    echo $$? > $(FUZZ_LOG).status ) & j=$$!; \
 	  trap 'pkill -P $$b; pkill -P $$j; kill $$b $$j 2>/dev/null; exit 130' INT TERM; \
-	  $(SPEC_ENV) $(LUA) /usr/bin/busted --run=nobuild; lua54=$$?; \
+	  $(LUA) /usr/bin/busted --run=nobuild; lua54=$$?; \
 	  wait $$b $$j; \
 	  echo "== spec/00-build (Lua 5.4):"; cat $(BUILD_LOG); \
 	  echo "== busted --run=luajit (LuaJIT):"; cat $(JIT_LOG); \
@@ -188,7 +186,7 @@ test: all python
 # The LuaJIT pass alone.
 test-luajit: python
 	$(MAKE) --no-print-directory LUA=luajit all
-	$(SPEC_ENV) luajit /usr/bin/busted --run=luajit
+	luajit /usr/bin/busted --run=luajit
 
 # Lua style (.luacheckrc, Debian's lua-check): 0 warnings.
 lint:

@@ -5,9 +5,11 @@ local helpers = require "helpers"
 local q = helpers.sh_quote
 local B = {}
 
---- The start of a command running make as a user in a fresh shell would: none of the flags
--- (MAKEFLAGS: variables such as CLOUD_API_DIR, a jobserver) of a make the specs run under.
-B.MAKE = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory"
+--- The start of a command run as a user in a fresh shell would run it: none of the flags
+-- (MAKEFLAGS: variables such as CLOUD_API_DIR, a jobserver) of a make the specs run under
+-- (make test, make test-asan), which make and luarocks' make would take.
+B.CLEAN_ENV = "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL"
+B.MAKE = B.CLEAN_ENV .. " make --no-print-directory"
 
 --- The Cloud Ops API schema directory: CLOUD_API_DIR, else the one the build was prepared
 -- from (build/schema/protos.mk), else the one `make` fetched. Fails, saying what to do, when
