@@ -33,10 +33,7 @@ local function run(url, cold)
   local t = batch.run{ root = helpers.ROOT, lua = helpers.LUA, endpoint = emu.endpoint, api_key = emu.keys.admin,
                        redis = url, rate = R, procs = P, calls = N, timeout = 20 * ideal + 60, cold = cold }
   emu.stop()
-  t.refused_on_wire = 0
-  for line in (helpers.read_file(log) or ""):gmatch("[^\n]+") do
-    if line:find(" RESOURCE_EXHAUSTED ", 1, true) then t.refused_on_wire = t.refused_on_wire + 1 end
-  end
+  t.refused_on_wire = helpers.log_counts(log).RESOURCE_EXHAUSTED or 0
   return t
 end
 

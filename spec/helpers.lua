@@ -39,6 +39,19 @@ function helpers.cleanup()
   tmpdirs = {}
 end
 
+--- What an emulator request log holds: the count of each code name, and of each method.
+function helpers.log_counts(path)
+  local by_code, by_method = {}, {}
+  for line in (helpers.read_file(path) or ""):gmatch("[^\n]+") do
+    local method, code = line:match("^%S+ %S+ (%S+) (%S+) ")
+    if method then
+      by_method[method] = (by_method[method] or 0) + 1
+      by_code[code] = (by_code[code] or 0) + 1
+    end
+  end
+  return by_code, by_method
+end
+
 -- The first element of list whose field (a dotted path: "spec.name") equals value, or nil.
 function helpers.find_by(list, field, value)
   for _, x in ipairs(list) do

@@ -208,18 +208,7 @@ function S.request(port, method, path, body, timeout)
   return S.receive(S.send(port, method, path, body, timeout))
 end
 
---- What an emulator request log holds: the count of each code name, and of each method.
-function S.log_counts(path)
-  local by_code, by_method = {}, {}
-  for line in (helpers.read_file(path) or ""):gmatch("[^\n]+") do
-    local method, code = line:match("^%S+ %S+ (%S+) (%S+) ")
-    if method then
-      by_method[method] = (by_method[method] or 0) + 1
-      by_code[code] = (by_code[code] or 0) + 1
-    end
-  end
-  return by_code, by_method
-end
+S.log_counts = helpers.log_counts
 
 -- ---- ngx.run_worker_thread, faked -----------------------------------------------------------
 
