@@ -88,14 +88,15 @@ function openresty.connect(opts, env)
   if type(opts) ~= "table" then return bad("connect expects a table of options") end
   local pool = opts.pool or DEFAULT_POOL
   if type(pool) ~= "string" or pool == "" then return bad("pool must be the name of a thread_pool") end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  o.pool = nil
-  -- What crosses into a pool thread for client:map: the options but those handled here.
-  local config = {}
-  for k, v in pairs(o) do config[k] = v end
-  config.on_event = nil
-  if type(o.api_key) == "function" then config.api_key = nil end
+  -- o: the client's options (but pool); config: what crosses into a pool thread for
+  -- client:map, the options but those handled here (on_event, an api_key function)
+  local o, config = {}, {}
+  for k, v in pairs(opts) do
+    if k ~= "pool" then
+      o[k] = v
+      if k ~= "on_event" and not (k == "api_key" and type(v) == "function") then config[k] = v end
+    end
+  end
   local ok, why = plain.check(config, "options")
   if not ok then return bad(why) end
   local e = { class = OpenRestyClient }
