@@ -154,6 +154,7 @@ $(BUILD)/python/.stamp: $(GEN)/.stamp
 # busted runs under the Lua it tests: `lua` may be another version (luarocks pulls in lua5.1).
 BUSTED ?= $(if $(filter luajit,$(LUA)),luajit,$(LUA)) /usr/bin/busted$(if $(filter luajit,$(LUA)), --run=luajit)
 FUZZ_SMOKE_SECONDS ?= 15
+LUA54_LOG := $(BUILD)/test-lua54.log
 JIT_LOG := $(BUILD)/test-luajit.log
 BUILD_LOG := $(BUILD)/test-build.log
 FUZZ_LOG := $(BUILD)/test-fuzz.log
@@ -162,7 +163,9 @@ FUZZ_LOG := $(BUILD)/test-fuzz.log
 # compute): every spec under Lua 5.4 but spec/00-build's; spec/00-build's (make, luarocks, the
 # schema build); and under LuaJIT, against the LuaJIT build of the core, the specs that depend
 # on the Lua (.busted says which), then a short run of each fuzzer. The other lanes' output is
-# shown after the first's; the run fails if any lane does. An interrupted run stops them all.
+# shown after the first's; the run fails if any lane does. A failed lane's report (busted's
+# failures, from its summary line on) is shown again last, where a log's tail shows it. An
+# interrupted run stops them all.
 test: all python
 	$(MAKE) --no-print-directory LUA=luajit all # the LuaJIT pass, and the nginx specs, load the LuaJIT core
 	@echo "busted (Lua 5.4); at the same time spec/00-build into $(BUILD_LOG), and busted --run=luajit" \
@@ -173,15 +176,18 @@ test: all python
 	    $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) > $(FUZZ_LOG) 2>&1; \
 	    echo $$? > $(FUZZ_LOG).status ) & j=$$!; \
 	  trap 'pkill -P $$b; pkill -P $$j; kill $$b $$j 2>/dev/null; exit 130' INT TERM; \
-	  $(LUA) /usr/bin/busted --run=nobuild; lua54=$$?; \
+	  $(LUA) /usr/bin/busted --run=nobuild 2>&1 | tee $(LUA54_LOG); echo $${PIPESTATUS[0]} > $(LUA54_LOG).status; \
 	  wait $$b $$j; \
 	  echo "== spec/00-build (Lua 5.4):"; cat $(BUILD_LOG); \
 	  echo "== busted --run=luajit (LuaJIT):"; cat $(JIT_LOG); \
 	  echo "== make fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS):"; cat $(FUZZ_LOG); \
-	  for lane in $(BUILD_LOG) $(JIT_LOG) $(FUZZ_LOG); do \
-	    test "$$(cat $$lane.status 2>/dev/null)" = 0 || { echo "failed: see $$lane"; lua54=1; }; \
+	  failed=0; \
+	  for lane in $(LUA54_LOG) $(BUILD_LOG) $(JIT_LOG) $(FUZZ_LOG); do \
+	    test "$$(cat $$lane.status 2>/dev/null)" = 0 && continue; \
+	    failed=1; echo "== failed: $$lane"; \
+	    sed -n '/ pending : /,$$p' $$lane | grep . || tail -n 40 $$lane; \
 	  done; \
-	  test $$lua54 -eq 0
+	  test $$failed -eq 0
 
 # The LuaJIT pass alone.
 test-luajit: python

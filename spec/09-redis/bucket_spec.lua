@@ -31,8 +31,23 @@ local function host(url, rl, env)
   return shared:bucket(), shared, events
 end
 
-local function near(expected, got, tol, what)
-  assert(math.abs(got - expected) <= tol, string.format("%s: expected %.4f, got %.4f", what or "value", expected, got))
+-- What fn (a take, or anything else done to a bucket) reserved: the span of this host's clock
+-- around it, moved by the wait fn returns (none but a take's). Redis's clock answered inside
+-- that span, so on a loaded machine the waits shrink by the time the takes took, but the slots
+-- they reserved stay put: specs judge the slots.
+local function timed(fn, ...)
+  local t0 = core.now()
+  local w, anchor = fn(...)
+  local t1 = core.now()
+  w = type(w) == "number" and w or 0
+  return { wait = w, lo = t0 + w, hi = t1 + w, anchor = anchor }
+end
+
+-- Asserts that slot s can be `expected` seconds after slot from, to within tol.
+local function apart(from, s, expected, tol, what)
+  local lo, hi = s.lo - from.hi, s.hi - from.lo
+  assert(lo - tol <= expected and expected <= hi + tol,
+    string.format("%s: %.4f to %.4f s after, expected %.4f", what or "slot", lo, hi, expected))
 end
 
 describe("cloudops.redis bucket", function()
@@ -41,17 +56,17 @@ describe("cloudops.redis bucket", function()
   it("lets a burst through, then paces every take 1/rate apart (reserve and wait)", function()
     local b = host(fx.r.url, { rate = 20, burst = 5 })
     b:start(SA)
+    local first
     for i = 1, 5 do
-      local w, anchor = b:take()
-      assert.equal(0, w, "take " .. i)
-      if i == 1 then assert.is_table(anchor) else assert.is_nil(anchor) end
+      local t = timed(b.take, b)
+      assert.equal(0, t.wait, "take " .. i)
+      if i == 1 then assert.is_table(t.anchor) else assert.is_nil(t.anchor) end
+      first = first or t
     end
-    local prev = 0
     for i = 1, 6 do
-      local w = b:take()
-      near(i * 0.05 + GUARD, w, 0.01, "take " .. (5 + i))
-      assert.is_true(w > prev)
-      prev = w
+      local t = timed(b.take, b)
+      assert.is_true(t.wait > 0, "take " .. (5 + i))
+      apart(first, t, i * 0.05 + GUARD, 0.01, "take " .. (5 + i))
     end
   end)
 
@@ -60,13 +75,13 @@ describe("cloudops.redis bucket", function()
     local b = host(fx.r.url, { rate = 10, burst = 2 })
     a:start(SA)
     b:start(SA)
-    local waits = {}
+    local takes = {}
     for i = 1, 6 do
-      local w = (i % 2 == 1 and a or b):take()
-      waits[i] = w
+      local h = i % 2 == 1 and a or b
+      takes[i] = timed(h.take, h)
     end
-    assert.same({ 0, 0 }, { waits[1], waits[2] })
-    for i = 3, 6 do near((i - 2) * 0.1 + GUARD, waits[i], 0.01, "take " .. i) end
+    assert.same({ 0, 0 }, { takes[1].wait, takes[2].wait })
+    for i = 3, 6 do apart(takes[1], takes[i], (i - 2) * 0.1 + GUARD, 0.01, "take " .. i) end
   end)
 
   it("takes the account's bucket with the identity's: two identities share the account's rate", function()
@@ -75,13 +90,16 @@ describe("cloudops.redis bucket", function()
     local b = host(fx.r.url, { burst = 1 }, { limits = limits })
     a:start({ kind = "user", id = "u-1", account_id = "emu01" })
     b:start({ kind = "service_account", id = "sa-2", account_id = "emu01" })
-    local w = {}
-    for i = 1, 12 do w[i] = (i % 2 == 1 and a or b):take() end
+    local takes = {}
+    for i = 1, 12 do
+      local h = i % 2 == 1 and a or b
+      takes[i] = timed(h.take, h)
+    end
     -- each identity alone allows 100/s (0.01 s apart); the account's bucket (burst 10) lets
     -- ten through, then paces both identities together at 10/s
-    for i = 1, 10 do assert.is_true(w[i] < 0.06 + GUARD, "take " .. i .. " waited " .. w[i]) end
-    near(0.1 + GUARD, w[11], 0.01, "take 11")
-    near(0.2 + GUARD, w[12], 0.01, "take 12")
+    for i = 1, 10 do assert.is_true(takes[i].wait < 0.06 + GUARD, "take " .. i .. " waited " .. takes[i].wait) end
+    apart(takes[1], takes[11], 0.1 + GUARD, 0.01, "take 11")
+    apart(takes[1], takes[12], 0.2 + GUARD, 0.01, "take 12")
     -- the identities' own buckets are apart: a third identity of another account is not paced
     local other = host(fx.r.url, { burst = 1 }, { limits = limits })
     other:start({ kind = "user", id = "u-9", account_id = "other" })
@@ -110,9 +128,10 @@ describe("cloudops.redis bucket", function()
     local b = host(fx.r.url, { rate = 10, burst = 1 })
     a:start(SA)
     b:start(SA)
-    assert.equal(0, a:take())
-    near(0.1 + GUARD, b:take(), 0.01)
-    near(0.2 + GUARD, a:take(), 0.01)
+    local first = timed(a.take, a)
+    assert.equal(0, first.wait)
+    apart(first, timed(b.take, b), 0.1 + GUARD, 0.01, "the other host's take")
+    apart(first, timed(a.take, a), 0.2 + GUARD, 0.01, "the skewed host's second take")
   end)
 
   it("RESOURCE_EXHAUSTED halves the rate for every host, once per second, never below 1/s", function()
@@ -140,10 +159,9 @@ describe("cloudops.redis bucket", function()
   it("an exhausted bucket is empty for the server's RetryInfo delay", function()
     local b = host(fx.r.url, { rate = 10 })
     b:start(SA)
-    b:exhausted(0.3)
-    local w = b:take()
-    assert.is_true(w >= 0.3, "waited " .. w)
-    assert.is_true(w < 0.3 + 0.1 + 2 * GUARD, "waited " .. w)
+    local exhausted = timed(b.exhausted, b, 0.3)
+    -- no sooner than the delay, and within one more take's pace
+    apart(exhausted, timed(b.take, b), 0.35 + GUARD, 0.05 + GUARD, "the take after the refusal")
   end)
 
   it("OK answers bring the rate back gradually, never above where it started", function()
@@ -171,10 +189,9 @@ describe("cloudops.redis bucket", function()
     assert.equal(0, w)
     assert.is_table(anchor)
     core.sleep(0.05)                  -- the first request's round trip
-    b:settle(anchor)
-    local w2 = b:take()
-    -- without settle: 0.1 - 0.05 (+ GUARD); with it the refill started 0.05 s later
-    assert.is_true(w2 >= 0.09, "waited " .. w2)
+    local settled = timed(b.settle, b, anchor)
+    -- without settle: 0.1 after the take (0.05 from now); with it, 0.1 after the settle
+    apart(settled, timed(b.take, b), 0.1 + GUARD, 0.01, "the take after settle")
   end)
 
   it("start comes first: a take without an identity is a mistake", function()
@@ -193,9 +210,12 @@ describe("cloudops.redis bucket", function()
 
   it("books the requests sent before the identity was known", function()
     local b = host(fx.r.url, { rate = 10, burst = 3 })
+    local t0 = core.now()
     b:start(SA, 2)
-    assert.equal(0, b:take())
-    near(0.1 + GUARD, b:take(), 0.01)
+    local first = timed(b.take, b)
+    first.lo = t0 -- the two booked requests' time is the start's
+    assert.equal(0, first.wait)
+    apart(first, timed(b.take, b), 0.1 + GUARD, 0.01, "the take after the booked ones")
   end)
 
   describe("when Redis goes away", function()
@@ -206,9 +226,8 @@ describe("cloudops.redis bucket", function()
       assert.equal(10, b:current_rate())
       local port = fx.r.port
       fx.r.stop("KILL")
-      local t0 = core.now()
-      local w1 = b:take()
-      local took = core.now() - t0
+      local t1 = timed(b.take, b)
+      local took = t1.hi - t1.lo
       -- refused at once; at most its timeout (0.1 s): 10x is the bound (only the time can tell)
       assert.is_true(took < 1, "a take waited " .. took .. " s on a dead Redis")
       assert.equal(1, #events)
@@ -218,8 +237,7 @@ describe("cloudops.redis bucket", function()
       assert.equal(0.2, events[1].retry)
       assert.is_false(shared.store:up())
       -- paced locally at the shared rate it had (10/s), starting empty
-      local w2 = b:take()
-      near(w1 + 0.1, w2, 0.02, "local pacing")
+      apart(t1, timed(b.take, b), 0.1, 0.02, "local pacing")
       assert.equal(1, #events, "one event per outage, not per take")
       -- Redis back (empty): after the retry delay the bucket is shared again
       fx.restart()
