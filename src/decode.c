@@ -183,10 +183,12 @@ static void push_enum(const Dec *d, const ProtobufCEnumDescriptor *ed, unsigned 
   else lua_pushinteger(d->L, v); /* a value a newer server knows and this schema does not */
 }
 
-static inline uint64_t load_le(const uint8_t *p, size_t n) { /* n <= 8 bytes */
-  uint64_t v = 0;
-  memcpy(&v, p, n);
-  return v;
+/* The n <= 8 bytes at p as a little-endian number, in two overlapping loads (or three bytes),
+ * not a memcpy of a variable length, which is a call. */
+static inline uint64_t load_le(const uint8_t *p, size_t n) {
+  if (n >= 4) return read_le32(p) | (uint64_t)read_le32(p + n - 4) << (8 * (n - 4));
+  if (n == 0) return 0;
+  return (uint64_t)p[0] | (uint64_t)p[n / 2] << (8 * (n / 2)) | (uint64_t)p[n - 1] << (8 * (n - 1));
 }
 
 static inline uint64_t mix(uint64_t h, uint64_t w) {
@@ -208,6 +210,17 @@ static inline unsigned cache_slot(const uint8_t *s, size_t len) {
   return (unsigned)(h >> 40) & (STRING_CACHE_SLOTS - 1);
 }
 
+/* Whether a (a cached string) holds the len bytes at b: most cached strings are short, and two
+ * word loads cost less than a call to memcmp. */
+static inline int same_bytes(const char *a, const uint8_t *b, size_t len) {
+  if (len <= 8) return load_le((const uint8_t *)a, len) == load_le(b, len);
+  if (len <= 16) {
+    return load_le((const uint8_t *)a, 8) == load_le(b, 8) &&
+           load_le((const uint8_t *)a + len - 8, 8) == load_le(b + len - 8, 8);
+  }
+  return memcmp(a, b, len) == 0;
+}
+
 /* Pushes the bytes [s, e) as a Lua string; `utf8`: a string field's, which must be strict
  * UTF-8 without NUL (protobuf-c, which encodes, keeps strings NUL-terminated; and proto3
  * requires parsers to check UTF-8). */
@@ -221,7 +234,7 @@ static int push_bytes(const Dec *d, const uint8_t *s, const uint8_t *e, int utf8
   }
   unsigned i = cache_slot(s, len);
   CachedString *c = &d->cached[i];
-  if (c->s && c->len == len && memcmp(c->s, s, len) == 0) {
+  if (c->s && c->len == len && same_bytes(c->s, s, len)) {
     if (utf8 && !c->utf8) {
       if (!co_utf8_check((const char *)s, len, 0)) return CO_DECODE_UTF8;
       c->utf8 = 1;
@@ -623,7 +636,7 @@ static int singular_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
   lua_State *L = d->L;
   const ProtobufCFieldDescriptor *f = &m->desc->fields[i];
   const CoFieldInfo *fi = &m->fields[i];
-  int rc, dflt = 0, top = lua_gettop(L);
+  int rc, dflt = 0;
   if (wire != fi->wire) return CO_DECODE_MALFORMED;
   if (fi->oneof) clear_oneof(d, m, i, t, fs, merge);
   push_name(d, m->name_base + i);
@@ -631,6 +644,7 @@ static int singular_value(Dec *d, const CoMessage *m, unsigned i, int wire, cons
     const uint8_t *p, *e;
     if ((rc = read_len(pp, end, &p, &e))) return rc;
     if ((fs[i].set || merge) && fi->type->wkt != CO_WKT_VALUE) { /* a Value is replaced whole */
+      int top = lua_gettop(L) - 1;
       lua_pushvalue(L, -1);
       lua_rawget(L, t);
       if (lua_istable(L, -1)) {
