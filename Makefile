@@ -247,15 +247,17 @@ demo: all
 	$(LUA) examples/tour.lua
 
 BENCH_BINS := $(BUILD)/bench/raw_client $(OUT)/bench/protobuf_c.so
+# The baselines use the generated messages, not the core's registry.
+BENCH_GEN_OBJS := $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS))
 $(BUILD)/bench/%: bench/%.c $(GEN_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "CC $@"
-	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -I$(GEN) -o $@ $< $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS)) $(DEP_LIBS)
+	@$(CC) -std=c11 -O2 -D_GNU_SOURCE -I$(GEN) -o $@ $< $(BENCH_GEN_OBJS) $(DEP_LIBS)
 # bench/convert.lua's baseline, a module loaded into the bench's process (bench/protobuf_c.c).
 $(OUT)/bench/protobuf_c.so: bench/protobuf_c.c $(GEN_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
-	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(filter-out $(OUT)/obj/gen/registry.o,$(GEN_OBJS)) $(DEP_LIBS)
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BENCH_GEN_OBJS) $(DEP_LIBS)
 
 # BENCH_DATA=FILE: the GetNamespacesResponse bytes bench/convert.lua measures (default: a page it makes).
 # Every script runs and prints its figures beside their targets; make fails at the end if one

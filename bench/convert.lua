@@ -20,8 +20,10 @@ local ALONE = tonumber(os.getenv("BENCH_ALONE") or "") or 41
 local MODULE = B.ROOT .. (rawget(_G, "jit") and "build/luajit/" or "build/") .. "bench/protobuf_c.so"
 local raw = assert(package.loadlib(MODULE, "luaopen_protobuf_c"))()
 
--- A page like a real account's: every namespace with its spec, endpoints, limits, replicas,
--- region status, timestamps and tags.
+-- A page of the shape of a real account's: every namespace with its spec, endpoints, limits,
+-- replicas, region status, timestamps and tags. Denser in small objects than a real account's
+-- page (the target's): more maps and short strings per byte, each a Lua table or string and a
+-- protobuf-c allocation of its own.
 local function make_page(count, unknown)
   local ns = {}
   for i = 1, count or 1000 do
@@ -64,8 +66,6 @@ local bytes
 if path and path ~= "" then
   bytes = assert(helpers.read_file(path), "BENCH_DATA: cannot read " .. path)
 else
-  -- Denser in small objects than a real account's page (the target's): more maps and short
-  -- strings per byte, each a Lua table or string and a protobuf-c allocation of its own.
   bytes = make_page()
   print("the page: 1000 namespaces made here; BENCH_DATA=FILE measures a real account's page")
 end
@@ -128,17 +128,17 @@ end
 
 local namespaces = #assert(decode("GetNamespacesResponse", bytes)).namespaces
 local measures = {
-  { what = "decode, in a loop", pairs = ROUNDS, target = 2.5,
+  { what = "decode, in a loop", target = 2.5,
     ours = "cloudops.decode (" .. N .. ", collected)", theirs = "protobuf-c unpack + free",
     run = function()
       return paired(ROUNDS, { N, decode_loop }, { N, raw.unpack_free, bytes, N })
     end },
-  { what = "decode, each alone", pairs = ALONE, target = 2.5,
+  { what = "decode, each alone", target = 2.5,
     ours = "cloudops.decode + its collection", theirs = "protobuf-c unpack + free",
     run = function()
       return paired(ALONE, { 1, decode_alone, "GetNamespacesResponse", bytes }, { 1, raw.unpack_free, bytes, 1 })
     end },
-  { what = "encode", pairs = ROUNDS,
+  { what = "encode",
     ours = "cloudops.encode", theirs = "protobuf-c pack",
     run = function()
       -- The decoded page is a local of this function: out of the heap once it returns.
@@ -150,7 +150,7 @@ for _, m in ipairs(measures) do
   local mine, base, ratios = m.run()
   local r = median(ratios)
   print(string.format("%s: GetNamespacesResponse, %d namespaces (%d bytes), CPU per %s (medians of %d pairs)",
-    m.what, namespaces, #bytes, m.what:match("^%a+"), m.pairs))
+    m.what, namespaces, #bytes, m.what:match("^%a+"), #ratios))
   print(string.format("  %-34s %9.1f us", m.ours, median(mine)))
   print(string.format("  %-34s %9.1f us", m.theirs, median(base)))
   local spread = string.format("(pairs: %.2f .. %.2f)", sorted(ratios)[1], sorted(ratios)[#ratios])
